@@ -1,0 +1,11 @@
+//! Benchmarks of the nas optimizer core, run by `nas bench …`; each prints numbers.
+//!
+//! - [`speed`]: the sampler's own time per proposal as a study grows.
+//! - [`quality`]: median best value after a fixed number of trials on standard functions.
+//!
+//! Both drive the samplers directly on an in-memory history, so storage is not measured.
+
+pub mod driver;
+pub mod functions;
+pub mod quality;
+pub mod speed;

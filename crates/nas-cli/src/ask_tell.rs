@@ -1,0 +1,139 @@
+//! `nas ask-tell`: serves a study over JSON lines, so any black box can use our samplers.
+//!
+//! One request per input line, one answer per output line, flushed at once:
+//! - `{"op":"ask"}` → `{"trial":K,"params":{...}}` (active parameters only)
+//! - `{"op":"tell","trial":K,"values":[..]}`, or `"state":"fail"` / `"pruned"` (optional
+//!   `"constraints":[..]`, `"reason":".."`) → `{"ok":true}`
+//! - `{"op":"report","trial":K,"step":S,"values":[..]}` → `{"ok":true}`
+//! - `{"op":"best"}` → the best trial, or `{"pareto":[..]}` with several directions
+//!
+//! A malformed or impossible request is answered `{"error":"..."}` and serving goes on.
+
+use std::io::{BufRead, Write};
+
+use anyhow::Context;
+use nas_core::study::{Study, Trial, TrialEnd};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+/// One request line.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "op", rename_all = "lowercase", deny_unknown_fields)]
+enum Request {
+    Ask,
+    Tell {
+        trial: u64,
+        #[serde(default)]
+        values: Option<Vec<f64>>,
+        #[serde(default)]
+        state: Option<String>,
+        #[serde(default)]
+        constraints: Option<Vec<f64>>,
+        #[serde(default)]
+        reason: Option<String>,
+    },
+    Report {
+        trial: u64,
+        step: u64,
+        values: Vec<f64>,
+    },
+    Best,
+}
+
+/// Answers requests from `input` on `output` until the input ends.
+pub fn serve(study: &mut Study, input: impl BufRead, mut output: impl Write) -> anyhow::Result<()> {
+    for line in input.lines() {
+        let line = line.context("reading standard input")?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let answer = match serde_json::from_str::<Request>(&line) {
+            Ok(request) => handle(study, request).unwrap_or_else(|e| json!({ "error": e })),
+            Err(e) => json!({ "error": format!("malformed request: {e}") }),
+        };
+        writeln!(output, "{answer}").context("writing standard output")?;
+        output.flush().context("flushing standard output")?;
+    }
+    Ok(())
+}
+
+/// Answers one request, or says why it cannot be answered.
+fn handle(study: &mut Study, request: Request) -> Result<Value, String> {
+    match request {
+        Request::Ask => {
+            let trial = study.ask().map_err(|e| e.to_string())?;
+            Ok(json!({ "trial": trial.number, "params": trial.params }))
+        }
+        Request::Tell {
+            trial,
+            values,
+            state,
+            constraints,
+            reason,
+        } => {
+            let end = trial_end(
+                state.as_deref(),
+                values.as_deref(),
+                reason.as_deref(),
+                constraints.as_deref(),
+            )?;
+            study.tell(trial, end).map_err(|e| e.to_string())?;
+            Ok(json!({ "ok": true }))
+        }
+        Request::Report {
+            trial,
+            step,
+            values,
+        } => {
+            study
+                .report(trial, step, &values)
+                .map_err(|e| e.to_string())?;
+            Ok(json!({ "ok": true }))
+        }
+        Request::Best => best(study),
+    }
+}
+
+/// How a `tell` ends its trial.
+fn trial_end<'a>(
+    state: Option<&str>,
+    values: Option<&'a [f64]>,
+    reason: Option<&'a str>,
+    constraints: Option<&'a [f64]>,
+) -> Result<TrialEnd<'a>, String> {
+    let end = match (state.unwrap_or("complete"), values) {
+        ("complete", Some(values)) => TrialEnd::complete(values),
+        ("complete", None) => return Err("tell needs \"values\" (or \"state\":\"fail\")".into()),
+        ("fail", _) => TrialEnd::fail(reason.unwrap_or("reported failed by the caller")),
+        ("pruned", _) => TrialEnd {
+            values,
+            ..TrialEnd::pruned()
+        },
+        (other, _) => {
+            return Err(format!(
+                "unknown state `{other}`; use complete, fail or pruned"
+            ))
+        }
+    };
+    Ok(match constraints {
+        Some(c) => end.with_constraints(c),
+        None => end,
+    })
+}
+
+/// The best trial, or the Pareto set when the study has several objectives.
+fn best(study: &mut Study) -> Result<Value, String> {
+    let several = study.info().directions.len() > 1;
+    let best = study.best_trials().map_err(|e| e.to_string())?;
+    if several {
+        return Ok(json!({ "pareto": best.iter().map(trial_json).collect::<Vec<_>>() }));
+    }
+    match best.first() {
+        Some(t) => Ok(trial_json(t)),
+        None => Err("no trial has completed yet".into()),
+    }
+}
+
+fn trial_json(t: &Trial) -> Value {
+    json!({ "trial": t.number, "params": t.params, "values": t.values })
+}

@@ -1,0 +1,178 @@
+//! `nas bench …`: benchmarks that print numbers.
+
+use std::sync::Mutex;
+
+use anyhow::{anyhow, bail};
+use clap::Subcommand;
+use nas_bench::functions;
+use nas_bench::quality::{self, QualityCell};
+use nas_bench::speed;
+use nas_core::sampler::SamplerKind;
+
+/// The benchmarks.
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// The sampler's own time per proposal at 100, 250, 500 and 1000 trials on a
+    /// 12-parameter conditional space.
+    SamplerSpeed {
+        /// Samplers to time, comma-separated.
+        #[arg(long, value_delimiter = ',', default_value = "tpe,tpe-multivariate,random")]
+        samplers: Vec<String>,
+        /// History sizes to report, comma-separated.
+        #[arg(long, value_delimiter = ',', default_value = "100,250,500,1000")]
+        at: Vec<usize>,
+        /// Proposals averaged before each history size.
+        #[arg(long, default_value_t = 20)]
+        window: usize,
+        /// Seed of the samplers.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+    },
+    /// Median best value over seeds after a number of trials, per sampler and function.
+    SamplerQuality {
+        /// Samplers to compare, comma-separated.
+        #[arg(long, value_delimiter = ',', default_value = "random,tpe,tpe-multivariate,gp")]
+        samplers: Vec<String>,
+        /// Trials per run.
+        #[arg(long, default_value_t = 100)]
+        trials: usize,
+        /// Seeds per sampler and function (0, 1, …).
+        #[arg(long, default_value_t = 10)]
+        seeds: u64,
+        /// Functions, comma-separated (default: all).
+        #[arg(long, value_delimiter = ',')]
+        functions: Vec<String>,
+        /// Runs in parallel (default: the number of cores).
+        #[arg(long)]
+        jobs: Option<usize>,
+    },
+}
+
+/// Runs one benchmark.
+pub fn run(command: BenchCommand) -> anyhow::Result<()> {
+    match command {
+        BenchCommand::SamplerSpeed {
+            samplers,
+            at,
+            window,
+            seed,
+        } => sampler_speed(&parse_samplers(&samplers)?, &at, window, seed),
+        BenchCommand::SamplerQuality {
+            samplers,
+            trials,
+            seeds,
+            functions,
+            jobs,
+        } => sampler_quality(&parse_samplers(&samplers)?, trials, seeds, &functions, jobs),
+    }
+}
+
+fn parse_samplers(names: &[String]) -> anyhow::Result<Vec<SamplerKind>> {
+    names
+        .iter()
+        .map(|n| {
+            SamplerKind::parse(n).ok_or_else(|| {
+                anyhow!(
+                    "unknown sampler `{n}`; choose from {}",
+                    SamplerKind::NAMES.join(", ")
+                )
+            })
+        })
+        .collect()
+}
+
+fn sampler_speed(
+    samplers: &[SamplerKind],
+    at: &[usize],
+    window: usize,
+    seed: u64,
+) -> anyhow::Result<()> {
+    if at.iter().any(|&c| c == 0 || c < window) {
+        bail!("every --at value must be at least --window ({window}) and above 0");
+    }
+    println!("sampler time per proposal, 12-parameter conditional space (mean and median of the {window} proposals before each history size)");
+    println!("{:<18} {:>8} {:>12} {:>12}", "sampler", "trials", "mean ms", "median ms");
+    let rows = speed::measure(samplers, at, window, seed).map_err(|e| anyhow!("{e}"))?;
+    for r in rows {
+        println!(
+            "{:<18} {:>8} {:>12.4} {:>12.4}",
+            r.sampler,
+            r.n_trials,
+            r.mean.as_secs_f64() * 1e3,
+            r.median.as_secs_f64() * 1e3
+        );
+    }
+    Ok(())
+}
+
+fn sampler_quality(
+    samplers: &[SamplerKind],
+    trials: usize,
+    seeds: u64,
+    names: &[String],
+    jobs: Option<usize>,
+) -> anyhow::Result<()> {
+    let all = functions::all();
+    let chosen: Vec<_> = all
+        .iter()
+        .filter(|f| names.is_empty() || names.iter().any(|n| n == f.name))
+        .collect();
+    if chosen.is_empty() {
+        let known: Vec<_> = all.iter().map(|f| f.name).collect();
+        bail!("no such function; choose from {}", known.join(", "));
+    }
+    let seeds: Vec<u64> = (0..seeds).collect();
+    let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let work: Vec<(usize, usize)> = (0..chosen.len())
+        .flat_map(|f| (0..samplers.len()).map(move |s| (f, s)))
+        .collect();
+    let next = Mutex::new(0usize);
+    let results = Mutex::new(vec![None; work.len()]);
+    std::thread::scope(|scope| {
+        for _ in 0..jobs.max(1) {
+            scope.spawn(|| loop {
+                let k = {
+                    let mut n = next.lock().expect("work counter");
+                    *n += 1;
+                    *n - 1
+                };
+                let Some(&(f, s)) = work.get(k) else { break };
+                let cell = quality::evaluate(samplers[s], chosen[f], trials, &seeds)
+                    .map_err(|e| e.to_string());
+                results.lock().expect("results")[k] = Some(cell);
+            });
+        }
+    });
+    let results = results.into_inner().expect("results");
+    print_quality(&chosen, samplers, trials, seeds.len(), results)
+}
+
+fn print_quality(
+    chosen: &[&functions::TestFunction],
+    samplers: &[SamplerKind],
+    trials: usize,
+    n_seeds: usize,
+    results: Vec<Option<Result<QualityCell, String>>>,
+) -> anyhow::Result<()> {
+    println!("median best value after {trials} trials over {n_seeds} seeds (lower is better)");
+    let names: Vec<String> = samplers
+        .iter()
+        .map(|k| k.build(0).name().to_string())
+        .collect();
+    print!("{:<16} {:>10}", "function", "optimum");
+    names.iter().for_each(|n| print!(" {n:>17}"));
+    println!();
+    let mut cells = results.into_iter();
+    for f in chosen {
+        print!("{:<16} {:>10.4}", f.name, f.optimum);
+        for _ in samplers {
+            let cell = cells.next().flatten().ok_or_else(|| anyhow!("missing result"))?;
+            match cell.map_err(|e| anyhow!(e))?.median_best {
+                Ok(v) => print!(" {v:>17.4}"),
+                Err(_) => print!(" {:>17}", "n/a"),
+            }
+        }
+        println!();
+    }
+    Ok(())
+}

@@ -1,0 +1,148 @@
+//! `nas`: searches for lightweight convolutional networks.
+//!
+//! This binary is the thin edge of the workspace: it parses arguments with clap and calls the
+//! library crates; errors become `anyhow` messages here and nowhere else.
+
+mod ask_tell;
+mod bench;
+mod space_cmd;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+use clap::{Parser, Subcommand};
+use nas_core::sampler::SamplerKind;
+use nas_core::space::SearchSpace;
+use nas_core::study::{Direction, SqliteStorage, Storage, Study};
+
+/// Searches for lightweight convolutional networks.
+#[derive(Debug, Parser)]
+#[command(name = "nas", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Validate and sample search spaces.
+    Space {
+        #[command(subcommand)]
+        command: SpaceCommand,
+    },
+    /// Serve a study over JSON lines on stdin/stdout, so any program can use the samplers.
+    AskTell(AskTellArgs),
+    /// Benchmarks that print numbers.
+    Bench {
+        #[command(subcommand)]
+        command: bench::BenchCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum SpaceCommand {
+    /// Validate a space; print its parameter tree and how many configurations it holds.
+    Check {
+        /// The TOML search space.
+        file: PathBuf,
+    },
+    /// Print sampled configurations, one JSON object per line.
+    Sample {
+        /// The TOML search space.
+        file: PathBuf,
+        /// How many configurations.
+        #[arg(short = 'n', long, default_value_t = 5)]
+        count: usize,
+        /// Random seed.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+    },
+}
+
+/// Arguments of `nas ask-tell`.
+#[derive(Debug, clap::Args)]
+struct AskTellArgs {
+    /// The TOML search space.
+    #[arg(long)]
+    space: PathBuf,
+    /// random, tpe, tpe-multivariate or gp.
+    #[arg(long, default_value = "tpe")]
+    sampler: String,
+    /// Random seed of the sampler.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// One direction per objective, comma-separated: minimize,maximize,...
+    #[arg(long, default_value = "minimize", value_delimiter = ',')]
+    directions: Vec<String>,
+    /// SQLite study file (`PATH` or `sqlite://PATH`); in memory when not given.
+    #[arg(long)]
+    storage: Option<String>,
+    /// Study name within the storage.
+    #[arg(long, default_value = "ask-tell")]
+    study: String,
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Space { command } => match command {
+            SpaceCommand::Check { file } => space_cmd::check(&file),
+            SpaceCommand::Sample { file, count, seed } => space_cmd::sample(&file, count, seed),
+        },
+        Command::AskTell(args) => run_ask_tell(args),
+        Command::Bench { command } => bench::run(command),
+    }
+}
+
+fn run_ask_tell(args: AskTellArgs) -> anyhow::Result<()> {
+    let space = load_space(&args.space)?;
+    let directions = parse_directions(&args.directions)?;
+    let Some(kind) = SamplerKind::parse(&args.sampler) else {
+        bail!(
+            "unknown sampler `{}`; choose one of {}",
+            args.sampler,
+            SamplerKind::NAMES.join(", ")
+        );
+    };
+    let storage = open_storage(args.storage.as_deref())?;
+    let mut study = Study::open(storage, &args.study, &directions, space, kind.build(args.seed))?;
+    if !study.recovered().is_empty() {
+        eprintln!(
+            "nas: trials {:?} were left running by a process that died; marked failed and queued again",
+            study.recovered()
+        );
+    }
+    let stdin = std::io::stdin();
+    ask_tell::serve(&mut study, stdin.lock(), std::io::stdout().lock())
+}
+
+/// Reads and validates a search space file.
+pub(crate) fn load_space(path: &Path) -> anyhow::Result<SearchSpace> {
+    Ok(SearchSpace::from_toml_file(path)?)
+}
+
+fn parse_directions(names: &[String]) -> anyhow::Result<Vec<Direction>> {
+    names
+        .iter()
+        .map(|n| {
+            Direction::parse(n)
+                .with_context(|| format!("unknown direction `{n}`; use minimize or maximize"))
+        })
+        .collect()
+}
+
+fn open_storage(url: Option<&str>) -> anyhow::Result<Box<dyn Storage>> {
+    Ok(match url {
+        None => Box::new(SqliteStorage::in_memory()?),
+        Some(url) => {
+            let path = url.strip_prefix("sqlite://").unwrap_or(url);
+            if url.contains("://") && !url.starts_with("sqlite://") {
+                bail!("unsupported storage `{url}`: use a file path or sqlite://PATH");
+            }
+            Box::new(
+                SqliteStorage::open(Path::new(path))
+                    .with_context(|| format!("opening study storage {path}"))?,
+            )
+        }
+    })
+}

@@ -1,0 +1,14 @@
+//! The burn-free optimizer core of nas.
+//!
+//! - [`space`]: conditional search spaces read from TOML.
+//! - [`sampler`]: random search, TPE (univariate, multivariate, multi-objective, constrained) and
+//!   GP-BO.
+//! - [`study`]: studies and their trials, stored in SQLite behind the [`study::Storage`] trait.
+//! - [`pareto`]: non-dominated sorting, Pareto fronts and hypervolume.
+//!
+//! Nothing here depends on burn: this crate builds in seconds and is tested on its own.
+
+pub mod pareto;
+pub mod sampler;
+pub mod space;
+pub mod study;

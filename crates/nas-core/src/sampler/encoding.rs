@@ -1,0 +1,229 @@
+//! Maps parameter values to the numeric domain samplers model, and back.
+//!
+//! Numeric parameters map to `[0, 1]`: log-scaled ones through `ln`, and ints and stepped floats
+//! over `[low - step/2, high + step/2]` so each grid value owns an equal slice and rounding back
+//! is fair. Categoricals map to their choice index.
+
+use crate::space::{Distribution, ParamValue, SearchSpace};
+
+/// How one parameter is encoded.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Encoding {
+    /// A number in `[0, 1]`; `grid` is the encoded spacing of a stepped or int parameter.
+    Numeric {
+        /// Encoded spacing of grid values (`None` for continuous).
+        grid: Option<f64>,
+    },
+    /// A choice index in `0..n`.
+    Categorical {
+        /// Number of choices.
+        n: usize,
+    },
+}
+
+/// Encodes and decodes every parameter of a space.
+#[derive(Debug, Clone)]
+pub struct Encoder {
+    dists: Vec<Distribution>,
+    /// Per parameter: (transformed low, transformed high) of the continuous domain.
+    bounds: Vec<(f64, f64)>,
+    encodings: Vec<Encoding>,
+}
+
+impl Encoder {
+    /// The encoder of a space.
+    pub fn new(space: &SearchSpace) -> Self {
+        let dists: Vec<Distribution> =
+            space.params().iter().map(|p| p.distribution.clone()).collect();
+        let bounds = dists.iter().map(transformed_bounds).collect::<Vec<_>>();
+        let encodings = dists
+            .iter()
+            .zip(&bounds)
+            .map(|(d, &(lo, hi))| match d {
+                Distribution::Categorical { choices } => Encoding::Categorical { n: choices.len() },
+                Distribution::Float { step: Some(s), log: false, .. } => Encoding::Numeric {
+                    grid: Some(s / (hi - lo)),
+                },
+                Distribution::Int { step, log: false, .. } => Encoding::Numeric {
+                    grid: Some(*step as f64 / (hi - lo)),
+                },
+                _ => Encoding::Numeric { grid: None },
+            })
+            .collect();
+        Encoder {
+            dists,
+            bounds,
+            encodings,
+        }
+    }
+
+    /// How parameter `i` is encoded.
+    pub fn encoding(&self, i: usize) -> &Encoding {
+        &self.encodings[i]
+    }
+
+    /// Whether parameter `i` is categorical.
+    pub fn is_categorical(&self, i: usize) -> bool {
+        matches!(self.encodings[i], Encoding::Categorical { .. })
+    }
+
+    /// Number of parameters.
+    pub fn len(&self) -> usize {
+        self.dists.len()
+    }
+
+    /// Whether there are no parameters.
+    pub fn is_empty(&self) -> bool {
+        self.dists.is_empty()
+    }
+
+    /// Encodes the value of parameter `i`: `[0, 1]` for numbers, the index for categoricals.
+    /// `None` if the value is not of the parameter's kind.
+    pub fn encode(&self, i: usize, v: &ParamValue) -> Option<f64> {
+        match &self.dists[i] {
+            Distribution::Categorical { choices } => {
+                choices.iter().position(|c| c == v).map(|k| k as f64)
+            }
+            Distribution::Float { log, .. } | Distribution::Int { log, .. } => {
+                let x = v.as_f64()?;
+                let t = if *log { x.max(f64::MIN_POSITIVE).ln() } else { x };
+                let (lo, hi) = self.bounds[i];
+                Some(((t - lo) / (hi - lo)).clamp(0.0, 1.0))
+            }
+        }
+    }
+
+    /// Decodes an encoded value of parameter `i` to a legal value (rounded to its grid,
+    /// clamped to its range).
+    pub fn decode(&self, i: usize, u: f64) -> ParamValue {
+        let (lo, hi) = self.bounds[i];
+        match &self.dists[i] {
+            Distribution::Categorical { choices } => {
+                let k = (u.round().max(0.0) as usize).min(choices.len() - 1);
+                choices[k].clone()
+            }
+            Distribution::Float {
+                low,
+                high,
+                log,
+                step,
+            } => {
+                let t = lo + u.clamp(0.0, 1.0) * (hi - lo);
+                let x = if *log { t.exp() } else { t };
+                let x = match step {
+                    Some(s) => low + ((x - low) / s).round() * s,
+                    None => x,
+                };
+                ParamValue::Float(x.clamp(*low, *high))
+            }
+            Distribution::Int {
+                low,
+                high,
+                log,
+                step,
+            } => {
+                let t = lo + u.clamp(0.0, 1.0) * (hi - lo);
+                let x = if *log { t.exp() } else { t };
+                let k = ((x - *low as f64) / *step as f64).round() as i64;
+                ParamValue::Int((low + k * step).clamp(*low, *high))
+            }
+        }
+    }
+
+    /// Snaps an encoded numeric value to the encoding of the value it decodes to.
+    pub fn snap(&self, i: usize, u: f64) -> f64 {
+        let v = self.decode(i, u);
+        self.encode(i, &v).unwrap_or(u)
+    }
+}
+
+/// The continuous domain a numeric parameter is modelled on, before scaling to `[0, 1]`.
+fn transformed_bounds(d: &Distribution) -> (f64, f64) {
+    match d {
+        Distribution::Categorical { choices } => (0.0, choices.len() as f64),
+        Distribution::Float {
+            low,
+            high,
+            log: true,
+            ..
+        } => (low.ln(), high.ln()),
+        Distribution::Float {
+            low,
+            high,
+            step: Some(s),
+            ..
+        } => (low - s / 2.0, high + s / 2.0),
+        Distribution::Float { low, high, .. } => (*low, *high),
+        Distribution::Int {
+            low, high, log: true, ..
+        } => ((*low as f64 - 0.5).ln(), (*high as f64 + 0.5).ln()),
+        Distribution::Int {
+            low, high, step, ..
+        } => (
+            *low as f64 - *step as f64 / 2.0,
+            *high as f64 + *step as f64 / 2.0,
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::space::Param;
+
+    fn space(d: Distribution) -> SearchSpace {
+        SearchSpace::new(vec![Param {
+            name: "x".into(),
+            distribution: d,
+            conditions: vec![],
+        }])
+        .unwrap()
+    }
+
+    #[test]
+    fn int_grid_values_own_equal_slices() {
+        let s = space(Distribution::Int {
+            low: 0,
+            high: 3,
+            log: false,
+            step: 1,
+        });
+        let e = Encoder::new(&s);
+        let mut counts = [0usize; 4];
+        for k in 0..4000 {
+            let u = (k as f64 + 0.5) / 4000.0;
+            counts[e.decode(0, u).as_i64().unwrap() as usize] += 1;
+        }
+        assert_eq!(counts, [1000; 4]);
+    }
+
+    #[test]
+    fn log_float_round_trips() {
+        let s = space(Distribution::Float {
+            low: 1e-5,
+            high: 1.0,
+            log: true,
+            step: None,
+        });
+        let e = Encoder::new(&s);
+        let u = e.encode(0, &ParamValue::Float(1e-3)).unwrap();
+        assert!((u - 0.4).abs() < 1e-12);
+        let back = e.decode(0, u).as_f64().unwrap();
+        assert!((back - 1e-3).abs() < 1e-15);
+    }
+
+    #[test]
+    fn stepped_float_decodes_on_grid() {
+        let s = space(Distribution::Float {
+            low: 0.0,
+            high: 1.0,
+            log: false,
+            step: Some(0.25),
+        });
+        let e = Encoder::new(&s);
+        for k in 0..=100 {
+            let x = e.decode(0, k as f64 / 100.0).as_f64().unwrap();
+            assert!(((x / 0.25) - (x / 0.25).round()).abs() < 1e-12, "{x}");
+        }
+    }
+}

@@ -1,0 +1,204 @@
+//! Splitting observations into the good set (modelled by `l`) and the bad set (`g`).
+//!
+//! - One objective: the best `γ(n)` completed trials, feasible ones first.
+//! - Several objectives (MOTPE): whole non-dominated fronts in rank order; the front that
+//!   does not fit is cut by each point's hypervolume contribution.
+//! - Pruned and running trials are always bad (the constant liar for running ones).
+//! - Each constraint gets its own split (c-TPE): satisfied (≤ 0) against violated.
+
+use super::observations::{Observation, Outcome};
+use crate::pareto::{hypervolume_contributions, non_dominated_sort};
+
+/// Indices into the observation list: the good and the bad set.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Split {
+    /// Observations modelled by `l(x)`.
+    pub below: Vec<usize>,
+    /// Observations modelled by `g(x)`.
+    pub above: Vec<usize>,
+}
+
+/// The size of the good set: `min(⌈γ·n⌉, cap)`, at least 1.
+pub fn n_below(n: usize, gamma: f64, cap: usize) -> usize {
+    ((gamma * n as f64).ceil() as usize).clamp(1, cap.max(1))
+}
+
+/// Splits by the objectives.
+pub fn split_by_objectives(items: &[Observation], n_good: usize) -> Split {
+    let complete: Vec<(usize, &[f64], bool)> = items
+        .iter()
+        .enumerate()
+        .filter_map(|(i, o)| match &o.outcome {
+            Outcome::Complete(loss) => Some((i, loss.as_slice(), is_feasible(o))),
+            _ => None,
+        })
+        .collect();
+    let n_good = n_good.min(complete.len());
+    let below = if complete.first().is_some_and(|c| c.1.len() > 1) {
+        best_by_fronts(&complete, n_good)
+    } else {
+        best_by_loss(&complete, n_good)
+    };
+    complement(items.len(), below)
+}
+
+/// Splits by constraint `j`: observations that satisfy it against those that violate it. When
+/// fewer than `n_good` satisfy it, the `n_good` least violating count as good, so `l` still
+/// has something to model. `None` when no observation reports the constraint.
+pub fn split_by_constraint(items: &[Observation], j: usize, n_good: usize) -> Option<Split> {
+    let mut reported: Vec<(usize, f64)> = items
+        .iter()
+        .enumerate()
+        .filter_map(|(i, o)| Some((i, *o.constraints.as_ref()?.get(j)?)))
+        .collect();
+    if reported.is_empty() {
+        return None;
+    }
+    reported.sort_by(|a, b| a.1.total_cmp(&b.1));
+    let satisfied = reported.iter().take_while(|(_, c)| *c <= 0.0).count();
+    let n_good = satisfied.max(n_good.min(reported.len()));
+    let below = reported[..n_good].iter().map(|(i, _)| *i).collect();
+    let above = reported[n_good..].iter().map(|(i, _)| *i).collect();
+    Some(Split { below, above })
+}
+
+fn is_feasible(o: &Observation) -> bool {
+    o.constraints
+        .as_ref()
+        .is_none_or(|c| c.iter().all(|&x| x <= 0.0))
+}
+
+/// Single objective: feasible before infeasible, then by loss.
+fn best_by_loss(complete: &[(usize, &[f64], bool)], n_good: usize) -> Vec<usize> {
+    let mut order: Vec<&(usize, &[f64], bool)> = complete.iter().collect();
+    order.sort_by(|a, b| b.2.cmp(&a.2).then(a.1[0].total_cmp(&b.1[0])));
+    order.iter().take(n_good).map(|c| c.0).collect()
+}
+
+/// Several objectives: fronts of the feasible trials in rank order (then the infeasible ones),
+/// the last front cut by hypervolume contribution.
+fn best_by_fronts(complete: &[(usize, &[f64], bool)], n_good: usize) -> Vec<usize> {
+    let (feasible, infeasible): (Vec<&(usize, &[f64], bool)>, Vec<_>) =
+        complete.iter().partition(|c| c.2);
+    let mut below = Vec::with_capacity(n_good);
+    for group in [feasible, infeasible] {
+        if below.len() == n_good {
+            break;
+        }
+        let points: Vec<Vec<f64>> = group.iter().map(|c| c.1.to_vec()).collect();
+        let ranks = non_dominated_sort(&points);
+        let max_rank = ranks.iter().copied().max().unwrap_or(0);
+        for rank in 0..=max_rank {
+            let front: Vec<usize> = (0..group.len()).filter(|&k| ranks[k] == rank).collect();
+            let room = n_good - below.len();
+            if front.len() <= room {
+                below.extend(front.iter().map(|&k| group[k].0));
+            } else {
+                let chosen = by_contribution(&points, &front, room);
+                below.extend(chosen.iter().map(|&k| group[k].0));
+            }
+            if below.len() == n_good {
+                break;
+            }
+        }
+    }
+    below
+}
+
+/// The `room` members of a front with the largest hypervolume contributions, against a
+/// reference point just beyond the front's worst value in each objective.
+fn by_contribution(points: &[Vec<f64>], front: &[usize], room: usize) -> Vec<usize> {
+    let front_points: Vec<Vec<f64>> = front.iter().map(|&k| points[k].clone()).collect();
+    let m = front_points[0].len();
+    let reference: Vec<f64> = (0..m)
+        .map(|j| {
+            let (lo, hi) = front_points
+                .iter()
+                .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| {
+                    (lo.min(p[j]), hi.max(p[j]))
+                });
+            hi + 0.1 * (hi - lo).max(1e-12)
+        })
+        .collect();
+    let contrib = hypervolume_contributions(&front_points, &reference);
+    let mut order: Vec<usize> = (0..front.len()).collect();
+    order.sort_by(|&a, &b| contrib[b].total_cmp(&contrib[a]));
+    order.iter().take(room).map(|&k| front[k]).collect()
+}
+
+/// The split with `below` good and every other index bad.
+fn complement(n: usize, below: Vec<usize>) -> Split {
+    let mut is_below = vec![false; n];
+    below.iter().for_each(|&i| is_below[i] = true);
+    let above = (0..n).filter(|&i| !is_below[i]).collect();
+    Split { below, above }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn done(loss: &[f64]) -> Observation {
+        Observation {
+            row: 0,
+            outcome: Outcome::Complete(loss.to_vec()),
+            constraints: None,
+        }
+    }
+
+    #[test]
+    fn single_objective_takes_the_lowest_losses() {
+        let items = vec![done(&[3.0]), done(&[1.0]), done(&[2.0]), done(&[0.5])];
+        let s = split_by_objectives(&items, 2);
+        assert_eq!(s.below, vec![3, 1]);
+        assert_eq!(s.above, vec![0, 2]);
+    }
+
+    #[test]
+    fn running_and_pruned_trials_are_bad() {
+        let mut items = vec![done(&[3.0]), done(&[1.0])];
+        for outcome in [Outcome::Running, Outcome::Pruned] {
+            items.push(Observation {
+                row: 0,
+                outcome,
+                constraints: None,
+            });
+        }
+        let s = split_by_objectives(&items, 3);
+        assert_eq!(s.below, vec![1, 0]);
+        assert_eq!(s.above, vec![2, 3]);
+    }
+
+    #[test]
+    fn infeasible_trials_rank_after_feasible_ones() {
+        let mut bad = done(&[0.0]);
+        bad.constraints = Some(vec![1.0]);
+        let items = vec![bad, done(&[5.0])];
+        assert_eq!(split_by_objectives(&items, 1).below, vec![1]);
+    }
+
+    #[test]
+    fn multi_objective_fills_by_fronts_then_contribution() {
+        // Front 0: (1,4) (2,2) (4,1); front 1: (3,3). Room for 2 of front 0: the middle point
+        // (2,2) has the largest exclusive box, then an extreme.
+        let items = vec![done(&[1.0, 4.0]), done(&[2.0, 2.0]), done(&[4.0, 1.0]), done(&[3.0, 3.0])];
+        let s = split_by_objectives(&items, 2);
+        assert_eq!(s.below.len(), 2);
+        assert!(s.below.contains(&1));
+        assert!(!s.below.contains(&3));
+        let all = split_by_objectives(&items, 3);
+        assert_eq!(all.above, vec![3]);
+    }
+
+    #[test]
+    fn constraint_split_separates_satisfied_from_violated() {
+        let mut items = vec![done(&[0.0]), done(&[0.0]), done(&[0.0])];
+        items[0].constraints = Some(vec![-1.0]);
+        items[1].constraints = Some(vec![2.0]);
+        items[2].constraints = Some(vec![0.5]);
+        let s = split_by_constraint(&items, 0, 1).unwrap();
+        assert_eq!(s.below, vec![0]);
+        assert_eq!(s.above, vec![2, 1]);
+        assert!(split_by_constraint(&items, 1, 1).is_none());
+    }
+}

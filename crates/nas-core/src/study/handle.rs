@@ -1,0 +1,198 @@
+//! [`Study`]: ask for configurations, tell results, read the best trials.
+
+use thiserror::Error;
+
+use super::storage::{Storage, StorageError, StudyInfo, TrialEnd, WorkerId};
+use super::trial::{Direction, Trial, TrialState};
+use crate::pareto::pareto_front_indices;
+use crate::sampler::{SampleContext, Sampler, SamplerError};
+use crate::space::{SearchSpace, SpaceError};
+
+/// Errors of study operations.
+#[derive(Debug, Error)]
+pub enum StudyError {
+    /// The storage failed.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    /// The sampler failed.
+    #[error(transparent)]
+    Sampler(#[from] SamplerError),
+    /// A configuration does not fit the space.
+    #[error(transparent)]
+    Space(#[from] SpaceError),
+    /// A result with the wrong number of objective values.
+    #[error("trial {number}: expected {expected} objective value(s), got {got}")]
+    ValueCount {
+        /// The trial.
+        number: u64,
+        /// Number of study directions.
+        expected: usize,
+        /// Number of values told.
+        got: usize,
+    },
+    /// A result that is NaN or infinite.
+    #[error("trial {number}: objective value {value} is not finite; tell it as failed")]
+    NonFinite {
+        /// The trial.
+        number: u64,
+        /// The offending value.
+        value: f64,
+    },
+    /// The study was created over another search space.
+    #[error("study `{study}` was created with another search space; use a new study name")]
+    SpaceChanged {
+        /// The study's name.
+        study: String,
+    },
+}
+
+/// A study opened for asking and telling.
+pub struct Study {
+    storage: Box<dyn Storage>,
+    info: StudyInfo,
+    space: SearchSpace,
+    sampler: Box<dyn Sampler>,
+    worker: WorkerId,
+    recovered: Vec<u64>,
+}
+
+impl Study {
+    /// Opens (or creates) the study `name` in `storage`. Trials left running by a process that
+    /// died are marked failed and queued to run again; [`Study::recovered`] lists them.
+    pub fn open(
+        mut storage: Box<dyn Storage>,
+        name: &str,
+        directions: &[Direction],
+        space: SearchSpace,
+        sampler: Box<dyn Sampler>,
+    ) -> Result<Self, StudyError> {
+        let info = storage.open_study(name, directions)?;
+        check_space(storage.as_mut(), &info, &space)?;
+        let recovered = storage.recover_orphans(info.id)?;
+        Ok(Study {
+            storage,
+            info,
+            space,
+            sampler,
+            worker: WorkerId::current(),
+            recovered,
+        })
+    }
+
+    /// The study as stored.
+    pub fn info(&self) -> &StudyInfo {
+        &self.info
+    }
+
+    /// The search space.
+    pub fn space(&self) -> &SearchSpace {
+        &self.space
+    }
+
+    /// Trials failed on opening because their process had died (their configurations are
+    /// queued again).
+    pub fn recovered(&self) -> &[u64] {
+        &self.recovered
+    }
+
+    /// Starts a trial: a queued configuration if any, else a new proposal of the sampler.
+    pub fn ask(&mut self) -> Result<Trial, StudyError> {
+        let id = self.info.id;
+        if let Some(trial) = self.storage.claim_waiting(id, &self.worker)? {
+            return Ok(trial);
+        }
+        let trials = self.storage.trials(id, None)?;
+        let number = trials.last().map_or(0, |t| t.number + 1);
+        let ctx = SampleContext {
+            space: &self.space,
+            directions: &self.info.directions,
+            trials: &trials,
+            number,
+        };
+        let params = self.sampler.sample(&ctx)?;
+        self.space.check_config(&params)?;
+        Ok(self
+            .storage
+            .create_running(id, &params, None, &self.worker)?)
+    }
+
+    /// Ends trial `number`. Complete results must hold one finite value per direction.
+    pub fn tell(&mut self, number: u64, end: TrialEnd<'_>) -> Result<(), StudyError> {
+        if end.state == TrialState::Complete {
+            let values = end.values.unwrap_or(&[]);
+            let expected = self.info.directions.len();
+            if values.len() != expected {
+                return Err(StudyError::ValueCount {
+                    number,
+                    expected,
+                    got: values.len(),
+                });
+            }
+            if let Some(&value) = values.iter().find(|v| !v.is_finite()) {
+                return Err(StudyError::NonFinite { number, value });
+            }
+        }
+        Ok(self.storage.finish(self.info.id, number, end)?)
+    }
+
+    /// Records an intermediate value of a running trial.
+    pub fn report(&mut self, number: u64, step: u64, values: &[f64]) -> Result<(), StudyError> {
+        Ok(self
+            .storage
+            .report_intermediate(self.info.id, number, step, values)?)
+    }
+
+    /// Every trial, in number order.
+    pub fn trials(&mut self) -> Result<Vec<Trial>, StudyError> {
+        Ok(self.storage.trials(self.info.id, None)?)
+    }
+
+    /// The best completed feasible trials: the single best for one objective (earliest of
+    /// ties), the Pareto front for several. Infeasible trials count only if none is feasible.
+    pub fn best_trials(&mut self) -> Result<Vec<Trial>, StudyError> {
+        let complete = self
+            .storage
+            .trials(self.info.id, Some(&[TrialState::Complete]))?;
+        Ok(best_of(complete, &self.info.directions))
+    }
+}
+
+/// The best of completed trials under `directions` (see [`Study::best_trials`]).
+pub fn best_of(complete: Vec<Trial>, directions: &[Direction]) -> Vec<Trial> {
+    let any_feasible = complete.iter().any(Trial::is_feasible);
+    let pool: Vec<Trial> = complete
+        .into_iter()
+        .filter(|t| t.values.is_some() && (t.is_feasible() || !any_feasible))
+        .collect();
+    let losses: Vec<Vec<f64>> = pool
+        .iter()
+        .map(|t| {
+            let values = t.values.as_deref().unwrap_or(&[]);
+            values.iter().zip(directions).map(|(&v, d)| d.to_loss(v)).collect()
+        })
+        .collect();
+    if directions.len() == 1 {
+        let best = (0..pool.len()).min_by(|&a, &b| losses[a][0].total_cmp(&losses[b][0]));
+        return best.map(|i| vec![pool[i].clone()]).unwrap_or_default();
+    }
+    let mut front = pareto_front_indices(&losses);
+    front.sort_unstable();
+    front.into_iter().map(|i| pool[i].clone()).collect()
+}
+
+/// Records the space with a new study, or checks it matches the recorded one.
+fn check_space(
+    storage: &mut dyn Storage,
+    info: &StudyInfo,
+    space: &SearchSpace,
+) -> Result<(), StudyError> {
+    let json = serde_json::to_value(space.params())
+        .map_err(|e| StorageError::Corrupt(format!("cannot encode the space: {e}")))?;
+    match storage.study_attr(info.id, "space")? {
+        Some(stored) if stored != json => Err(StudyError::SpaceChanged {
+            study: info.name.clone(),
+        }),
+        Some(_) => Ok(()),
+        None => Ok(storage.set_study_attr(info.id, "space", &json)?),
+    }
+}

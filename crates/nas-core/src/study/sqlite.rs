@@ -1,0 +1,844 @@
+//! SQLite study storage: one database file that any number of worker processes share.
+//!
+//! # Durability
+//! Every state change is one transaction. The database runs in WAL mode with
+//! `synchronous=NORMAL`: a commit has been written to the write-ahead log when it returns, so a
+//! process killed at any point (`kill -9` included) loses nothing it committed. Only an
+//! operating-system crash or power cut can lose the last few commits (the file stays
+//! consistent); `FULL` would close that gap with an `fsync` per commit, which every reported
+//! epoch of every worker would pay for.
+//!
+//! # Concurrency
+//! A `busy_timeout` of 10 s makes a writer wait for another process's lock instead of failing.
+//! Every change that reads before it writes (allocating the next trial number, claiming a
+//! WAITING trial, finishing a RUNNING one) runs in a `BEGIN IMMEDIATE` transaction, which takes
+//! the write lock up front, so two workers never act on the same state.
+//!
+//! # Encoding
+//! Parameters, values and attributes are JSON text. Floats are written in their shortest
+//! round-trip form (`3.0` stays a float, `3` an integer) and read back bit for bit (serde_json
+//! with `float_roundtrip`). JSON has no NaN or infinity: objective values, constraint values and
+//! float parameters must be finite ([`StorageError::NonFinite`]); intermediate values may be
+//! non-finite (a diverged loss) and are stored as the strings `"NaN"`, `"Infinity"` and
+//! `"-Infinity"`. Trial numbers and steps are SQL BIGINTs; `u64` seeds are stored as the
+//! signed 64-bit integer with the same bits.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::time::Duration;
+
+use rusqlite::{
+    params, Connection, OptionalExtension, Row, ToSql, Transaction, TransactionBehavior,
+};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::Value;
+
+use super::storage::{Storage, StorageError, StudyInfo, TrialEnd, WorkerId};
+use super::trial::{unix_now, Direction, Trial, TrialState};
+use crate::space::{Config, ParamValue};
+
+/// How long a writer waits for another connection's lock before giving up.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Schema migrations in order: applying `MIGRATIONS[v]` takes the schema from version `v` to
+/// `v + 1`. Never edit a released entry; append a new one.
+const MIGRATIONS: &[&str] = &[SCHEMA_V1];
+
+/// The first schema. Plain SQL that PostgreSQL also accepts, except `INTEGER PRIMARY KEY`
+/// (SQLite's row id), which PostgreSQL spells `BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY`.
+const SCHEMA_V1: &str = "
+CREATE TABLE studies (
+    id          INTEGER PRIMARY KEY,
+    name        TEXT NOT NULL UNIQUE,
+    directions  TEXT NOT NULL,
+    created_at  DOUBLE PRECISION NOT NULL
+);
+CREATE TABLE study_attrs (
+    study_id    BIGINT NOT NULL REFERENCES studies (id) ON DELETE CASCADE,
+    key         TEXT NOT NULL,
+    value_json  TEXT NOT NULL,
+    PRIMARY KEY (study_id, key)
+);
+CREATE TABLE trials (
+    id               INTEGER PRIMARY KEY,
+    study_id         BIGINT NOT NULL REFERENCES studies (id) ON DELETE CASCADE,
+    number           BIGINT NOT NULL,
+    state            TEXT NOT NULL
+                     CHECK (state IN ('WAITING', 'RUNNING', 'COMPLETE', 'PRUNED', 'FAIL')),
+    params_json      TEXT NOT NULL,
+    values_json      TEXT,
+    constraints_json TEXT,
+    fail_reason      TEXT,
+    seed             BIGINT,
+    started_at       DOUBLE PRECISION,
+    finished_at      DOUBLE PRECISION,
+    worker_host      TEXT,
+    worker_pid       BIGINT,
+    heartbeat_at     DOUBLE PRECISION,
+    UNIQUE (study_id, number)
+);
+CREATE INDEX trials_by_state ON trials (study_id, state, number);
+CREATE TABLE trial_intermediate (
+    trial_id     BIGINT NOT NULL REFERENCES trials (id) ON DELETE CASCADE,
+    step         BIGINT NOT NULL,
+    values_json  TEXT NOT NULL,
+    PRIMARY KEY (trial_id, step)
+);
+CREATE TABLE trial_attrs (
+    trial_id    BIGINT NOT NULL REFERENCES trials (id) ON DELETE CASCADE,
+    key         TEXT NOT NULL,
+    value_json  TEXT NOT NULL,
+    PRIMARY KEY (trial_id, key)
+);
+";
+
+impl From<rusqlite::Error> for StorageError {
+    fn from(e: rusqlite::Error) -> Self {
+        StorageError::Database(e.to_string())
+    }
+}
+
+/// Study storage in an SQLite database, safe to share between threads (one storage each) and
+/// processes. See the [module docs](self) for durability and encoding.
+#[derive(Debug)]
+pub struct SqliteStorage {
+    conn: Connection,
+}
+
+impl SqliteStorage {
+    /// Opens the database file at `path`, creating the file and its schema if needed and
+    /// migrating an older schema. The parent directory must exist.
+    pub fn open(path: &Path) -> Result<Self, StorageError> {
+        Self::init(Connection::open(path)?)
+    }
+
+    /// A private in-memory database, gone when dropped (tests, dry runs).
+    pub fn in_memory() -> Result<Self, StorageError> {
+        Self::init(Connection::open_in_memory()?)
+    }
+
+    fn init(conn: Connection) -> Result<Self, StorageError> {
+        configure(&conn)?;
+        let mut storage = SqliteStorage { conn };
+        storage.migrate()?;
+        Ok(storage)
+    }
+
+    /// Applies the migrations the database lacks, all in one transaction.
+    fn migrate(&mut self) -> Result<(), StorageError> {
+        let tx = self.write_tx()?;
+        tx.execute_batch("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)")?;
+        let current: Option<i64> =
+            tx.query_row("SELECT MAX(version) FROM schema_version", [], |r| r.get(0))?;
+        let current = current.unwrap_or(0);
+        let pending = usize::try_from(current)
+            .ok()
+            .and_then(|v| MIGRATIONS.get(v..))
+            .ok_or_else(|| {
+                StorageError::Corrupt(format!(
+                    "schema version {current} is not one this build knows (0 to {})",
+                    MIGRATIONS.len()
+                ))
+            })?;
+        for sql in pending {
+            tx.execute_batch(sql)?;
+        }
+        if !pending.is_empty() {
+            tx.execute("DELETE FROM schema_version", [])?;
+            tx.execute(
+                "INSERT INTO schema_version (version) VALUES (?1)",
+                [MIGRATIONS.len()],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// A transaction that holds the write lock from its start (`BEGIN IMMEDIATE`).
+    fn write_tx(&mut self) -> Result<Transaction<'_>, StorageError> {
+        Ok(self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?)
+    }
+}
+
+/// Connection settings: lock waiting, WAL, durability and foreign keys.
+fn configure(conn: &Connection) -> Result<(), StorageError> {
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    // The pragma answers with the mode in force: `memory` for in-memory databases.
+    let _mode: String =
+        conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))?;
+    // NORMAL: durable against process crashes in WAL mode (see the module docs).
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    Ok(())
+}
+
+impl Storage for SqliteStorage {
+    fn open_study(
+        &mut self,
+        name: &str,
+        directions: &[Direction],
+    ) -> Result<StudyInfo, StorageError> {
+        let tx = self.write_tx()?;
+        let info = match study_by_name(&tx, name)? {
+            Some(info) if info.directions != directions => {
+                return Err(StorageError::DirectionMismatch {
+                    study: name.to_string(),
+                    stored: info.directions,
+                    requested: directions.to_vec(),
+                })
+            }
+            Some(info) => info,
+            None => insert_study(&tx, name, directions)?,
+        };
+        tx.commit()?;
+        Ok(info)
+    }
+
+    fn find_study(&mut self, name: &str) -> Result<Option<StudyInfo>, StorageError> {
+        study_by_name(&self.conn, name)
+    }
+
+    fn list_studies(&mut self) -> Result<Vec<StudyInfo>, StorageError> {
+        let mut studies = Vec::new();
+        let sql = format!("SELECT {STUDY_COLUMNS} FROM studies ORDER BY id");
+        for_each_row(&self.conn, &sql, &[], |row| {
+            studies.push(study_from_row(row)?);
+            Ok(())
+        })?;
+        Ok(studies)
+    }
+
+    fn set_study_attr(&mut self, study: i64, key: &str, value: &Value) -> Result<(), StorageError> {
+        let tx = self.write_tx()?;
+        study_by_id(&tx, study)?;
+        tx.execute(
+            "INSERT INTO study_attrs (study_id, key, value_json) VALUES (?1, ?2, ?3)
+             ON CONFLICT (study_id, key) DO UPDATE SET value_json = excluded.value_json",
+            params![study, key, value.to_string()],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn study_attr(&mut self, study: i64, key: &str) -> Result<Option<Value>, StorageError> {
+        let json: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT value_json FROM study_attrs WHERE study_id = ?1 AND key = ?2",
+                params![study, key],
+                |row| row.get(0),
+            )
+            .optional()?;
+        match json {
+            Some(json) => parse_json(&json, || format!("study attribute `{key}`")).map(Some),
+            None => study_by_id(&self.conn, study).map(|_| None),
+        }
+    }
+
+    fn create_running(
+        &mut self,
+        study: i64,
+        params: &Config,
+        seed: Option<u64>,
+        worker: &WorkerId,
+    ) -> Result<Trial, StorageError> {
+        let params_json = encode_params(params)?;
+        let now = unix_now();
+        let tx = self.write_tx()?;
+        study_by_id(&tx, study)?;
+        let (id, number) = insert_waiting(&tx, study, &params_json, seed)?;
+        mark_running(&tx, id, worker, now)?;
+        tx.commit()?;
+        Ok(Trial {
+            seed,
+            started_at: Some(now),
+            ..Trial::running(number, params.clone())
+        })
+    }
+
+    fn enqueue(&mut self, study: i64, params: &Config) -> Result<u64, StorageError> {
+        let params_json = encode_params(params)?;
+        let tx = self.write_tx()?;
+        study_by_id(&tx, study)?;
+        let (_, number) = insert_waiting(&tx, study, &params_json, None)?;
+        tx.commit()?;
+        Ok(number)
+    }
+
+    fn claim_waiting(
+        &mut self,
+        study: i64,
+        worker: &WorkerId,
+    ) -> Result<Option<Trial>, StorageError> {
+        let tx = self.write_tx()?;
+        study_by_id(&tx, study)?;
+        let oldest: Option<(i64, u64)> = tx
+            .query_row(
+                "SELECT id, number FROM trials WHERE study_id = ?1 AND state = 'WAITING'
+                 ORDER BY number LIMIT 1",
+                [study],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .optional()?;
+        let Some((id, number)) = oldest else {
+            return Ok(None);
+        };
+        mark_running(&tx, id, worker, unix_now())?;
+        let trial = load_trials(&tx, study, &Selection::One(number))?.pop();
+        tx.commit()?;
+        Ok(trial)
+    }
+
+    fn report_intermediate(
+        &mut self,
+        study: i64,
+        number: u64,
+        step: u64,
+        values: &[f64],
+    ) -> Result<(), StorageError> {
+        let tx = self.write_tx()?;
+        let info = study_by_id(&tx, study)?;
+        let id = running_trial(&tx, &info, number)?;
+        tx.execute(
+            "INSERT INTO trial_intermediate (trial_id, step, values_json) VALUES (?1, ?2, ?3)
+             ON CONFLICT (trial_id, step) DO UPDATE SET values_json = excluded.values_json",
+            params![id, step, encode_values(values)],
+        )?;
+        // A report is a sign of life.
+        tx.execute(
+            "UPDATE trials SET heartbeat_at = ?2 WHERE id = ?1",
+            params![id, unix_now()],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn set_trial_attr(
+        &mut self,
+        study: i64,
+        number: u64,
+        key: &str,
+        value: &Value,
+    ) -> Result<(), StorageError> {
+        let tx = self.write_tx()?;
+        let info = study_by_id(&tx, study)?;
+        let (id, _) = trial_ref(&tx, &info, number)?;
+        tx.execute(
+            "INSERT INTO trial_attrs (trial_id, key, value_json) VALUES (?1, ?2, ?3)
+             ON CONFLICT (trial_id, key) DO UPDATE SET value_json = excluded.value_json",
+            params![id, key, value.to_string()],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn finish(&mut self, study: i64, number: u64, end: TrialEnd<'_>) -> Result<(), StorageError> {
+        let tx = self.write_tx()?;
+        let info = study_by_id(&tx, study)?;
+        let id = running_trial(&tx, &info, number)?;
+        check_end(number, info.directions.len(), &end)?;
+        tx.execute(
+            "UPDATE trials SET state = ?2, values_json = ?3, constraints_json = ?4,
+                               fail_reason = ?5, finished_at = ?6
+             WHERE id = ?1",
+            params![
+                id,
+                end.state.as_str(),
+                end.values.map(encode_values),
+                end.constraints.map(encode_values),
+                end.reason,
+                unix_now(),
+            ],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn trials(
+        &mut self,
+        study: i64,
+        states: Option<&[TrialState]>,
+    ) -> Result<Vec<Trial>, StorageError> {
+        // A read transaction: the trials, their intermediate values and their attributes all
+        // come from one snapshot.
+        let tx = self.conn.transaction()?;
+        study_by_id(&tx, study)?;
+        if states.is_some_and(|s| s.is_empty()) {
+            return Ok(Vec::new());
+        }
+        let trials = load_trials(&tx, study, &Selection::States(states))?;
+        tx.commit()?;
+        Ok(trials)
+    }
+
+    fn trial(&mut self, study: i64, number: u64) -> Result<Trial, StorageError> {
+        let tx = self.conn.transaction()?;
+        let info = study_by_id(&tx, study)?;
+        let trial = load_trials(&tx, study, &Selection::One(number))?.pop();
+        tx.commit()?;
+        trial.ok_or(StorageError::UnknownTrial {
+            study: info.name,
+            number,
+        })
+    }
+
+    fn recover_orphans(&mut self, study: i64) -> Result<Vec<u64>, StorageError> {
+        let tx = self.write_tx()?;
+        study_by_id(&tx, study)?;
+        let now = unix_now();
+        let mut failed = Vec::new();
+        for orphan in running_trials(&tx, study)? {
+            if orphan.worker.is_dead_local() {
+                fail_and_requeue(&tx, study, &orphan, now)?;
+                failed.push(orphan.number);
+            }
+        }
+        tx.commit()?;
+        Ok(failed)
+    }
+}
+
+// ------------------------------------------------------------------------------- studies
+
+/// The `studies` columns [`study_from_row`] reads, in order.
+const STUDY_COLUMNS: &str = "id, name, directions, created_at";
+
+fn study_from_row(row: &Row<'_>) -> Result<StudyInfo, StorageError> {
+    let name: String = row.get(1)?;
+    let directions = parse_json(&row.get::<_, String>(2)?, || {
+        format!("directions of study `{name}`")
+    })?;
+    Ok(StudyInfo {
+        id: row.get(0)?,
+        name,
+        directions,
+        created_at: row.get(3)?,
+    })
+}
+
+fn study_by_name(conn: &Connection, name: &str) -> Result<Option<StudyInfo>, StorageError> {
+    let sql = format!("SELECT {STUDY_COLUMNS} FROM studies WHERE name = ?1");
+    conn.query_row(&sql, [name], |row| Ok(study_from_row(row)))
+        .optional()?
+        .transpose()
+}
+
+/// The study with this id, or [`StorageError::UnknownStudy`] naming the id.
+fn study_by_id(conn: &Connection, id: i64) -> Result<StudyInfo, StorageError> {
+    let sql = format!("SELECT {STUDY_COLUMNS} FROM studies WHERE id = ?1");
+    conn.query_row(&sql, [id], |row| Ok(study_from_row(row)))
+        .optional()?
+        .transpose()?
+        .ok_or_else(|| StorageError::UnknownStudy(format!("#{id}")))
+}
+
+fn insert_study(
+    conn: &Connection,
+    name: &str,
+    directions: &[Direction],
+) -> Result<StudyInfo, StorageError> {
+    let created_at = unix_now();
+    conn.execute(
+        "INSERT INTO studies (name, directions, created_at) VALUES (?1, ?2, ?3)",
+        params![name, to_json(directions, "directions")?, created_at],
+    )?;
+    Ok(StudyInfo {
+        id: conn.last_insert_rowid(),
+        name: name.to_string(),
+        directions: directions.to_vec(),
+        created_at,
+    })
+}
+
+// ------------------------------------------------------------------------ trial changes
+
+/// Inserts a WAITING trial with the study's next free number; returns its row id and number.
+/// Must run inside a write transaction, which makes `MAX + 1` safe.
+fn insert_waiting(
+    conn: &Connection,
+    study: i64,
+    params_json: &str,
+    seed: Option<u64>,
+) -> Result<(i64, u64), StorageError> {
+    let number: u64 = conn.query_row(
+        "SELECT COALESCE(MAX(number) + 1, 0) FROM trials WHERE study_id = ?1",
+        [study],
+        |row| row.get(0),
+    )?;
+    conn.execute(
+        "INSERT INTO trials (study_id, number, state, params_json, seed)
+         VALUES (?1, ?2, 'WAITING', ?3, ?4)",
+        params![study, number, params_json, seed.map(seed_to_sql)],
+    )?;
+    Ok((conn.last_insert_rowid(), number))
+}
+
+/// Makes trial `id` RUNNING on `worker`, started now.
+fn mark_running(
+    conn: &Connection,
+    id: i64,
+    worker: &WorkerId,
+    now: f64,
+) -> Result<(), StorageError> {
+    conn.execute(
+        "UPDATE trials SET state = 'RUNNING', started_at = ?2, heartbeat_at = ?2,
+                           worker_host = ?3, worker_pid = ?4
+         WHERE id = ?1",
+        params![id, now, worker.host, worker.pid],
+    )?;
+    Ok(())
+}
+
+/// The row id and state of trial `number`, or [`StorageError::UnknownTrial`].
+fn trial_ref(
+    conn: &Connection,
+    study: &StudyInfo,
+    number: u64,
+) -> Result<(i64, TrialState), StorageError> {
+    let row: Option<(i64, String)> = conn
+        .query_row(
+            "SELECT id, state FROM trials WHERE study_id = ?1 AND number = ?2",
+            params![study.id, number],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )
+        .optional()?;
+    let (id, state) = row.ok_or_else(|| StorageError::UnknownTrial {
+        study: study.name.clone(),
+        number,
+    })?;
+    Ok((id, parse_state(&state, number)?))
+}
+
+/// The row id of trial `number` if it is RUNNING, else [`StorageError::NotRunning`].
+fn running_trial(conn: &Connection, study: &StudyInfo, number: u64) -> Result<i64, StorageError> {
+    match trial_ref(conn, study, number)? {
+        (id, TrialState::Running) => Ok(id),
+        (_, state) => Err(StorageError::NotRunning { number, state }),
+    }
+}
+
+/// A RUNNING trial and the worker that claimed it.
+struct Claimed {
+    id: i64,
+    number: u64,
+    params_json: String,
+    seed: Option<u64>,
+    worker: WorkerId,
+}
+
+/// The study's RUNNING trials that record their worker.
+fn running_trials(conn: &Connection, study: i64) -> Result<Vec<Claimed>, StorageError> {
+    let mut running = Vec::new();
+    let sql = "SELECT id, number, params_json, seed, worker_host, worker_pid FROM trials
+               WHERE study_id = ?1 AND state = 'RUNNING'
+                     AND worker_host IS NOT NULL AND worker_pid IS NOT NULL
+               ORDER BY number";
+    for_each_row(conn, sql, &[&study], |row| {
+        running.push(Claimed {
+            id: row.get(0)?,
+            number: row.get(1)?,
+            params_json: row.get(2)?,
+            seed: row.get::<_, Option<i64>>(3)?.map(seed_from_sql),
+            worker: WorkerId {
+                host: row.get(4)?,
+                pid: row.get(5)?,
+            },
+        });
+        Ok(())
+    })?;
+    Ok(running)
+}
+
+/// Fails an interrupted trial and enqueues a WAITING copy with the same parameters and seed.
+fn fail_and_requeue(
+    conn: &Connection,
+    study: i64,
+    orphan: &Claimed,
+    now: f64,
+) -> Result<(), StorageError> {
+    let (_, copy) = insert_waiting(conn, study, &orphan.params_json, orphan.seed)?;
+    let reason = format!(
+        "worker process {} on host {} is gone (interrupted); re-enqueued as trial {copy}",
+        orphan.worker.pid, orphan.worker.host
+    );
+    conn.execute(
+        "UPDATE trials SET state = 'FAIL', fail_reason = ?2, finished_at = ?3 WHERE id = ?1",
+        params![orphan.id, reason, now],
+    )?;
+    Ok(())
+}
+
+/// Checks that `end` is an end state with well-formed, finite numbers.
+fn check_end(number: u64, expected: usize, end: &TrialEnd<'_>) -> Result<(), StorageError> {
+    if !end.state.is_finished() {
+        return Err(StorageError::NotAnEndState {
+            number,
+            state: end.state,
+        });
+    }
+    let got = end.values.map(<[f64]>::len);
+    if got.is_some_and(|got| got != expected)
+        || (end.state == TrialState::Complete && got.is_none())
+    {
+        return Err(StorageError::ValueCount {
+            number,
+            expected,
+            got: got.unwrap_or(0),
+        });
+    }
+    check_finite(end.values.unwrap_or_default(), |i| {
+        format!("trial {number} objective value {i}")
+    })?;
+    check_finite(end.constraints.unwrap_or_default(), |i| {
+        format!("trial {number} constraint {i}")
+    })
+}
+
+fn check_finite(values: &[f64], what: impl Fn(usize) -> String) -> Result<(), StorageError> {
+    match values.iter().position(|v| !v.is_finite()) {
+        Some(i) => Err(StorageError::NonFinite {
+            what: what(i),
+            value: values[i],
+        }),
+        None => Ok(()),
+    }
+}
+
+// -------------------------------------------------------------------------- trial loads
+
+/// Which trials of a study to load.
+enum Selection<'a> {
+    /// All, or those in these (non-empty) states.
+    States(Option<&'a [TrialState]>),
+    /// The one with this number.
+    One(u64),
+}
+
+impl Selection<'_> {
+    /// A condition on `trials t`; `?1` is the study id and `?2` the trial number.
+    fn condition(&self) -> String {
+        match self {
+            Selection::States(None) => "t.study_id = ?1".to_string(),
+            Selection::States(Some(states)) => {
+                // Inlined: the names are our own constants, never user text.
+                let names: Vec<String> =
+                    states.iter().map(|s| format!("'{}'", s.as_str())).collect();
+                format!("t.study_id = ?1 AND t.state IN ({})", names.join(", "))
+            }
+            Selection::One(_) => "t.study_id = ?1 AND t.number = ?2".to_string(),
+        }
+    }
+}
+
+/// The `trials t` columns [`trial_from_row`] reads, in order.
+const TRIAL_COLUMNS: &str = "t.id, t.number, t.state, t.params_json, t.values_json, \
+     t.constraints_json, t.fail_reason, t.seed, t.started_at, t.finished_at";
+
+/// Loads the selected trials in number order with their intermediate values and attributes:
+/// three queries, whatever the number of trials.
+fn load_trials(
+    conn: &Connection,
+    study: i64,
+    selection: &Selection<'_>,
+) -> Result<Vec<Trial>, StorageError> {
+    let condition = selection.condition();
+    let args: Vec<&dyn ToSql> = match selection {
+        Selection::One(number) => vec![&study, number],
+        Selection::States(_) => vec![&study],
+    };
+    let mut trials = Vec::new();
+    let mut index = HashMap::new();
+    let sql = format!("SELECT {TRIAL_COLUMNS} FROM trials t WHERE {condition} ORDER BY t.number");
+    for_each_row(conn, &sql, &args, |row| {
+        let (id, trial) = trial_from_row(row)?;
+        index.insert(id, trials.len());
+        trials.push(trial);
+        Ok(())
+    })?;
+    let sql = format!(
+        "SELECT i.trial_id, i.step, i.values_json FROM trial_intermediate i
+         JOIN trials t ON t.id = i.trial_id WHERE {condition}"
+    );
+    for_each_row(conn, &sql, &args, |row| {
+        let trial = by_id(&mut trials, &index, row.get(0)?)?;
+        let step: u64 = row.get(1)?;
+        let values = decode_values(&row.get::<_, String>(2)?, || {
+            format!(
+                "intermediate values of trial {} at step {step}",
+                trial.number
+            )
+        })?;
+        trial.intermediate.insert(step, values);
+        Ok(())
+    })?;
+    let sql = format!(
+        "SELECT a.trial_id, a.key, a.value_json FROM trial_attrs a
+         JOIN trials t ON t.id = a.trial_id WHERE {condition}"
+    );
+    for_each_row(conn, &sql, &args, |row| {
+        let trial = by_id(&mut trials, &index, row.get(0)?)?;
+        let key: String = row.get(1)?;
+        let value = parse_json(&row.get::<_, String>(2)?, || {
+            format!("attribute `{key}` of trial {}", trial.number)
+        })?;
+        trial.attrs.insert(key, value);
+        Ok(())
+    })?;
+    Ok(trials)
+}
+
+/// The loaded trial with row id `id`.
+fn by_id<'t>(
+    trials: &'t mut [Trial],
+    index: &HashMap<i64, usize>,
+    id: i64,
+) -> Result<&'t mut Trial, StorageError> {
+    index
+        .get(&id)
+        .and_then(|&i| trials.get_mut(i))
+        .ok_or_else(|| StorageError::Corrupt(format!("row for unknown trial id {id}")))
+}
+
+/// Decodes a row of [`TRIAL_COLUMNS`] into its row id and trial (without intermediate values
+/// and attributes).
+fn trial_from_row(row: &Row<'_>) -> Result<(i64, Trial), StorageError> {
+    let number: u64 = row.get(1)?;
+    let state = parse_state(&row.get::<_, String>(2)?, number)?;
+    let params = parse_json(&row.get::<_, String>(3)?, || {
+        format!("parameters of trial {number}")
+    })?;
+    let values = row.get::<_, Option<String>>(4)?;
+    let values = values
+        .map(|json| decode_values(&json, || format!("values of trial {number}")))
+        .transpose()?;
+    let constraints = row.get::<_, Option<String>>(5)?;
+    let constraints = constraints
+        .map(|json| decode_values(&json, || format!("constraints of trial {number}")))
+        .transpose()?;
+    let trial = Trial {
+        number,
+        state,
+        params,
+        values,
+        constraints,
+        intermediate: BTreeMap::new(),
+        fail_reason: row.get(6)?,
+        seed: row.get::<_, Option<i64>>(7)?.map(seed_from_sql),
+        started_at: row.get(8)?,
+        finished_at: row.get(9)?,
+        attrs: BTreeMap::new(),
+    };
+    Ok((row.get(0)?, trial))
+}
+
+fn parse_state(name: &str, number: u64) -> Result<TrialState, StorageError> {
+    TrialState::parse(name)
+        .ok_or_else(|| StorageError::Corrupt(format!("trial {number} has unknown state `{name}`")))
+}
+
+/// Runs `sql` and hands every row to `f`.
+fn for_each_row(
+    conn: &Connection,
+    sql: &str,
+    args: &[&dyn ToSql],
+    mut f: impl FnMut(&Row<'_>) -> Result<(), StorageError>,
+) -> Result<(), StorageError> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    let mut rows = stmt.query(args)?;
+    while let Some(row) = rows.next()? {
+        f(row)?;
+    }
+    Ok(())
+}
+
+// ------------------------------------------------------------------------------ encoding
+
+/// Parameters as a JSON object; float parameters must be finite.
+fn encode_params(params: &Config) -> Result<String, StorageError> {
+    for (name, value) in params {
+        if let ParamValue::Float(x) = value {
+            if !x.is_finite() {
+                return Err(StorageError::NonFinite {
+                    what: format!("parameter `{name}`"),
+                    value: *x,
+                });
+            }
+        }
+    }
+    to_json(params, "parameters")
+}
+
+/// A JSON array of numbers, non-finite ones as `"NaN"`, `"Infinity"` or `"-Infinity"`.
+fn encode_values(values: &[f64]) -> String {
+    let items = values.iter().map(|&x| {
+        serde_json::Number::from_f64(x).map_or_else(
+            || Value::String(non_finite_name(x).to_string()),
+            Value::Number,
+        )
+    });
+    Value::Array(items.collect()).to_string()
+}
+
+fn non_finite_name(x: f64) -> &'static str {
+    if x.is_nan() {
+        "NaN"
+    } else if x > 0.0 {
+        "Infinity"
+    } else {
+        "-Infinity"
+    }
+}
+
+/// Reads what [`encode_values`] wrote.
+fn decode_values(json: &str, what: impl Fn() -> String) -> Result<Vec<f64>, StorageError> {
+    if let Ok(finite) = serde_json::from_str(json) {
+        return Ok(finite); // the common case: plain numbers only
+    }
+    let items: Vec<Value> = parse_json(json, &what)?;
+    items
+        .iter()
+        .map(|item| {
+            decode_number(item).ok_or_else(|| {
+                StorageError::Corrupt(format!("{}: `{item}` is not a number", what()))
+            })
+        })
+        .collect()
+}
+
+fn decode_number(item: &Value) -> Option<f64> {
+    match item {
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => match s.as_str() {
+            "NaN" => Some(f64::NAN),
+            "Infinity" => Some(f64::INFINITY),
+            "-Infinity" => Some(f64::NEG_INFINITY),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+fn to_json<T: Serialize + ?Sized>(value: &T, what: &str) -> Result<String, StorageError> {
+    serde_json::to_string(value)
+        .map_err(|e| StorageError::Corrupt(format!("cannot encode {what}: {e}")))
+}
+
+fn parse_json<T: DeserializeOwned>(
+    json: &str,
+    what: impl FnOnce() -> String,
+) -> Result<T, StorageError> {
+    serde_json::from_str(json).map_err(|e| StorageError::Corrupt(format!("{}: {e}", what())))
+}
+
+/// SQL integers are signed: a `u64` seed is stored as the `i64` with the same bits.
+fn seed_to_sql(seed: u64) -> i64 {
+    seed as i64
+}
+
+/// Inverse of [`seed_to_sql`].
+fn seed_from_sql(stored: i64) -> u64 {
+    stored as u64
+}

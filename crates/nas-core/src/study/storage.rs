@@ -1,0 +1,270 @@
+//! The storage trait every study backend implements (SQLite now, PostgreSQL later).
+
+use serde_json::Value;
+use thiserror::Error;
+
+use super::trial::{Direction, Trial, TrialState};
+use crate::space::Config;
+
+/// Errors of a study storage.
+#[derive(Debug, Error)]
+pub enum StorageError {
+    /// The database reported an error.
+    #[error("database error: {0}")]
+    Database(String),
+    /// No study of that name or id.
+    #[error("no study named `{0}`")]
+    UnknownStudy(String),
+    /// No trial of that number in the study.
+    #[error("study `{study}` has no trial {number}")]
+    UnknownTrial {
+        /// The study's name.
+        study: String,
+        /// The trial number asked for.
+        number: u64,
+    },
+    /// A state change that the trial's current state does not allow (e.g. telling twice).
+    #[error("trial {number} is {state:?}, not running")]
+    NotRunning {
+        /// The trial number.
+        number: u64,
+        /// Its current state.
+        state: TrialState,
+    },
+    /// A study reopened with other objective directions than it was created with.
+    #[error("study `{study}` was created with directions {stored:?}, not {requested:?}")]
+    DirectionMismatch {
+        /// The study's name.
+        study: String,
+        /// Directions in the database.
+        stored: Vec<Direction>,
+        /// Directions asked for now.
+        requested: Vec<Direction>,
+    },
+    /// Stored data that cannot be decoded.
+    #[error("corrupt study data: {0}")]
+    Corrupt(String),
+    /// Objective values whose count differs from the study's number of directions (or a
+    /// COMPLETE end without values).
+    #[error("trial {number} got {got} objective values, but the study has {expected} directions")]
+    ValueCount {
+        /// The trial number.
+        number: u64,
+        /// The study's number of directions.
+        expected: usize,
+        /// The number of values given.
+        got: usize,
+    },
+    /// A NaN or infinite number where only finite ones can be stored: objective values,
+    /// constraint values and float parameters (intermediate values may be non-finite).
+    #[error("{what} is {value}, but only finite numbers can be stored")]
+    NonFinite {
+        /// Which number, e.g. `trial 3 objective value 0` or `parameter \`lr\``.
+        what: String,
+        /// The offending value.
+        value: f64,
+    },
+    /// A trial asked to end in WAITING or RUNNING, which are not end states.
+    #[error("trial {number} cannot end as {state:?}: use COMPLETE, PRUNED or FAIL")]
+    NotAnEndState {
+        /// The trial number.
+        number: u64,
+        /// The state asked for.
+        state: TrialState,
+    },
+}
+
+/// A study as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StudyInfo {
+    /// Database id.
+    pub id: i64,
+    /// Unique name.
+    pub name: String,
+    /// One direction per objective.
+    pub directions: Vec<Direction>,
+    /// Unix time of creation.
+    pub created_at: f64,
+}
+
+/// The process that runs a trial: its host name and process id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkerId {
+    /// Host name.
+    pub host: String,
+    /// Operating-system process id.
+    pub pid: u32,
+}
+
+impl WorkerId {
+    /// This process on this host.
+    pub fn current() -> Self {
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|s| s.trim().to_string())
+            .or_else(|_| std::env::var("HOSTNAME"))
+            .unwrap_or_else(|_| "localhost".to_string());
+        WorkerId {
+            host,
+            pid: std::process::id(),
+        }
+    }
+
+    /// Whether this worker runs on this host and its process is gone. Workers on other hosts
+    /// are never judged dead here (heartbeats decide that).
+    pub fn is_dead_local(&self) -> bool {
+        if self.host != WorkerId::current().host {
+            return false;
+        }
+        !process_alive(self.pid)
+    }
+}
+
+/// Whether a process with this pid exists on this machine.
+fn process_alive(pid: u32) -> bool {
+    if cfg!(target_os = "linux") {
+        match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+            // A zombie (state Z) has exited; only its parent has not reaped it yet.
+            Ok(stat) => !stat
+                .rsplit_once(')')
+                .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')),
+            Err(_) => false,
+        }
+    } else {
+        true
+    }
+}
+
+/// Where a study's trials live. Every state change is one transaction: a process killed at any
+/// point leaves the committed trials intact.
+pub trait Storage: Send {
+    /// Opens the study called `name`, creating it with `directions` if it does not exist.
+    /// Reopening with other directions is an error.
+    fn open_study(&mut self, name: &str, directions: &[Direction])
+        -> Result<StudyInfo, StorageError>;
+
+    /// The study called `name`, if it exists.
+    fn find_study(&mut self, name: &str) -> Result<Option<StudyInfo>, StorageError>;
+
+    /// Every study, oldest first.
+    fn list_studies(&mut self) -> Result<Vec<StudyInfo>, StorageError>;
+
+    /// Sets a study attribute (JSON), replacing an earlier value.
+    fn set_study_attr(&mut self, study: i64, key: &str, value: &Value)
+        -> Result<(), StorageError>;
+
+    /// A study attribute, if set.
+    fn study_attr(&mut self, study: i64, key: &str) -> Result<Option<Value>, StorageError>;
+
+    /// Creates a RUNNING trial with the next free number, owned by `worker`.
+    fn create_running(
+        &mut self,
+        study: i64,
+        params: &Config,
+        seed: Option<u64>,
+        worker: &WorkerId,
+    ) -> Result<Trial, StorageError>;
+
+    /// Adds a WAITING trial with fixed parameters; returns its number.
+    fn enqueue(&mut self, study: i64, params: &Config) -> Result<u64, StorageError>;
+
+    /// Atomically claims the oldest WAITING trial for `worker` (it becomes RUNNING).
+    fn claim_waiting(
+        &mut self,
+        study: i64,
+        worker: &WorkerId,
+    ) -> Result<Option<Trial>, StorageError>;
+
+    /// Records an intermediate value vector at `step` of a running trial (replaces one at the
+    /// same step).
+    fn report_intermediate(
+        &mut self,
+        study: i64,
+        number: u64,
+        step: u64,
+        values: &[f64],
+    ) -> Result<(), StorageError>;
+
+    /// Sets a trial attribute (JSON), replacing an earlier value.
+    fn set_trial_attr(
+        &mut self,
+        study: i64,
+        number: u64,
+        key: &str,
+        value: &Value,
+    ) -> Result<(), StorageError>;
+
+    /// Ends a running trial: `state` is COMPLETE (with `values`), PRUNED or FAIL (with
+    /// `reason`). Fails with [`StorageError::NotRunning`] if the trial already ended.
+    fn finish(
+        &mut self,
+        study: i64,
+        number: u64,
+        end: TrialEnd<'_>,
+    ) -> Result<(), StorageError>;
+
+    /// The study's trials in number order, optionally only those in `states`.
+    fn trials(
+        &mut self,
+        study: i64,
+        states: Option<&[TrialState]>,
+    ) -> Result<Vec<Trial>, StorageError>;
+
+    /// One trial.
+    fn trial(&mut self, study: i64, number: u64) -> Result<Trial, StorageError>;
+
+    /// Marks RUNNING trials whose worker process is gone ([`WorkerId::is_dead_local`]) as FAIL
+    /// with a reason, and enqueues a WAITING copy of each so it is run again. Returns the numbers
+    /// of the failed trials.
+    fn recover_orphans(&mut self, study: i64) -> Result<Vec<u64>, StorageError>;
+}
+
+/// How a trial ended.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TrialEnd<'a> {
+    /// COMPLETE, PRUNED or FAIL.
+    pub state: TrialState,
+    /// Objective values (COMPLETE; optional for PRUNED).
+    pub values: Option<&'a [f64]>,
+    /// Constraint values, feasible when all ≤ 0.
+    pub constraints: Option<&'a [f64]>,
+    /// Why it failed (FAIL).
+    pub reason: Option<&'a str>,
+}
+
+impl<'a> TrialEnd<'a> {
+    /// A completed trial with objective values.
+    pub fn complete(values: &'a [f64]) -> Self {
+        TrialEnd {
+            state: TrialState::Complete,
+            values: Some(values),
+            constraints: None,
+            reason: None,
+        }
+    }
+
+    /// A failed trial and why.
+    pub fn fail(reason: &'a str) -> Self {
+        TrialEnd {
+            state: TrialState::Fail,
+            values: None,
+            constraints: None,
+            reason: Some(reason),
+        }
+    }
+
+    /// A pruned trial.
+    pub fn pruned() -> Self {
+        TrialEnd {
+            state: TrialState::Pruned,
+            values: None,
+            constraints: None,
+            reason: None,
+        }
+    }
+
+    /// The same end with constraint values.
+    pub fn with_constraints(mut self, constraints: &'a [f64]) -> Self {
+        self.constraints = Some(constraints);
+        self
+    }
+}
