@@ -244,7 +244,10 @@ mod tests {
     use nas_core::space::ParamValue;
 
     fn config(pairs: &[(&str, ParamValue)]) -> Config {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect()
     }
 
     #[test]

@@ -16,7 +16,11 @@ pub enum BenchCommand {
     /// 12-parameter conditional space.
     SamplerSpeed {
         /// Samplers to time, comma-separated.
-        #[arg(long, value_delimiter = ',', default_value = "tpe,tpe-multivariate,random")]
+        #[arg(
+            long,
+            value_delimiter = ',',
+            default_value = "tpe,tpe-multivariate,random"
+        )]
         samplers: Vec<String>,
         /// History sizes to report, comma-separated.
         #[arg(long, value_delimiter = ',', default_value = "100,250,500,1000")]
@@ -31,7 +35,11 @@ pub enum BenchCommand {
     /// Median best value over seeds after a number of trials, per sampler and function.
     SamplerQuality {
         /// Samplers to compare, comma-separated.
-        #[arg(long, value_delimiter = ',', default_value = "random,tpe,tpe-multivariate,gp")]
+        #[arg(
+            long,
+            value_delimiter = ',',
+            default_value = "random,tpe,tpe-multivariate,gp"
+        )]
         samplers: Vec<String>,
         /// Trials per run.
         #[arg(long, default_value_t = 100)]
@@ -91,7 +99,10 @@ fn sampler_speed(
         bail!("every --at value must be at least --window ({window}) and above 0");
     }
     println!("sampler time per proposal, 12-parameter conditional space (mean and median of the {window} proposals before each history size)");
-    println!("{:<18} {:>8} {:>12} {:>12}", "sampler", "trials", "mean ms", "median ms");
+    println!(
+        "{:<18} {:>8} {:>12} {:>12}",
+        "sampler", "trials", "mean ms", "median ms"
+    );
     let rows = speed::measure(samplers, at, window, seed).map_err(|e| anyhow!("{e}"))?;
     for r in rows {
         println!(
@@ -166,7 +177,10 @@ fn print_quality(
     for f in chosen {
         print!("{:<16} {:>10.4}", f.name, f.optimum);
         for _ in samplers {
-            let cell = cells.next().flatten().ok_or_else(|| anyhow!("missing result"))?;
+            let cell = cells
+                .next()
+                .flatten()
+                .ok_or_else(|| anyhow!("missing result"))?;
             match cell.map_err(|e| anyhow!(e))?.median_best {
                 Ok(v) => print!(" {v:>17.4}"),
                 Err(_) => print!(" {:>17}", "n/a"),

@@ -105,7 +105,13 @@ fn run_ask_tell(args: AskTellArgs) -> anyhow::Result<()> {
         );
     };
     let storage = open_storage(args.storage.as_deref())?;
-    let mut study = Study::open(storage, &args.study, &directions, space, kind.build(args.seed))?;
+    let mut study = Study::open(
+        storage,
+        &args.study,
+        &directions,
+        space,
+        kind.build(args.seed),
+    )?;
     if !study.recovered().is_empty() {
         eprintln!(
             "nas: trials {:?} were left running by a process that died; marked failed and queued again",

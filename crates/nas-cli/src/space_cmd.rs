@@ -15,7 +15,10 @@ pub fn check(path: &Path) -> anyhow::Result<()> {
     for root in (0..space.len()).filter(|&i| space.parents_of(i).is_empty()) {
         print_tree(&space, &children, root, 1);
     }
-    println!("configurations: {}", count_text(space.count_configurations()));
+    println!(
+        "configurations: {}",
+        count_text(space.count_configurations())
+    );
     let arch = nas_core::space::count_architectures(&space);
     println!("distinct architectures: {}", count_text(arch));
     Ok(())
@@ -64,7 +67,10 @@ fn print_tree(space: &SearchSpace, children: &[Vec<usize>], i: usize, depth: usi
         format!("  when {}", when.join(" and "))
     };
     let name = format!("{}{}", "  ".repeat(depth), p.name);
-    println!("{name:<40} {}{when}", describe_distribution(&p.distribution));
+    println!(
+        "{name:<40} {}{when}",
+        describe_distribution(&p.distribution)
+    );
     for &c in &children[i] {
         print_tree(space, children, c, depth + 1);
     }

@@ -39,8 +39,16 @@ fn conditional_space() -> SearchSpace {
         },
         float("lr", 1e-5, 1.0, true),
         when(float("momentum", 0.0, 0.99, false), "optimizer", &["sgd"]),
-        when(float("beta1", 0.5, 0.999, false), "optimizer", &["adam", "adamw"]),
-        when(float("decay", 1e-6, 1e-1, true), "optimizer", &["sgd", "adamw"]),
+        when(
+            float("beta1", 0.5, 0.999, false),
+            "optimizer",
+            &["adam", "adamw"],
+        ),
+        when(
+            float("decay", 1e-6, 1e-1, true),
+            "optimizer",
+            &["sgd", "adamw"],
+        ),
         Param {
             name: "layers".into(),
             distribution: Distribution::Int {
@@ -80,7 +88,11 @@ fn conditional_loss(c: &Config) -> f64 {
     match c["optimizer"].as_str() {
         Some("sgd") => 0.5 + lr + (num(c, "momentum") - 0.9).powi(2) + layers,
         Some("adam") => 0.3 + lr + (num(c, "beta1") - 0.9).powi(2) + layers,
-        _ => lr + (num(c, "beta1") - 0.9).powi(2) + (num(c, "decay").log10() + 2.0).powi(2) / 9.0 + layers,
+        _ => {
+            lr + (num(c, "beta1") - 0.9).powi(2)
+                + (num(c, "decay").log10() + 2.0).powi(2) / 9.0
+                + layers
+        }
     }
 }
 
@@ -142,8 +154,12 @@ fn proposals_hold_exactly_the_active_parameters() {
     let space = conditional_space();
     for multivariate in [false, true] {
         let mut s = tpe(1, multivariate);
-        let trials = run(&mut s, &space, &[Direction::Minimize], 60, &|c| vec![conditional_loss(c)]);
-        let sgd = trials.iter().filter(|t| t.params["optimizer"].as_str() == Some("sgd"));
+        let trials = run(&mut s, &space, &[Direction::Minimize], 60, &|c| {
+            vec![conditional_loss(c)]
+        });
+        let sgd = trials
+            .iter()
+            .filter(|t| t.params["optimizer"].as_str() == Some("sgd"));
         assert!(sgd.clone().all(|t| t.params.contains_key("momentum")));
         assert!(trials.iter().any(|t| t.params.contains_key("width2")));
     }
@@ -154,9 +170,27 @@ fn same_seed_same_proposals_other_seed_other_proposals() {
     let space = conditional_space();
     let f = |c: &Config| vec![conditional_loss(c)];
     for multivariate in [false, true] {
-        let a = run(&mut tpe(7, multivariate), &space, &[Direction::Minimize], 40, &f);
-        let b = run(&mut tpe(7, multivariate), &space, &[Direction::Minimize], 40, &f);
-        let c = run(&mut tpe(8, multivariate), &space, &[Direction::Minimize], 40, &f);
+        let a = run(
+            &mut tpe(7, multivariate),
+            &space,
+            &[Direction::Minimize],
+            40,
+            &f,
+        );
+        let b = run(
+            &mut tpe(7, multivariate),
+            &space,
+            &[Direction::Minimize],
+            40,
+            &f,
+        );
+        let c = run(
+            &mut tpe(8, multivariate),
+            &space,
+            &[Direction::Minimize],
+            40,
+            &f,
+        );
         let params = |ts: &[Trial]| ts.iter().map(|t| t.params.clone()).collect::<Vec<_>>();
         assert_eq!(params(&a), params(&b));
         assert_ne!(params(&a), params(&c));
@@ -171,17 +205,36 @@ fn tpe_beats_random_search_on_a_conditional_space() {
     let random = median(
         seeds
             .clone()
-            .map(|s| best(&run(&mut RandomSampler::new(s), &space, &[Direction::Minimize], 80, &f)))
+            .map(|s| {
+                best(&run(
+                    &mut RandomSampler::new(s),
+                    &space,
+                    &[Direction::Minimize],
+                    80,
+                    &f,
+                ))
+            })
             .collect(),
     );
     for multivariate in [false, true] {
         let ours = median(
             seeds
                 .clone()
-                .map(|s| best(&run(&mut tpe(s, multivariate), &space, &[Direction::Minimize], 80, &f)))
+                .map(|s| {
+                    best(&run(
+                        &mut tpe(s, multivariate),
+                        &space,
+                        &[Direction::Minimize],
+                        80,
+                        &f,
+                    ))
+                })
                 .collect(),
         );
-        assert!(ours < random, "multivariate={multivariate}: tpe {ours} vs random {random}");
+        assert!(
+            ours < random,
+            "multivariate={multivariate}: tpe {ours} vs random {random}"
+        );
     }
 }
 
@@ -189,7 +242,11 @@ fn tpe_beats_random_search_on_a_conditional_space() {
 /// first good region never finds the global basin and loses to random search.
 #[test]
 fn bandwidth_floor_keeps_tpe_ahead_of_random_on_a_deceptive_function() {
-    let space = SearchSpace::new(vec![float("x", 0.0, 1.0, false), float("y", 0.0, 1.0, false)]).unwrap();
+    let space = SearchSpace::new(vec![
+        float("x", 0.0, 1.0, false),
+        float("y", 0.0, 1.0, false),
+    ])
+    .unwrap();
     let f = |c: &Config| {
         let (x, y) = (num(c, "x"), num(c, "y"));
         let broad = 0.5 + ((x - 0.25).powi(2) + (y - 0.25).powi(2));
@@ -200,12 +257,28 @@ fn bandwidth_floor_keeps_tpe_ahead_of_random_on_a_deceptive_function() {
     let random = median(
         seeds
             .clone()
-            .map(|s| best(&run(&mut RandomSampler::new(s), &space, &[Direction::Minimize], 100, &f)))
+            .map(|s| {
+                best(&run(
+                    &mut RandomSampler::new(s),
+                    &space,
+                    &[Direction::Minimize],
+                    100,
+                    &f,
+                ))
+            })
             .collect(),
     );
     let ours = median(
         seeds
-            .map(|s| best(&run(&mut tpe(s, false), &space, &[Direction::Minimize], 100, &f)))
+            .map(|s| {
+                best(&run(
+                    &mut tpe(s, false),
+                    &space,
+                    &[Direction::Minimize],
+                    100,
+                    &f,
+                ))
+            })
             .collect(),
     );
     assert!(ours <= random, "tpe {ours} vs random {random}");
@@ -251,12 +324,19 @@ fn constant_liar_spreads_concurrent_proposals() {
     };
     let with: f64 = (0..6).map(|s| spread(true, s)).sum();
     let without: f64 = (0..6).map(|s| spread(false, s)).sum();
-    assert!(with > 1.5 * without, "median gap with liar {with}, without {without}");
+    assert!(
+        with > 1.5 * without,
+        "median gap with liar {with}, without {without}"
+    );
 }
 
 #[test]
 fn constraints_steer_proposals_into_the_feasible_region() {
-    let space = SearchSpace::new(vec![float("x", 0.0, 1.0, false), float("y", 0.0, 1.0, false)]).unwrap();
+    let space = SearchSpace::new(vec![
+        float("x", 0.0, 1.0, false),
+        float("y", 0.0, 1.0, false),
+    ])
+    .unwrap();
     let feasible_share = |sampler: &mut dyn Sampler| {
         let mut trials = Vec::new();
         let mut feasible = 0;
@@ -279,17 +359,27 @@ fn constraints_steer_proposals_into_the_feasible_region() {
         }
         feasible as f64 / 60.0
     };
-    let ours: f64 = (0..5).map(|s| feasible_share(&mut tpe(s, false))).sum::<f64>() / 5.0;
+    let ours: f64 = (0..5)
+        .map(|s| feasible_share(&mut tpe(s, false)))
+        .sum::<f64>()
+        / 5.0;
     let random: f64 = (0..5)
         .map(|s| feasible_share(&mut RandomSampler::new(s)))
         .sum::<f64>()
         / 5.0;
-    assert!(ours > random + 0.2, "feasible share tpe {ours}, random {random}");
+    assert!(
+        ours > random + 0.2,
+        "feasible share tpe {ours}, random {random}"
+    );
 }
 
 #[test]
 fn multi_objective_tpe_finds_a_larger_hypervolume_than_random() {
-    let space = SearchSpace::new(vec![float("x", 0.0, 1.0, false), float("y", 0.0, 1.0, false)]).unwrap();
+    let space = SearchSpace::new(vec![
+        float("x", 0.0, 1.0, false),
+        float("y", 0.0, 1.0, false),
+    ])
+    .unwrap();
     // ZDT1-like front f2 = 1 - sqrt(f1) with a penalty g(y).
     let f = |c: &Config| {
         let (x, y) = (num(c, "x"), num(c, "y"));

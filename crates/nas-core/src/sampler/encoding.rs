@@ -33,18 +33,27 @@ pub struct Encoder {
 impl Encoder {
     /// The encoder of a space.
     pub fn new(space: &SearchSpace) -> Self {
-        let dists: Vec<Distribution> =
-            space.params().iter().map(|p| p.distribution.clone()).collect();
+        let dists: Vec<Distribution> = space
+            .params()
+            .iter()
+            .map(|p| p.distribution.clone())
+            .collect();
         let bounds = dists.iter().map(transformed_bounds).collect::<Vec<_>>();
         let encodings = dists
             .iter()
             .zip(&bounds)
             .map(|(d, &(lo, hi))| match d {
                 Distribution::Categorical { choices } => Encoding::Categorical { n: choices.len() },
-                Distribution::Float { step: Some(s), log: false, .. } => Encoding::Numeric {
+                Distribution::Float {
+                    step: Some(s),
+                    log: false,
+                    ..
+                } => Encoding::Numeric {
                     grid: Some(s / (hi - lo)),
                 },
-                Distribution::Int { step, log: false, .. } => Encoding::Numeric {
+                Distribution::Int {
+                    step, log: false, ..
+                } => Encoding::Numeric {
                     grid: Some(*step as f64 / (hi - lo)),
                 },
                 _ => Encoding::Numeric { grid: None },
@@ -86,7 +95,11 @@ impl Encoder {
             }
             Distribution::Float { log, .. } | Distribution::Int { log, .. } => {
                 let x = v.as_f64()?;
-                let t = if *log { x.max(f64::MIN_POSITIVE).ln() } else { x };
+                let t = if *log {
+                    x.max(f64::MIN_POSITIVE).ln()
+                } else {
+                    x
+                };
                 let (lo, hi) = self.bounds[i];
                 Some(((t - lo) / (hi - lo)).clamp(0.0, 1.0))
             }
@@ -155,7 +168,10 @@ fn transformed_bounds(d: &Distribution) -> (f64, f64) {
         } => (low - s / 2.0, high + s / 2.0),
         Distribution::Float { low, high, .. } => (*low, *high),
         Distribution::Int {
-            low, high, log: true, ..
+            low,
+            high,
+            log: true,
+            ..
         } => ((*low as f64 - 0.5).ln(), (*high as f64 + 0.5).ln()),
         Distribution::Int {
             low, high, step, ..

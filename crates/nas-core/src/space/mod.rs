@@ -57,7 +57,12 @@ impl Distribution {
     /// Whether `value` can be drawn from this distribution.
     pub fn contains(&self, value: &ParamValue) -> bool {
         match (self, value) {
-            (Distribution::Float { low, high, step, .. }, v) => match v.as_f64() {
+            (
+                Distribution::Float {
+                    low, high, step, ..
+                },
+                v,
+            ) => match v.as_f64() {
                 Some(x) if !matches!(v, ParamValue::Bool(_)) => {
                     x >= *low - 1e-12 * low.abs().max(1.0)
                         && x <= *high + 1e-12 * high.abs().max(1.0)
@@ -65,9 +70,12 @@ impl Distribution {
                 }
                 _ => false,
             },
-            (Distribution::Int { low, high, step, .. }, ParamValue::Int(x)) => {
-                x >= low && x <= high && (x - low) % step == 0
-            }
+            (
+                Distribution::Int {
+                    low, high, step, ..
+                },
+                ParamValue::Int(x),
+            ) => x >= low && x <= high && (x - low) % step == 0,
             (Distribution::Categorical { choices }, v) => choices.iter().any(|c| c == v),
             _ => false,
         }

@@ -1131,7 +1131,7 @@ impl StageCount {
         })
     }
 
-    /// The condition for stage `stage` to exist: `num_stages >= stage`, or none when it always does.
+    /// The condition for stage `stage` to exist: `num_stages >= stage`, or none if it always does.
     fn gate(&self, stage: i64) -> Vec<(Condition, SourceLocation)> {
         let condition = Condition::Compare {
             parent: NUM_STAGES.to_owned(),
@@ -1400,7 +1400,7 @@ fn check_condition(
             at: at.clone().into(),
             parent: name,
         }),
-        Condition::In { values, .. } => match values.iter().find(|v| !parent.contains(v)) {
+        Condition::In { values, .. } => match values.iter().find(|v| !can_take(parent, v)) {
             Some(value) => Err(SpaceError::ImpossibleValue {
                 at: at.clone().into(),
                 parent: name,
@@ -1427,6 +1427,16 @@ fn check_condition(
             }
         }
     }
+}
+
+/// Whether `parent` takes a value equal to `value`; conditions compare numbers by value, so `2.0`
+/// matches an int parameter's `2`.
+fn can_take(parent: &Distribution, value: &ParamValue) -> bool {
+    let whole = match value {
+        ParamValue::Float(_) => value.as_i64().map(ParamValue::Int),
+        _ => None,
+    };
+    parent.contains(value) || whole.is_some_and(|int| parent.contains(&int))
 }
 
 /// Values among which any satisfiable comparison finds a match: the smallest and largest value of
@@ -1543,15 +1553,18 @@ struct Counter<'s> {
     kept: Vec<bool>,
     /// Kept, or the parent of a relevant parameter.
     relevant: Vec<bool>,
-    /// Per parameter, its conditions as (parent, slot in the parent's watched conditions);
-    /// `None` for a parent missing from the space (the condition never holds).
-    reads: Vec<Vec<Option<(usize, usize)>>>,
+    /// Per parameter, where each of its conditions reads.
+    reads: Vec<Vec<Read>>,
     /// Per parameter, its values grouped by the conditions of relevant children on it; empty
     /// when no relevant parameter is conditioned on it.
     classes: Vec<Vec<Class>>,
     /// Per parameter, the parents whose last relevant child it is (forgotten after it).
     retire: Vec<Vec<usize>>,
 }
+
+/// Where a condition reads: (parent, slot among the conditions watching that parent); `None` for a
+/// parent missing from the space, which makes the condition never hold.
+type Read = Option<(usize, usize)>;
 
 /// The class of each active condition parent that still has readers ahead, as
 /// (parameter, class) by increasing parameter; inactive parents are left out.
@@ -1644,7 +1657,7 @@ impl<'s> Counter<'s> {
         })
     }
 
-    /// Drops the parents whose last child is `i` from every state, merging states that become equal.
+    /// Drops the parents whose last reader is `i` from every state, merging equal states.
     fn forget(&self, i: usize, totals: HashMap<State, u128>) -> HashMap<State, u128> {
         if self.retire[i].is_empty() {
             return totals;
@@ -1678,7 +1691,7 @@ fn wire<'p>(
     params: &'p [Param],
     parents: &[Vec<Option<usize>>],
     relevant: &[bool],
-) -> (Vec<Vec<Option<(usize, usize)>>>, Vec<Vec<&'p Condition>>) {
+) -> (Vec<Vec<Read>>, Vec<Vec<&'p Condition>>) {
     let mut reads = vec![Vec::new(); params.len()];
     let mut watched: Vec<Vec<&Condition>> = vec![Vec::new(); params.len()];
     for i in (0..params.len()).filter(|&i| relevant[i]) {
@@ -1693,7 +1706,7 @@ fn wire<'p>(
 }
 
 /// For each parameter, the parents whose last reader it is.
-fn retirements(reads: &[Vec<Option<(usize, usize)>>]) -> Vec<Vec<usize>> {
+fn retirements(reads: &[Vec<Read>]) -> Vec<Vec<usize>> {
     let mut last_reader = vec![None; reads.len()];
     for (i, conditions) in reads.iter().enumerate() {
         for &(p, _) in conditions.iter().flatten() {

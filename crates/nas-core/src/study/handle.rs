@@ -168,7 +168,11 @@ pub fn best_of(complete: Vec<Trial>, directions: &[Direction]) -> Vec<Trial> {
         .iter()
         .map(|t| {
             let values = t.values.as_deref().unwrap_or(&[]);
-            values.iter().zip(directions).map(|(&v, d)| d.to_loss(v)).collect()
+            values
+                .iter()
+                .zip(directions)
+                .map(|(&v, d)| d.to_loss(v))
+                .collect()
         })
         .collect();
     if directions.len() == 1 {

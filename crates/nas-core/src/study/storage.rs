@@ -139,8 +139,11 @@ fn process_alive(pid: u32) -> bool {
 pub trait Storage: Send {
     /// Opens the study called `name`, creating it with `directions` if it does not exist.
     /// Reopening with other directions is an error.
-    fn open_study(&mut self, name: &str, directions: &[Direction])
-        -> Result<StudyInfo, StorageError>;
+    fn open_study(
+        &mut self,
+        name: &str,
+        directions: &[Direction],
+    ) -> Result<StudyInfo, StorageError>;
 
     /// The study called `name`, if it exists.
     fn find_study(&mut self, name: &str) -> Result<Option<StudyInfo>, StorageError>;
@@ -149,8 +152,7 @@ pub trait Storage: Send {
     fn list_studies(&mut self) -> Result<Vec<StudyInfo>, StorageError>;
 
     /// Sets a study attribute (JSON), replacing an earlier value.
-    fn set_study_attr(&mut self, study: i64, key: &str, value: &Value)
-        -> Result<(), StorageError>;
+    fn set_study_attr(&mut self, study: i64, key: &str, value: &Value) -> Result<(), StorageError>;
 
     /// A study attribute, if set.
     fn study_attr(&mut self, study: i64, key: &str) -> Result<Option<Value>, StorageError>;
@@ -195,12 +197,7 @@ pub trait Storage: Send {
 
     /// Ends a running trial: `state` is COMPLETE (with `values`), PRUNED or FAIL (with
     /// `reason`). Fails with [`StorageError::NotRunning`] if the trial already ended.
-    fn finish(
-        &mut self,
-        study: i64,
-        number: u64,
-        end: TrialEnd<'_>,
-    ) -> Result<(), StorageError>;
+    fn finish(&mut self, study: i64, number: u64, end: TrialEnd<'_>) -> Result<(), StorageError>;
 
     /// The study's trials in number order, optionally only those in `states`.
     fn trials(

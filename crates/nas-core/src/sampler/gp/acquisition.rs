@@ -113,7 +113,10 @@ mod tests {
             let z = -25.0 + k as f64 * 0.15;
             let direct = expected_improvement(-z, 1.0, 0.0).ln();
             let logei = log_expected_improvement(-z, 1.0, 0.0);
-            assert!((direct - logei).abs() < 1e-8 * direct.abs().max(1.0), "z={z}");
+            assert!(
+                (direct - logei).abs() < 1e-8 * direct.abs().max(1.0),
+                "z={z}"
+            );
         }
     }
 

@@ -192,36 +192,58 @@ mod tests {
     use super::*;
     use crate::space::{Condition, Distribution, Param, ParamValue};
 
-    fn param(name: &str, distribution: Distribution, conditions: Vec<Condition>) -> Param {
+    fn param(name: &str, distribution: Distribution) -> Param {
         Param {
             name: name.into(),
             distribution,
-            conditions,
+            conditions: vec![],
+        }
+    }
+
+    fn float(low: f64, high: f64, log: bool) -> Distribution {
+        Distribution::Float {
+            low,
+            high,
+            log,
+            step: None,
+        }
+    }
+
+    fn choices(names: &[&str]) -> Distribution {
+        Distribution::Categorical {
+            choices: names.iter().map(|&c| c.into()).collect(),
         }
     }
 
     fn mixed_space() -> SearchSpace {
+        let depth = Distribution::Int {
+            low: 1,
+            high: 4,
+            log: false,
+            step: 1,
+        };
         SearchSpace::new(vec![
-            param("lr", Distribution::Float { low: 1e-4, high: 1.0, log: true, step: None }, vec![]),
-            param("depth", Distribution::Int { low: 1, high: 4, log: false, step: 1 }, vec![]),
-            param("act", Distribution::Categorical { choices: vec!["relu".into(), "gelu".into()] }, vec![]),
+            param("lr", float(1e-4, 1.0, true)),
+            param("depth", depth),
+            param("act", choices(&["relu", "gelu"])),
         ])
         .unwrap()
     }
 
     #[test]
     fn conditional_space_is_unsupported_naming_the_parameter() {
-        let space = SearchSpace::new(vec![
-            param("opt", Distribution::Categorical { choices: vec!["sgd".into(), "adam".into()] }, vec![]),
-            param(
-                "momentum",
-                Distribution::Float { low: 0.0, high: 0.99, log: false, step: None },
-                vec![Condition::In { parent: "opt".into(), values: vec!["sgd".into()] }],
-            ),
-        ])
-        .unwrap();
+        let mut momentum = param("momentum", float(0.0, 0.99, false));
+        momentum.conditions = vec![Condition::In {
+            parent: "opt".into(),
+            values: vec!["sgd".into()],
+        }];
+        let space =
+            SearchSpace::new(vec![param("opt", choices(&["sgd", "adam"])), momentum]).unwrap();
         let err = InputSpace::new(&space).unwrap_err().to_string();
-        assert!(err.contains("`momentum`") && err.contains("conditional"), "{err}");
+        assert!(
+            err.contains("`momentum`") && err.contains("conditional"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -7,11 +7,11 @@
 //! The inputs live in `[0, 1]` and the targets are standardised, so one set of weak priors fits
 //! every problem. Independent normal priors on the log-parameters (log-normal priors):
 //!
-//! | parameter | prior                 | box               |
-//! |-----------|-----------------------|-------------------|
-//! | `ln ℓ_d`  | `N(ln 0.5, 1²)`       | `ℓ ∈ [0.01, 100]` |
-//! | `ln σ_f²` | `N(0, 1²)`            | `σ_f² ∈ [0.01, 100]` |
-//! | `ln σ_n²` | `N(ln 0.01, 2²)`      | `σ_n² ∈ [1e-6, 1]` |
+//! | parameter | prior            | box                  |
+//! |-----------|------------------|----------------------|
+//! | `ln ℓ_d`  | `N(ln 0.5, 1²)`  | `ℓ_d ∈ [0.01, 100]`  |
+//! | `ln σ_f²` | `N(0, 1²)`       | `σ_f² ∈ [0.01, 100]` |
+//! | `ln σ_n²` | `N(ln 0.01, 2²)` | `σ_n² ∈ [1e-6, 1]`   |
 //!
 //! The length-scale prior keeps ℓ away from the degenerate extremes (white noise as ℓ → 0,
 //! a constant as ℓ → ∞) unless the data insist; the noise prior is wide enough that noiseless
@@ -166,7 +166,9 @@ mod tests {
 
     #[test]
     fn posterior_gradient_matches_finite_differences() {
-        let x: Vec<Vec<f64>> = (0..7).map(|i| vec![i as f64 / 7.0, (i * i % 5) as f64 / 5.0]).collect();
+        let x: Vec<Vec<f64>> = (0..7)
+            .map(|i| vec![i as f64 / 7.0, (i * i % 5) as f64 / 5.0])
+            .collect();
         let y: Vec<f64> = x.iter().map(|p| p[0].sin() + p[1]).collect();
         let lml = MarginalLikelihood::new(&x, &y, &[false, false]);
         let post = Posterior {
@@ -180,7 +182,11 @@ mod tests {
             up[j] += 1e-5;
             down[j] -= 1e-5;
             let fd = (post.value(&up).unwrap() - post.value(&down).unwrap()) / 2e-5;
-            assert!((fd - g[j]).abs() < 1e-6 * (1.0 + fd.abs()), "θ_{j}: {fd} vs {}", g[j]);
+            assert!(
+                (fd - g[j]).abs() < 1e-6 * (1.0 + fd.abs()),
+                "θ_{j}: {fd} vs {}",
+                g[j]
+            );
         }
     }
 

@@ -6,8 +6,8 @@
 //!
 //! (Rasmussen & Williams, *Gaussian Processes for Machine Learning*, 2006, eq. 4.17, with one
 //! length scale ℓ_d per input as in eq. 5.2.) On numeric inputs `δ_d = x_d − x'_d`; on
-//! categorical inputs (choice indices) `δ_d² = [x_d ≠ x'_d]`, the Hamming distance, which equals
-//! one-hot encoding with its length scale multiplied by √2.
+//! categorical inputs (choice indices) `δ_d² = [x_d ≠ x'_d]`, the Hamming distance: the same
+//! kernel as one-hot encoding the choice with a length scale of `√2 ℓ_d` on its indicators.
 
 use nalgebra::{DMatrix, DVector};
 
@@ -55,7 +55,11 @@ impl Hyper {
 /// Squared distance between two encoded coordinates of one input dimension.
 pub(crate) fn dim_sq_dist(a: f64, b: f64, categorical: bool) -> f64 {
     if categorical {
-        f64::from(u8::from(a.round() != b.round()))
+        if a.round() == b.round() {
+            0.0
+        } else {
+            1.0
+        }
     } else {
         (a - b) * (a - b)
     }

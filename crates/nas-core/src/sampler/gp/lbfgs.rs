@@ -19,7 +19,9 @@ const MAX_HALVINGS: usize = 30;
 /// Largest change of any coordinate in one step (the parameters are logarithms).
 const MAX_STEP: f64 = 2.0;
 /// Relative change of `f` below which the iteration stops.
-const F_TOL: f64 = 1e-9;
+const F_TOL: f64 = 1e-6;
+/// Largest coordinate change below which the iteration stops.
+const X_TOL: f64 = 1e-4;
 
 /// A smooth function to maximise; `None` marks points where it cannot be evaluated (e.g. a
 /// failed Cholesky factorisation), which the line search steps back from.
@@ -70,19 +72,21 @@ impl Memory {
         }
     }
 
-    /// `H ∇φ` for `φ = −f` by the two-loop recursion (N&W Alg. 7.4); `grad_phi = −∇f`.
-    fn apply(&self, grad_phi: &[f64]) -> Vec<f64> {
-        let mut q = grad_phi.to_vec();
+    /// `H v`, with `H` the L-BFGS inverse-Hessian approximation of `φ = −f`, by the two-loop
+    /// recursion (N&W Alg. 7.4).
+    fn apply(&self, v: &[f64]) -> Vec<f64> {
+        let mut q = v.to_vec();
         let mut alphas = Vec::with_capacity(self.0.len());
         for (s, y, rho) in self.0.iter().rev() {
             let a = rho * dot(s, &q);
             axpy(-a, y, &mut q);
             alphas.push(a);
         }
-        // Initial Hessian H₀ = γI with γ = sᵀy / yᵀy of the newest pair (N&W eq. 7.20).
+        // H₀ = γI with γ = sᵀy / yᵀy of the newest pair (N&W eq. 7.20); without pairs
+        // γ = 1 / max(1, ‖v‖_∞), so a first gradient step moves no coordinate by more than 1.
         let gamma = match self.0.back() {
             Some((s, y, _)) => dot(s, y) / norm2(y),
-            None => 1.0 / grad_phi.iter().fold(1.0f64, |m, v| m.max(v.abs())),
+            None => 1.0 / v.iter().fold(1.0f64, |m, x| m.max(x.abs())),
         };
         q.iter_mut().for_each(|v| *v *= gamma);
         for ((s, y, rho), a) in self.0.iter().zip(alphas.into_iter().rev()) {
@@ -108,20 +112,17 @@ pub(crate) fn maximise(
         let Some(d) = ascent_direction(&memory, &x, &g, bounds) else {
             break; // projected gradient is zero: a stationary point of the box problem
         };
-        let Some((x_new, f_new)) = line_search(f, &x, fx, &g, &d, bounds) else {
+        let Some((x_new, f_new, g_new)) = line_search(f, &x, fx, &g, &d, bounds) else {
             if memory.0.is_empty() {
                 break;
             }
             memory.0.clear(); // retry along the gradient
             continue;
         };
-        let Some((_, g_new)) = f.value_grad(&x_new) else {
-            break;
-        };
         let s = sub(&x_new, &x);
-        let y = sub(&g, &g_new); // ∇φ(x_new) − ∇φ(x) with φ = −f
-        memory.push(s, y);
-        let converged = (f_new - fx).abs() <= F_TOL * (1.0 + fx.abs());
+        let converged =
+            (f_new - fx).abs() <= F_TOL * (1.0 + fx.abs()) || s.iter().all(|v| v.abs() < X_TOL);
+        memory.push(s, sub(&g, &g_new)); // y = ∇φ(x_new) − ∇φ(x) with φ = −f
         (x, fx, g) = (x_new, f_new, g_new);
         if converged {
             break;
@@ -135,14 +136,17 @@ pub(crate) fn maximise(
 fn ascent_direction(memory: &Memory, x: &[f64], g: &[f64], bounds: &Bounds) -> Option<Vec<f64>> {
     let free: Vec<bool> = (0..x.len()).map(|i| !bounds.frozen(x, g, i)).collect();
     let masked = |v: Vec<f64>| -> Vec<f64> {
-        v.into_iter().zip(&free).map(|(v, &f)| if f { v } else { 0.0 }).collect()
+        v.into_iter()
+            .zip(&free)
+            .map(|(v, &f)| if f { v } else { 0.0 })
+            .collect()
     };
     let g_free = masked(g.to_vec());
     if g_free.iter().all(|v| v.abs() < 1e-10) {
         return None;
     }
-    let neg_g: Vec<f64> = g_free.iter().map(|v| -v).collect();
-    let mut d = masked(memory.apply(&neg_g).into_iter().map(|v| -v).collect());
+    // The descent direction −H∇φ of φ = −f is H∇f, H being linear.
+    let mut d = masked(memory.apply(&g_free));
     if dot(&d, &g_free) <= 0.0 || d.iter().any(|v| !v.is_finite()) {
         d = Memory::default().apply(&g_free); // scaled gradient ascent
     }
@@ -154,7 +158,8 @@ fn ascent_direction(memory: &Memory, x: &[f64], g: &[f64], bounds: &Bounds) -> O
 }
 
 /// Backtracking along the projected path `P(x + t d)`, `t = 1, ½, ¼, …`, until the Armijo
-/// condition `f(x_t) ≥ f(x) + c · ∇f(x)ᵀ(x_t − x)` holds.
+/// condition `f(x_t) ≥ f(x) + c · ∇f(x)ᵀ(x_t − x)` holds; returns the point, its value and
+/// gradient. The full step, usually accepted, is evaluated with its gradient at once.
 fn line_search(
     f: &impl Objective,
     x: &[f64],
@@ -162,9 +167,9 @@ fn line_search(
     g: &[f64],
     d: &[f64],
     bounds: &Bounds,
-) -> Option<(Vec<f64>, f64)> {
+) -> Option<(Vec<f64>, f64, Vec<f64>)> {
     let mut t = 1.0;
-    for _ in 0..MAX_HALVINGS {
+    for halvings in 0..MAX_HALVINGS {
         let mut trial = x.to_vec();
         axpy(t, d, &mut trial);
         let trial = bounds.project(&trial);
@@ -172,10 +177,18 @@ fn line_search(
         if predicted <= 0.0 {
             return None;
         }
-        if let Some(ft) = f.value(&trial) {
-            if ft >= fx + ARMIJO * predicted {
-                return Some((trial, ft));
-            }
+        let (ft, gt) = if halvings == 0 {
+            f.value_grad(&trial)
+                .map_or((None, None), |(v, g)| (Some(v), Some(g)))
+        } else {
+            (f.value(&trial), None)
+        };
+        if let Some(ft) = ft.filter(|&ft| ft >= fx + ARMIJO * predicted) {
+            let gt = match gt {
+                Some(g) => g,
+                None => f.value_grad(&trial)?.1,
+            };
+            return Some((trial, ft, gt));
         }
         t *= 0.5;
     }
@@ -248,7 +261,10 @@ mod tests {
             hi: vec![1.0, 1.0, 1.0],
         };
         let (x, _) = maximise(&Bowl(vec![0.5, 3.0, -1.0]), &[0.2, 0.2, 0.2], &b, 50).unwrap();
-        assert!((x[0] - 0.5).abs() < 1e-6 && x[1] == 1.0 && x[2] == 0.0, "{x:?}");
+        assert!(
+            (x[0] - 0.5).abs() < 1e-6 && x[1] == 1.0 && x[2] == 0.0,
+            "{x:?}"
+        );
     }
 
     #[test]

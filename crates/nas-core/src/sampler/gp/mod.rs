@@ -67,7 +67,7 @@ pub struct GpSamplerConfig {
     /// is always drawn).
     pub n_startup_trials: usize,
     /// Starting points of the hyper-parameter fit: the prior mode plus `n_restarts − 1` draws
-    /// from the prior (default 3).
+    /// from the prior (default 2).
     pub n_restarts: usize,
     /// L-BFGS iterations per start of the hyper-parameter fit (default 50).
     pub max_fit_iters: usize,
@@ -84,7 +84,7 @@ impl Default for GpSamplerConfig {
         GpSamplerConfig {
             acquisition: Acquisition::Ei,
             n_startup_trials: 10,
-            n_restarts: 3,
+            n_restarts: 2,
             max_fit_iters: 50,
             n_candidates: 2048,
             n_refine: 5,
@@ -106,24 +106,20 @@ impl GpSampler {
         GpSampler { config, seed }
     }
 
-    /// The encoded point the GP proposes given enough observations.
+    /// The encoded point the GP proposes given enough observations: the maximiser of the
+    /// acquisition under the fitted posterior.
     fn propose<R: Rng>(
         &self,
         inputs: &InputSpace,
         data: &TrainingData,
         rng: &mut R,
     ) -> Result<Vec<f64>, SamplerError> {
-        let y = standardise(&data.loss);
-        let categorical = inputs.categorical_mask();
-        let fit_budget = FitBudget {
-            restarts: self.config.n_restarts.max(1),
-            max_iters: self.config.max_fit_iters,
-        };
-        let hyper = hyper::fit(&data.x, &y, &categorical, fit_budget, rng);
-        let (x_all, y_all) = with_lies(data, &y);
-        let model = GpModel::fit(x_all, &y_all, &hyper, &categorical)
-            .map_err(|reason| SamplerError::Numerical { sampler: data::NAME, reason })?;
-        let best = data.x.iter().map(|u| model.mean(u)).fold(f64::INFINITY, f64::min);
+        let model = self.fit_model(inputs, data, rng)?;
+        let best = data
+            .x
+            .iter()
+            .map(|u| model.mean(u))
+            .fold(f64::INFINITY, f64::min);
         let acquisition = self.config.acquisition;
         let score = |u: &[f64]| {
             let (mean, var) = model.predict(u);
@@ -136,6 +132,30 @@ impl GpSampler {
         };
         let anchors = best_points(data, N_ANCHORS);
         Ok(optimize::maximise(&score, inputs, &anchors, budget, rng))
+    }
+
+    /// Fits the hyper-parameters to the standardised observations, then conditions the GP on
+    /// the observations and the constant-liar points.
+    fn fit_model<R: Rng>(
+        &self,
+        inputs: &InputSpace,
+        data: &TrainingData,
+        rng: &mut R,
+    ) -> Result<GpModel, SamplerError> {
+        let y = standardise(&data.loss);
+        let categorical = inputs.categorical_mask();
+        let budget = FitBudget {
+            restarts: self.config.n_restarts.max(1),
+            max_iters: self.config.max_fit_iters,
+        };
+        let hyper = hyper::fit(&data.x, &y, &categorical, budget, rng);
+        let (x_all, y_all) = with_lies(data, &y);
+        GpModel::fit(x_all, &y_all, &hyper, &categorical).map_err(|reason| {
+            SamplerError::Numerical {
+                sampler: data::NAME,
+                reason,
+            }
+        })
     }
 }
 
@@ -153,7 +173,11 @@ fn with_lies(data: &TrainingData, y: &[f64]) -> (Vec<Vec<f64>>, Vec<f64>) {
 fn best_points(data: &TrainingData, k: usize) -> Vec<Vec<f64>> {
     let mut order: Vec<usize> = (0..data.loss.len()).collect();
     order.sort_by(|&a, &b| data.loss[a].total_cmp(&data.loss[b]));
-    order.into_iter().take(k).map(|i| data.x[i].clone()).collect()
+    order
+        .into_iter()
+        .take(k)
+        .map(|i| data.x[i].clone())
+        .collect()
 }
 
 impl Sampler for GpSampler {

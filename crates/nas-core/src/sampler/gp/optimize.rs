@@ -173,29 +173,60 @@ mod tests {
     #[test]
     fn finds_a_continuous_maximum_precisely() {
         let inputs = space(vec![
-            D::Float { low: 0.0, high: 1.0, log: false, step: None },
-            D::Float { low: 0.0, high: 1.0, log: false, step: None },
+            D::Float {
+                low: 0.0,
+                high: 1.0,
+                log: false,
+                step: None,
+            },
+            D::Float {
+                low: 0.0,
+                high: 1.0,
+                log: false,
+                step: None,
+            },
         ]);
         let f = |u: &[f64]| -(u[0] - 0.123).powi(2) - 4.0 * (u[1] - 0.777).powi(2);
         let u = maximise(&f, &inputs, &[], budget(), &mut trial_rng(1, 0));
-        assert!((u[0] - 0.123).abs() < 1e-3 && (u[1] - 0.777).abs() < 1e-3, "{u:?}");
+        assert!(
+            (u[0] - 0.123).abs() < 1e-3 && (u[1] - 0.777).abs() < 1e-3,
+            "{u:?}"
+        );
     }
 
     #[test]
     fn respects_grids_and_choices() {
         let inputs = space(vec![
-            D::Int { low: 0, high: 9, log: false, step: 1 },
-            D::Categorical { choices: vec!["a".into(), "b".into(), "c".into()] },
+            D::Int {
+                low: 0,
+                high: 9,
+                log: false,
+                step: 1,
+            },
+            D::Categorical {
+                choices: vec!["a".into(), "b".into(), "c".into()],
+            },
         ]);
         // Best at int 7 (encoded 0.75) and choice 2.
         let f = |u: &[f64]| -(u[0] - 0.75).abs() + if u[1] == 2.0 { 1.0 } else { 0.0 };
-        let u = maximise(&f, &inputs, &[vec![0.05, 0.0]], budget(), &mut trial_rng(2, 0));
+        let u = maximise(
+            &f,
+            &inputs,
+            &[vec![0.05, 0.0]],
+            budget(),
+            &mut trial_rng(2, 0),
+        );
         assert_eq!(u, vec![0.75, 2.0]);
     }
 
     #[test]
     fn survives_nan_scores() {
-        let inputs = space(vec![D::Float { low: 0.0, high: 1.0, log: false, step: None }]);
+        let inputs = space(vec![D::Float {
+            low: 0.0,
+            high: 1.0,
+            log: false,
+            step: None,
+        }]);
         let f = |u: &[f64]| if u[0] < 0.5 { f64::NAN } else { u[0] };
         let u = maximise(&f, &inputs, &[], budget(), &mut trial_rng(3, 0));
         assert!(u[0] > 0.999, "{u:?}");

@@ -26,7 +26,11 @@ fn num(c: &Config, name: &str) -> f64 {
     c[name].as_f64().unwrap()
 }
 
-fn context<'a>(space: &'a SearchSpace, trials: &'a [Trial], dirs: &'a [Direction]) -> SampleContext<'a> {
+fn context<'a>(
+    space: &'a SearchSpace,
+    trials: &'a [Trial],
+    dirs: &'a [Direction],
+) -> SampleContext<'a> {
     SampleContext {
         space,
         directions: dirs,
@@ -52,7 +56,9 @@ fn optimise(
 ) -> Vec<Trial> {
     let mut trials = Vec::new();
     for k in 0..n as u64 {
-        let params = sampler.sample(&context(space, &trials, &[direction])).unwrap();
+        let params = sampler
+            .sample(&context(space, &trials, &[direction]))
+            .unwrap();
         space.check_config(&params).unwrap();
         let value = f(&params);
         trials.push(complete(k, params, value));
@@ -92,7 +98,13 @@ fn median(mut v: Vec<f64>) -> f64 {
 fn ei_converges_on_a_quadratic_within_30_trials() {
     for seed in [0, 1] {
         let mut gp = GpSampler::new(GpSamplerConfig::default(), seed);
-        let trials = optimise(&mut gp, &quadratic_space(), Direction::Minimize, 30, quadratic);
+        let trials = optimise(
+            &mut gp,
+            &quadratic_space(),
+            Direction::Minimize,
+            30,
+            quadratic,
+        );
         // Within 0.01 of the optimum (0.3, 0.7) in distance.
         assert!(best(&trials) < 1e-4, "seed {seed}: best {}", best(&trials));
     }
@@ -105,7 +117,13 @@ fn ucb_converges_on_a_quadratic() {
         ..GpSamplerConfig::default()
     };
     let mut gp = GpSampler::new(config, 7);
-    let trials = optimise(&mut gp, &quadratic_space(), Direction::Minimize, 30, quadratic);
+    let trials = optimise(
+        &mut gp,
+        &quadratic_space(),
+        Direction::Minimize,
+        30,
+        quadratic,
+    );
     assert!(best(&trials) < 1e-4, "best {}", best(&trials));
 }
 
@@ -115,7 +133,10 @@ fn maximises_when_asked() {
     let trials = optimise(&mut gp, &quadratic_space(), Direction::Maximize, 25, |c| {
         -quadratic(c)
     });
-    let top = trials.iter().map(|t| t.values.as_ref().unwrap()[0]).fold(f64::MIN, f64::max);
+    let top = trials
+        .iter()
+        .map(|t| t.values.as_ref().unwrap()[0])
+        .fold(f64::MIN, f64::max);
     assert!(top > -1e-3, "best {top}");
 }
 
@@ -125,13 +146,28 @@ fn beats_random_search_on_branin() {
     let (mut gp_best, mut rs_best) = (vec![], vec![]);
     for seed in 0..5 {
         let mut gp = GpSampler::new(GpSamplerConfig::default(), seed);
-        gp_best.push(best(&optimise(&mut gp, &space, Direction::Minimize, 40, branin)));
+        gp_best.push(best(&optimise(
+            &mut gp,
+            &space,
+            Direction::Minimize,
+            40,
+            branin,
+        )));
         let mut rs = RandomSampler::new(seed);
-        rs_best.push(best(&optimise(&mut rs, &space, Direction::Minimize, 40, branin)));
+        rs_best.push(best(&optimise(
+            &mut rs,
+            &space,
+            Direction::Minimize,
+            40,
+            branin,
+        )));
     }
     let (gp, rs) = (median(gp_best), median(rs_best));
     assert!(gp < rs, "GP median {gp} vs random median {rs}");
-    assert!(gp < 0.397_887 + 0.05, "GP median {gp} far from the optimum 0.397887");
+    assert!(
+        gp < 0.397_887 + 0.01,
+        "GP median {gp} far from the optimum 0.397887"
+    );
 }
 
 #[test]
@@ -140,7 +176,12 @@ fn handles_ints_and_categoricals() {
         float("x", 0.0, 1.0),
         Param {
             name: "n".into(),
-            distribution: Distribution::Int { low: 1, high: 8, log: false, step: 1 },
+            distribution: Distribution::Int {
+                low: 1,
+                high: 8,
+                log: false,
+                step: 1,
+            },
             conditions: vec![],
         },
         Param {
@@ -162,7 +203,10 @@ fn handles_ints_and_categoricals() {
     let mut gp = GpSampler::new(GpSamplerConfig::default(), 5);
     let trials = optimise(&mut gp, &space, Direction::Minimize, 30, f);
     assert!(best(&trials) < 1e-3, "best {}", best(&trials));
-    let winner = trials.iter().min_by(|a, b| a.values.as_ref().unwrap()[0].total_cmp(&b.values.as_ref().unwrap()[0])).unwrap();
+    let winner = trials
+        .iter()
+        .min_by(|a, b| a.values.as_ref().unwrap()[0].total_cmp(&b.values.as_ref().unwrap()[0]))
+        .unwrap();
     assert_eq!(winner.params["act"], ParamValue::from("gelu"));
     assert_eq!(winner.params["n"], ParamValue::Int(5));
 }
@@ -171,10 +215,16 @@ fn handles_ints_and_categoricals() {
 fn same_seed_same_proposals() {
     let run = |seed| {
         let mut gp = GpSampler::new(GpSamplerConfig::default(), seed);
-        optimise(&mut gp, &quadratic_space(), Direction::Minimize, 15, quadratic)
-            .into_iter()
-            .map(|t| t.params)
-            .collect::<Vec<_>>()
+        optimise(
+            &mut gp,
+            &quadratic_space(),
+            Direction::Minimize,
+            15,
+            quadratic,
+        )
+        .into_iter()
+        .map(|t| t.params)
+        .collect::<Vec<_>>()
     };
     assert_eq!(run(3), run(3));
     assert_ne!(run(3), run(4));
@@ -204,7 +254,10 @@ fn failed_and_pruned_trials_are_ignored() {
     pruned.state = TrialState::Pruned;
     pruned.values = Some(vec![-100.0]);
     trials.extend([failed, pruned]);
-    let ctx = SampleContext { number: 12, ..context(&space, &trials, &[Direction::Minimize]) };
+    let ctx = SampleContext {
+        number: 12,
+        ..context(&space, &trials, &[Direction::Minimize])
+    };
     assert_eq!(gp.sample(&ctx).unwrap(), expected);
 }
 
@@ -216,12 +269,18 @@ fn constant_liar_spreads_concurrent_asks() {
     let ctx = context(&space, &trials, &[Direction::Minimize]);
     let first = gp.sample(&ctx).unwrap();
     trials.push(Trial::running(15, first.clone()));
-    let ctx = SampleContext { number: 15, ..context(&space, &trials, &[Direction::Minimize]) };
+    let ctx = SampleContext {
+        number: 15,
+        ..context(&space, &trials, &[Direction::Minimize])
+    };
     let second = gp.sample(&ctx).unwrap();
     let dist = ((num(&first, "x") - num(&second, "x")).powi(2)
         + (num(&first, "y") - num(&second, "y")).powi(2))
     .sqrt();
-    assert!(dist > 0.01, "pending point {first:?} proposed again as {second:?}");
+    assert!(
+        dist > 0.01,
+        "pending point {first:?} proposed again as {second:?}"
+    );
 }
 
 #[test]
@@ -234,8 +293,13 @@ fn conditional_spaces_are_unsupported() {
     }];
     let space = space(vec![float("depth", 0.0, 1.0), child]);
     let mut gp = GpSampler::new(GpSamplerConfig::default(), 0);
-    let err = gp.sample(&context(&space, &[], &[Direction::Minimize])).unwrap_err();
-    assert!(matches!(err, SamplerError::Unsupported { sampler: "gp", .. }), "{err}");
+    let err = gp
+        .sample(&context(&space, &[], &[Direction::Minimize]))
+        .unwrap_err();
+    assert!(
+        matches!(err, SamplerError::Unsupported { sampler: "gp", .. }),
+        "{err}"
+    );
     assert!(err.to_string().contains("`momentum`"), "{err}");
 }
 
@@ -245,30 +309,50 @@ fn multi_objective_is_unsupported() {
     let mut gp = GpSampler::new(GpSamplerConfig::default(), 0);
     let dirs = [Direction::Minimize, Direction::Minimize];
     let err = gp.sample(&context(&space, &[], &dirs)).unwrap_err();
-    assert!(matches!(err, SamplerError::Unsupported { sampler: "gp", .. }), "{err}");
+    assert!(
+        matches!(err, SamplerError::Unsupported { sampler: "gp", .. }),
+        "{err}"
+    );
 }
 
 #[test]
 fn empty_space_gives_empty_config() {
     let space = space(vec![]);
     let mut gp = GpSampler::new(GpSamplerConfig::default(), 0);
-    assert!(gp.sample(&context(&space, &[], &[Direction::Minimize])).unwrap().is_empty());
+    assert!(gp
+        .sample(&context(&space, &[], &[Direction::Minimize]))
+        .unwrap()
+        .is_empty());
     assert_eq!(gp.name(), "gp");
 }
 
-/// Wall-clock time of one proposal with `n` complete trials on a 5-D space.
+/// Wall-clock time of one proposal with `n` complete trials on 5-D and 10-D spaces.
 #[test]
 #[ignore = "timing report: cargo test -p nas-core --lib sampler::gp -- --ignored --nocapture"]
 fn timing_report() {
-    let params = (0..5).map(|i| float(&format!("x{i}"), 0.0, 1.0)).collect();
-    let space = space(params);
-    let f = |c: &Config| c.values().map(|v| (v.as_f64().unwrap() - 0.4).powi(2)).sum::<f64>();
-    let mut rs = RandomSampler::new(0);
-    for n in [50usize, 100, 200, 300] {
-        let trials = optimise(&mut rs, &space, Direction::Minimize, n, f);
-        let mut gp = GpSampler::new(GpSamplerConfig::default(), 0);
-        let start = std::time::Instant::now();
-        gp.sample(&context(&space, &trials, &[Direction::Minimize])).unwrap();
-        println!("n = {n}: {:.3} s per proposal", start.elapsed().as_secs_f64());
+    for d in [5, 10] {
+        let space = space((0..d).map(|i| float(&format!("x{i}"), 0.0, 1.0)).collect());
+        let f = |c: &Config| {
+            c.values()
+                .map(|v| (v.as_f64().unwrap() - 0.4).powi(2))
+                .sum::<f64>()
+        };
+        let trials = optimise(
+            &mut RandomSampler::new(0),
+            &space,
+            Direction::Minimize,
+            300,
+            f,
+        );
+        for n in [50usize, 100, 200, 300] {
+            let mut gp = GpSampler::new(GpSamplerConfig::default(), 0);
+            let start = std::time::Instant::now();
+            gp.sample(&context(&space, &trials[..n], &[Direction::Minimize]))
+                .unwrap();
+            println!(
+                "d = {d}, n = {n}: {:.3} s per proposal",
+                start.elapsed().as_secs_f64()
+            );
+        }
     }
 }

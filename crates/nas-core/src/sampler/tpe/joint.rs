@@ -17,10 +17,8 @@
 
 use rand::Rng;
 
-use super::math::{exp_neg, LN_SQRT_2PI};
-use super::parzen::{
-    log_truncation_mass, pick_at, sample_truncated, spread_with_prior, BandwidthRule,
-};
+use super::math::{add_log_categoricals, add_log_gaussians, exp_sum, neg_log_masses, LN_SQRT_2PI};
+use super::parzen::{pick_at, sample_truncated, spread_with_prior, BandwidthRule};
 use crate::sampler::encoding::Encoding;
 use crate::sampler::Encoder;
 use crate::space::{ParamValue, SearchSpace};
@@ -100,8 +98,7 @@ impl JointParzen {
             log_prior += add_column(column, xd, scratch);
         }
         let max = scratch.iter().copied().fold(log_prior, f64::max);
-        let sum: f64 = scratch.iter().map(|&a| exp_neg(a - max)).sum::<f64>();
-        max + (sum + exp_neg(log_prior - max)).ln()
+        max + (exp_sum(scratch, max) + (log_prior - max).exp()).ln()
     }
 
     /// Draws a configuration: one component (or the prior), then every parameter that becomes
@@ -154,10 +151,7 @@ fn add_column(column: &Column, xd: f64, acc: &mut [f64]) -> f64 {
             coef,
             ..
         } => {
-            for (((a, &m), &s), &c) in acc.iter_mut().zip(mu).zip(half_inv_h2).zip(coef) {
-                let z = xd - m;
-                *a += c - s * z * z;
-            }
+            add_log_gaussians(xd, mu, half_inv_h2, coef, acc);
             0.0
         }
         Column::Categorical {
@@ -166,9 +160,7 @@ fn add_column(column: &Column, xd: f64, acc: &mut [f64]) -> f64 {
             other,
             n_choices,
         } => {
-            for (((a, &c), &o), &t) in acc.iter_mut().zip(choice).zip(own).zip(other) {
-                *a += if c == xd { o } else { t };
-            }
+            add_log_categoricals(xd, choice, own, other, acc);
             -(*n_choices as f64).ln()
         }
     }
@@ -191,12 +183,12 @@ fn fit_column(
     match encoder.encoding(d) {
         Encoding::Categorical { n } => categorical_column(rows, d, *n, prior_weight),
         Encoding::Numeric { grid } => {
-            let (xs, ws): (Vec<f64>, Vec<f64>) = present.into_iter().unzip();
+            let xs: Vec<f64> = present.into_iter().map(|(x, _)| x).collect();
             let rule = BandwidthRule {
                 grid: *grid,
                 ..*rule
             };
-            let sigma = spread_with_prior(&xs, &ws, prior_weight);
+            let sigma = spread_with_prior(&xs, prior_weight);
             let h = rule.scott(sigma, xs.len() + 1, encoder.len());
             numeric_column(rows, d, h)
         }
@@ -204,16 +196,23 @@ fn fit_column(
 }
 
 fn numeric_column(rows: &[&[f64]], d: usize, h: f64) -> Column {
-    let n = rows.len();
-    let (mut mu, mut half_inv_h2, mut coef) = (vec![0.0; n], vec![0.0; n], vec![0.0; n]);
-    for (i, r) in rows.iter().enumerate() {
-        let x = r[d];
-        if !x.is_nan() {
-            mu[i] = x;
-            half_inv_h2[i] = 0.5 / (h * h);
-            coef[i] = -h.ln() - LN_SQRT_2PI - log_truncation_mass(x, h);
-        }
-    }
+    let raw: Vec<f64> = rows.iter().map(|r| r[d]).collect();
+    let mut coef = vec![0.0; raw.len()];
+    neg_log_masses(&raw, h, &mut coef);
+    let base = -h.ln() - LN_SQRT_2PI;
+    let present = |x: f64| !x.is_nan();
+    let half_inv_h2 = raw
+        .iter()
+        .map(|&x| if present(x) { 0.5 / (h * h) } else { 0.0 })
+        .collect();
+    raw.iter()
+        .zip(coef.iter_mut())
+        .filter(|(x, _)| present(**x))
+        .for_each(|(_, c)| *c += base);
+    let mu = raw
+        .iter()
+        .map(|&x| if present(x) { x } else { 0.0 })
+        .collect();
     Column::Numeric {
         mu,
         half_inv_h2,
@@ -302,7 +301,10 @@ mod tests {
             .sum::<f64>()
             / n as f64;
         let adam_mass = p.log_pdf(&[1.0, f64::NAN], &mut scratch).exp();
-        assert!((sgd_mass + adam_mass - 1.0).abs() < 1e-4, "{sgd_mass} + {adam_mass}");
+        assert!(
+            (sgd_mass + adam_mass - 1.0).abs() < 1e-4,
+            "{sgd_mass} + {adam_mass}"
+        );
     }
 
     #[test]
@@ -316,7 +318,11 @@ mod tests {
         let mut near = 0;
         for _ in 0..500 {
             let x = p.sample(&mut rng, &s, &e);
-            assert_eq!(x[0] == 0.0, !x[1].is_nan(), "momentum active exactly for sgd");
+            assert_eq!(
+                x[0] == 0.0,
+                !x[1].is_nan(),
+                "momentum active exactly for sgd"
+            );
             near += usize::from((x[1] - 0.25).abs() < 0.1);
         }
         assert!(near > 300, "{near}");

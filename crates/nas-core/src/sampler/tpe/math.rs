@@ -5,6 +5,8 @@
 
 use std::f64::consts::{LN_2, LOG2_E};
 
+use multiversion::multiversion;
+
 /// `exp(x)` for `x ≤ 0`, relative error below 2e-13; inputs below −700 give ≈ 0.
 ///
 /// Cody–Waite range reduction `x = k·ln2 + r` with `|r| ≤ ln2/2`, a degree-11 Taylor
@@ -57,6 +59,164 @@ pub fn norm_cdf(z: f64) -> f64 {
     0.5 * erfc
 }
 
+/// `ln m` for `m ∈ [0.25, 1]` (masses of truncated kernels), relative error below 1e-14,
+/// branch-free: `2·atanh(u)` with `u = (m − 1)/(m + 1)`, `|u| ≤ 0.6`.
+#[inline(always)]
+pub fn ln_mass(m: f64) -> f64 {
+    let u = (m - 1.0) / (m + 1.0);
+    let u2 = u * u;
+    let mut p = 1.0 / 61.0;
+    let mut k = 59.0;
+    while k >= 1.0 {
+        p = p * u2 + 1.0 / k;
+        k -= 2.0;
+    }
+    2.0 * u * p
+}
+
+/// `exp(x)` in single precision for `x ≤ 0`, relative error below 1e-6; inputs below −87
+/// give ≈ 0. Same scheme as [`exp_neg`] with a degree-7 polynomial.
+#[inline(always)]
+pub fn exp_neg_f32(x: f32) -> f32 {
+    const SHIFT: f32 = 12_582_912.0; // 1.5·2^23
+    let x = x.max(-87.0);
+    let shifted = x * std::f32::consts::LOG2_E + SHIFT;
+    let k = shifted - SHIFT;
+    // ln 2 split in two (Cody–Waite) so `k·ln2` is exact enough in single precision.
+    let r = x - k * 0.693_359_4 - k * -2.121_944_4e-4;
+    let mut p = 1.0 / 5_040.0;
+    for c in [
+        1.0 / 720.0,
+        1.0 / 120.0,
+        1.0 / 24.0,
+        1.0 / 6.0,
+        0.5,
+        1.0,
+        1.0,
+    ] {
+        p = p * r + c;
+    }
+    let k_int = shifted.to_bits() as i32 - SHIFT.to_bits() as i32;
+    p * f32::from_bits(((k_int + 127) as u32) << 23)
+}
+
+/// `Σ_i scale[i] · exp(−s · (x − mu[i])²)`: a sum of equal-width Gaussian kernels at `x`, in
+/// single precision (relative error ~1e-5, ample for ranking candidates by a density ratio).
+/// Compiled for AVX-512 and AVX2 as well, chosen at run time.
+#[multiversion(targets("x86_64+avx512f+avx512dq+avx2+fma", "x86_64+avx2+fma"))]
+pub fn gaussian_sum(x: f64, s: f64, mu: &[f32], scale: &[f32]) -> f64 {
+    const LANES32: usize = 16;
+    let (x, s) = (x as f32, s as f32);
+    let mut acc = [0.0f32; LANES32];
+    let chunks = mu.chunks_exact(LANES32).zip(scale.chunks_exact(LANES32));
+    for (m, c) in chunks {
+        for k in 0..LANES32 {
+            let z = x - m[k];
+            acc[k] += c[k] * exp_neg_f32(-s * z * z);
+        }
+    }
+    let tail = mu.len() - mu.len() % LANES32;
+    let rest: f64 = mu[tail..]
+        .iter()
+        .zip(&scale[tail..])
+        .map(|(&m, &c)| f64::from(c * exp_neg_f32(-s * (x - m) * (x - m))))
+        .sum();
+    acc.iter().map(|&a| f64::from(a)).sum::<f64>() + rest
+}
+
+/// `Σ_i exp(a[i] − max)` for `max ≥ a[i]`. Compiled for AVX-512 and AVX2 as well.
+#[multiversion(targets("x86_64+avx512f+avx512dq+avx2+fma", "x86_64+avx2+fma"))]
+pub fn exp_sum(a: &[f64], max: f64) -> f64 {
+    let mut acc = [0.0; LANES];
+    for chunk in a.chunks_exact(LANES) {
+        for k in 0..LANES {
+            acc[k] += exp_neg(chunk[k] - max);
+        }
+    }
+    let tail = a.len() - a.len() % LANES;
+    let rest: f64 = a[tail..].iter().map(|&v| exp_neg(v - max)).sum();
+    acc.iter().sum::<f64>() + rest
+}
+
+/// `out[i] = w[i] / Z(mu[i])` where `Z(μ)` is the mass `N(μ, h)` puts on `[0, 1]` (clamped to
+/// at least ¼, its least value for `μ ∈ [0, 1]`, `h ≤ 1`). Compiled for AVX-512 and AVX2 as
+/// well.
+#[multiversion(targets("x86_64+avx512f+avx512dq+avx2+fma", "x86_64+avx2+fma"))]
+pub fn truncated_scales(mu: &[f64], w: &[f64], h: f64, out: &mut [f32]) {
+    const CHUNK: usize = 16;
+    // Kernels at least 6h inside both ends lose under 1e-9 of their mass: Z = 1.
+    let (inside_lo, inside_hi) = (6.0 * h, 1.0 - 6.0 * h);
+    let inv_h = (1.0 / h) as f32;
+    for ((o, m), w) in out
+        .chunks_mut(CHUNK)
+        .zip(mu.chunks(CHUNK))
+        .zip(w.chunks(CHUNK))
+    {
+        if m.iter().all(|&x| x >= inside_lo && x <= inside_hi) {
+            o.iter_mut().zip(w).for_each(|(o, &wi)| *o = wi as f32);
+            continue;
+        }
+        for ((o, &m), &wi) in o.iter_mut().zip(m).zip(w) {
+            let m = m as f32;
+            let mass = norm_cdf_f32((1.0 - m) * inv_h) - norm_cdf_f32(-m * inv_h);
+            *o = wi as f32 / mass.max(0.25);
+        }
+    }
+}
+
+/// [`norm_cdf`] in single precision (absolute error below 1e-6).
+#[inline(always)]
+pub fn norm_cdf_f32(z: f32) -> f32 {
+    let x = z * -std::f32::consts::FRAC_1_SQRT_2;
+    let a = x.abs();
+    let t = 1.0 / (1.0 + 0.5 * a);
+    let poly = -a * a - 1.265_512_2
+        + t * (1.000_023_7
+            + t * (0.374_091_96
+                + t * (0.096_784_18
+                    + t * (-0.186_288_06
+                        + t * (0.278_868_07
+                            + t * (-1.135_204
+                                + t * (1.488_515_9 + t * (-0.822_152_2 + t * 0.170_872_77))))))));
+    let erfc_abs = t * exp_neg_f32(poly);
+    let erfc = if x >= 0.0 { erfc_abs } else { 2.0 - erfc_abs };
+    0.5 * erfc
+}
+
+/// `out[i] = −ln Z(mu[i])` for the masses of [`truncated_scales`]; entries where `mu` is NaN
+/// (a missing parameter) get 0. Compiled for AVX-512 and AVX2 as well.
+#[multiversion(targets("x86_64+avx512f+avx512dq+avx2+fma", "x86_64+avx2+fma"))]
+pub fn neg_log_masses(mu: &[f64], h: f64, out: &mut [f64]) {
+    let inv_h = 1.0 / h;
+    for (o, &m) in out.iter_mut().zip(mu) {
+        let mass = norm_cdf((1.0 - m) * inv_h) - norm_cdf(-m * inv_h);
+        let v = -ln_mass(mass.max(0.25));
+        *o = if m.is_nan() { 0.0 } else { v };
+    }
+}
+
+/// `acc[i] += coef[i] − s[i] · (x − mu[i])²` (one numeric parameter's log kernels).
+/// Compiled for AVX-512 and AVX2 as well.
+#[multiversion(targets("x86_64+avx512f+avx512dq+avx2+fma", "x86_64+avx2+fma"))]
+pub fn add_log_gaussians(x: f64, mu: &[f64], s: &[f64], coef: &[f64], acc: &mut [f64]) {
+    for (((a, &m), &si), &c) in acc.iter_mut().zip(mu).zip(s).zip(coef) {
+        let z = x - m;
+        *a += c - si * z * z;
+    }
+}
+
+/// `acc[i] += if choice[i] == x { own[i] } else { other[i] }` (one categorical parameter's
+/// log kernels). Compiled for AVX-512 and AVX2 as well.
+#[multiversion(targets("x86_64+avx512f+avx512dq+avx2+fma", "x86_64+avx2+fma"))]
+pub fn add_log_categoricals(x: f64, choice: &[f64], own: &[f64], other: &[f64], acc: &mut [f64]) {
+    for (((a, &c), &o), &t) in acc.iter_mut().zip(choice).zip(own).zip(other) {
+        *a += if c == x { o } else { t };
+    }
+}
+
+/// Independent accumulators per loop, so sums vectorise without reassociation.
+const LANES: usize = 8;
+
 /// `ln √(2π)`.
 pub const LN_SQRT_2PI: f64 = 0.918_938_533_204_672_8;
 
@@ -75,6 +235,57 @@ mod tests {
         }
         assert_eq!(exp_neg(0.0), 1.0);
         assert!(exp_neg(-1e6) < 1e-300);
+    }
+
+    #[test]
+    fn exp_neg_f32_matches_std() {
+        for k in 0..=8_700 {
+            let x = -(k as f32) * 0.01;
+            let want = f64::from(x).exp();
+            let got = f64::from(exp_neg_f32(x));
+            assert!(
+                (got - want).abs() <= 1e-6 * want + 1e-38,
+                "x={x} got={got} want={want}"
+            );
+        }
+    }
+
+    #[test]
+    fn norm_cdf_f32_matches_f64() {
+        for k in -800..=800 {
+            let z = k as f64 * 0.01;
+            assert!(
+                (f64::from(norm_cdf_f32(z as f32)) - norm_cdf(z)).abs() < 1e-6,
+                "{z}"
+            );
+        }
+    }
+
+    #[test]
+    fn ln_mass_matches_std() {
+        for k in 0..=7500 {
+            let m = 0.25 + k as f64 * 1e-4;
+            assert!(
+                (ln_mass(m) - m.ln()).abs() <= 1e-14 * m.ln().abs().max(1e-300) + 1e-16,
+                "{m}"
+            );
+        }
+    }
+
+    #[test]
+    fn vector_sums_match_scalar_sums() {
+        let mu: Vec<f64> = (0..37).map(|i| (i as f64 * 0.618).fract()).collect();
+        let scale: Vec<f64> = (0..37).map(|i| 1.0 + i as f64).collect();
+        let want: f64 = mu
+            .iter()
+            .zip(&scale)
+            .map(|(m, c)| c * (-3.0 * (0.4 - m) * (0.4 - m)).exp())
+            .sum();
+        let mu32: Vec<f32> = mu.iter().map(|&m| m as f32).collect();
+        let scale32: Vec<f32> = scale.iter().map(|&c| c as f32).collect();
+        assert!((gaussian_sum(0.4, 3.0, &mu32, &scale32) - want).abs() < 1e-5 * want);
+        let want: f64 = mu.iter().map(|m| (m - 1.0).exp()).sum();
+        assert!((exp_sum(&mu, 1.0) - want).abs() < 1e-12 * want);
     }
 
     #[test]

@@ -106,7 +106,8 @@ impl Sampler for TpeSampler {
         let splits = Splits {
             objective: split::split_by_objectives(&obs.items, n_good),
             constraints: constraint_splits(&obs, n_good),
-        };
+        }
+        .into_rows(&obs);
         let proposal = Proposal {
             config: &config,
             space: ctx.space,
@@ -128,6 +129,16 @@ struct Splits {
 }
 
 impl Splits {
+    /// The same splits with each observation index replaced by its encoded row.
+    fn into_rows(mut self, obs: &Observations<'_>) -> Self {
+        let to_rows = |set: &mut Vec<usize>| set.iter_mut().for_each(|i| *i = obs.items[*i].row);
+        for split in std::iter::once(&mut self.objective).chain(&mut self.constraints) {
+            to_rows(&mut split.below);
+            to_rows(&mut split.above);
+        }
+        self
+    }
+
     /// Every split that contributes a density ratio.
     fn all(&self) -> impl Iterator<Item = &Split> {
         std::iter::once(&self.objective).chain(&self.constraints)
@@ -167,10 +178,11 @@ impl Proposal<'_> {
         self.config.n_ei_candidates.max(1)
     }
 
-    /// Values of parameter `d` over a set of observations, skipping inactive ones.
-    fn values_of(&self, set: &[usize], d: usize) -> Vec<f64> {
-        set.iter()
-            .map(|&i| self.obs.row(self.obs.items[i].row)[d])
+    /// Values of parameter `d` over a set of encoded rows, skipping inactive ones.
+    fn values_of(&self, rows: &[usize], d: usize) -> Vec<f64> {
+        let column = self.obs.column(d);
+        rows.iter()
+            .map(|&r| column[r])
             .filter(|x| !x.is_nan())
             .collect()
     }
@@ -198,8 +210,7 @@ impl Proposal<'_> {
             ..self.rule()
         };
         let fit = |set: &[usize]| {
-            let xs = self.values_of(set, d);
-            NumericParzen::fit(&xs, &vec![1.0; xs.len()], self.config.prior_weight, &rule)
+            NumericParzen::fit(self.values_of(set, d), self.config.prior_weight, &rule)
         };
         let ratios: Vec<(NumericParzen, NumericParzen)> = self
             .splits
@@ -209,14 +220,18 @@ impl Proposal<'_> {
         let encoder = self.obs.encoder;
         let candidates = (0..self.n_candidates()).map(|_| encoder.snap(d, ratios[0].0.sample(rng)));
         argmax(candidates, |x| {
-            ratios.iter().map(|(l, g)| l.log_pdf(*x) - g.log_pdf(*x)).sum()
+            ratios
+                .iter()
+                .map(|(l, g)| l.pdf(*x) / g.pdf(*x))
+                .product::<f64>()
+                .ln()
         })
     }
 
     fn categorical(&self, rng: &mut ChaCha8Rng, d: usize, n: usize) -> f64 {
         let fit = |set: &[usize]| {
             let cs: Vec<usize> = self.values_of(set, d).iter().map(|&x| x as usize).collect();
-            CategoricalParzen::fit(&cs, &vec![1.0; cs.len()], self.config.prior_weight, n)
+            CategoricalParzen::fit(&cs, self.config.prior_weight, n)
         };
         let ratios: Vec<(CategoricalParzen, CategoricalParzen)> = self
             .splits
@@ -226,7 +241,11 @@ impl Proposal<'_> {
         let candidates = (0..self.n_candidates()).map(|_| ratios[0].0.sample(rng) as f64);
         argmax(candidates, |c| {
             let c = *c as usize;
-            ratios.iter().map(|(l, g)| l.log_pmf(c) - g.log_pmf(c)).sum()
+            ratios
+                .iter()
+                .map(|(l, g)| l.pmf(c) / g.pmf(c))
+                .product::<f64>()
+                .ln()
         })
     }
 
@@ -236,11 +255,14 @@ impl Proposal<'_> {
         let encoder = self.obs.encoder;
         let rule = self.rule();
         let fit = |set: &[usize]| {
-            let rows: Vec<&[f64]> = set
-                .iter()
-                .map(|&i| self.obs.row(self.obs.items[i].row))
-                .collect();
-            JointParzen::fit(&rows, &vec![1.0; rows.len()], encoder, self.config.prior_weight, &rule)
+            let rows: Vec<&[f64]> = set.iter().map(|&r| self.obs.row(r)).collect();
+            JointParzen::fit(
+                &rows,
+                &vec![1.0; rows.len()],
+                encoder,
+                self.config.prior_weight,
+                &rule,
+            )
         };
         let ratios: Vec<(JointParzen, JointParzen)> = self
             .splits

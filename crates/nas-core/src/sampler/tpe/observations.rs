@@ -30,15 +30,36 @@ pub struct Observation {
     pub constraints: Option<Vec<f64>>,
 }
 
-/// The encoded history of a study, reused across proposals.
+/// The encoded history of a study, reused across proposals. A sampler serves one study: rows
+/// and finished observations are cached by trial number (a finished trial never changes; a
+/// cached entry whose values differ from the trial's is rebuilt).
 #[derive(Debug, Default)]
 pub struct ObservationCache {
     space: Option<SearchSpace>,
     encoder: Option<Encoder>,
     /// Encoded rows, `dims` values each; NaN marks an inactive parameter.
     matrix: Vec<f64>,
+    /// The same values column by column (`columns[d][row]`), for per-parameter scans.
+    columns: Vec<Vec<f64>>,
     /// Row of each trial number, if encoded.
     row_of: Vec<Option<usize>>,
+    /// Observation of each finished trial, by number.
+    finished: Vec<Option<Finished>>,
+    /// Observations of the running trials of the current proposal.
+    running: Vec<Observation>,
+}
+
+/// A cached observation and the values it was built from.
+#[derive(Debug)]
+struct Finished {
+    values: Option<Vec<f64>>,
+    observation: Observation,
+}
+
+/// Where an item of the current proposal lives.
+enum Slot {
+    Finished(usize),
+    Running(usize),
 }
 
 /// A view of the history for one proposal.
@@ -47,12 +68,18 @@ pub struct Observations<'a> {
     /// The space's encoder.
     pub encoder: &'a Encoder,
     matrix: &'a [f64],
+    columns: &'a [Vec<f64>],
     dims: usize,
     /// The trials that count, in number order.
-    pub items: Vec<Observation>,
+    pub items: Vec<&'a Observation>,
 }
 
 impl Observations<'_> {
+    /// Encoded values of parameter `d`, indexed by row (NaN where inactive).
+    pub fn column(&self, d: usize) -> &[f64] {
+        &self.columns[d]
+    }
+
     /// Encoded parameters of a row (NaN where inactive).
     pub fn row(&self, row: usize) -> &[f64] {
         &self.matrix[row * self.dims..(row + 1) * self.dims]
@@ -84,33 +111,77 @@ impl ObservationCache {
                 ..ObservationCache::default()
             };
         }
-        let mut items = Vec::with_capacity(trials.len());
+        self.running.clear();
+        let mut slots = Vec::with_capacity(trials.len());
         for trial in trials {
-            let outcome = match trial.state {
-                TrialState::Complete => match &trial.values {
-                    Some(v) if v.len() == directions.len() => Outcome::Complete(
-                        v.iter().zip(directions).map(|(&x, d)| d.to_loss(x)).collect(),
-                    ),
-                    _ => continue,
-                },
-                TrialState::Pruned => Outcome::Pruned,
-                TrialState::Running if constant_liar => Outcome::Running,
-                _ => continue,
-            };
-            let row = self.row_for(trial);
-            items.push(Observation {
-                row,
-                outcome,
-                constraints: trial.constraints.clone(),
-            });
+            match trial.state {
+                TrialState::Complete | TrialState::Pruned => {
+                    if self.cache_finished(trial, directions) {
+                        slots.push(Slot::Finished(trial.number as usize));
+                    }
+                }
+                TrialState::Running if constant_liar => {
+                    let row = self.row_for(trial);
+                    slots.push(Slot::Running(self.running.len()));
+                    self.running.push(Observation {
+                        row,
+                        outcome: Outcome::Running,
+                        constraints: None,
+                    });
+                }
+                _ => {}
+            }
         }
+        let items = slots
+            .iter()
+            .filter_map(|slot| match *slot {
+                Slot::Finished(n) => self.finished[n].as_ref().map(|f| &f.observation),
+                Slot::Running(i) => Some(&self.running[i]),
+            })
+            .collect();
         let encoder = self.encoder.as_ref().expect("encoder set above");
         Observations {
             encoder,
             dims: encoder.len(),
             matrix: &self.matrix,
+            columns: &self.columns,
             items,
         }
+    }
+
+    /// Makes sure the finished trial's observation is cached; false if it does not count (a
+    /// complete trial without one value per direction).
+    fn cache_finished(&mut self, trial: &Trial, directions: &[Direction]) -> bool {
+        let n = trial.number as usize;
+        if let Some(Some(f)) = self.finished.get(n) {
+            if f.values == trial.values {
+                return true;
+            }
+            self.row_of[n] = None; // another trial under the same number: re-encode it too
+        }
+        let outcome = match (trial.state, &trial.values) {
+            (TrialState::Complete, Some(v)) if v.len() == directions.len() => Outcome::Complete(
+                v.iter()
+                    .zip(directions)
+                    .map(|(&x, d)| d.to_loss(x))
+                    .collect(),
+            ),
+            (TrialState::Complete, _) => return false,
+            _ => Outcome::Pruned,
+        };
+        let row = self.row_for(trial);
+        if self.finished.len() <= n {
+            self.finished.resize_with(n + 1, || None);
+        }
+        self.finished[n] = Some(Finished {
+            values: trial.values.clone(),
+            observation: Observation {
+                row,
+                outcome,
+                constraints: trial.constraints.clone(),
+            },
+        });
+        true
     }
 
     /// The cached row of a trial, encoding it on first sight.
@@ -123,6 +194,7 @@ impl ObservationCache {
         let encoder = self.encoder.as_ref().expect("encoder set in observe");
         let dims = encoder.len();
         let row = self.matrix.len() / dims.max(1);
+        self.columns.resize_with(dims, Vec::new);
         for (i, p) in space.params().iter().enumerate() {
             let x = trial
                 .params
@@ -130,6 +202,7 @@ impl ObservationCache {
                 .and_then(|v| encoder.encode(i, v))
                 .unwrap_or(f64::NAN);
             self.matrix.push(x);
+            self.columns[i].push(x);
         }
         if self.row_of.len() <= n {
             self.row_of.resize(n + 1, None);

@@ -24,7 +24,7 @@ pub fn n_below(n: usize, gamma: f64, cap: usize) -> usize {
 }
 
 /// Splits by the objectives.
-pub fn split_by_objectives(items: &[Observation], n_good: usize) -> Split {
+pub fn split_by_objectives(items: &[&Observation], n_good: usize) -> Split {
     let complete: Vec<(usize, &[f64], bool)> = items
         .iter()
         .enumerate()
@@ -45,7 +45,7 @@ pub fn split_by_objectives(items: &[Observation], n_good: usize) -> Split {
 /// Splits by constraint `j`: observations that satisfy it against those that violate it. When
 /// fewer than `n_good` satisfy it, the `n_good` least violating count as good, so `l` still
 /// has something to model. `None` when no observation reports the constraint.
-pub fn split_by_constraint(items: &[Observation], j: usize, n_good: usize) -> Option<Split> {
+pub fn split_by_constraint(items: &[&Observation], j: usize, n_good: usize) -> Option<Split> {
     let mut reported: Vec<(usize, f64)> = items
         .iter()
         .enumerate()
@@ -71,8 +71,17 @@ fn is_feasible(o: &Observation) -> bool {
 /// Single objective: feasible before infeasible, then by loss.
 fn best_by_loss(complete: &[(usize, &[f64], bool)], n_good: usize) -> Vec<usize> {
     let mut order: Vec<&(usize, &[f64], bool)> = complete.iter().collect();
-    order.sort_by(|a, b| b.2.cmp(&a.2).then(a.1[0].total_cmp(&b.1[0])));
-    order.iter().take(n_good).map(|c| c.0).collect()
+    let better = |a: &&(usize, &[f64], bool), b: &&(usize, &[f64], bool)| {
+        b.2.cmp(&a.2)
+            .then(a.1[0].total_cmp(&b.1[0]))
+            .then(a.0.cmp(&b.0))
+    };
+    if n_good < order.len() && n_good > 0 {
+        order.select_nth_unstable_by(n_good - 1, better);
+    }
+    order.truncate(n_good);
+    order.sort_by(better);
+    order.iter().map(|c| c.0).collect()
 }
 
 /// Several objectives: fronts of the feasible trials in rank order (then the infeasible ones),
@@ -138,6 +147,10 @@ fn complement(n: usize, below: Vec<usize>) -> Split {
 mod tests {
     use super::*;
 
+    fn refs(items: &[Observation]) -> Vec<&Observation> {
+        items.iter().collect()
+    }
+
     fn done(loss: &[f64]) -> Observation {
         Observation {
             row: 0,
@@ -149,7 +162,7 @@ mod tests {
     #[test]
     fn single_objective_takes_the_lowest_losses() {
         let items = vec![done(&[3.0]), done(&[1.0]), done(&[2.0]), done(&[0.5])];
-        let s = split_by_objectives(&items, 2);
+        let s = split_by_objectives(&refs(&items), 2);
         assert_eq!(s.below, vec![3, 1]);
         assert_eq!(s.above, vec![0, 2]);
     }
@@ -164,7 +177,7 @@ mod tests {
                 constraints: None,
             });
         }
-        let s = split_by_objectives(&items, 3);
+        let s = split_by_objectives(&refs(&items), 3);
         assert_eq!(s.below, vec![1, 0]);
         assert_eq!(s.above, vec![2, 3]);
     }
@@ -174,19 +187,24 @@ mod tests {
         let mut bad = done(&[0.0]);
         bad.constraints = Some(vec![1.0]);
         let items = vec![bad, done(&[5.0])];
-        assert_eq!(split_by_objectives(&items, 1).below, vec![1]);
+        assert_eq!(split_by_objectives(&refs(&items), 1).below, vec![1]);
     }
 
     #[test]
     fn multi_objective_fills_by_fronts_then_contribution() {
         // Front 0: (1,4) (2,2) (4,1); front 1: (3,3). Room for 2 of front 0: the middle point
         // (2,2) has the largest exclusive box, then an extreme.
-        let items = vec![done(&[1.0, 4.0]), done(&[2.0, 2.0]), done(&[4.0, 1.0]), done(&[3.0, 3.0])];
-        let s = split_by_objectives(&items, 2);
+        let items = vec![
+            done(&[1.0, 4.0]),
+            done(&[2.0, 2.0]),
+            done(&[4.0, 1.0]),
+            done(&[3.0, 3.0]),
+        ];
+        let s = split_by_objectives(&refs(&items), 2);
         assert_eq!(s.below.len(), 2);
         assert!(s.below.contains(&1));
         assert!(!s.below.contains(&3));
-        let all = split_by_objectives(&items, 3);
+        let all = split_by_objectives(&refs(&items), 3);
         assert_eq!(all.above, vec![3]);
     }
 
@@ -196,9 +214,9 @@ mod tests {
         items[0].constraints = Some(vec![-1.0]);
         items[1].constraints = Some(vec![2.0]);
         items[2].constraints = Some(vec![0.5]);
-        let s = split_by_constraint(&items, 0, 1).unwrap();
+        let s = split_by_constraint(&refs(&items), 0, 1).unwrap();
         assert_eq!(s.below, vec![0]);
         assert_eq!(s.above, vec![2, 1]);
-        assert!(split_by_constraint(&items, 1, 1).is_none());
+        assert!(split_by_constraint(&refs(&items), 1, 1).is_none());
     }
 }
