@@ -189,7 +189,7 @@ fn fit_column(
                 ..*rule
             };
             let sigma = spread_with_prior(&xs, prior_weight);
-            let h = rule.scott(sigma, xs.len() + 1, encoder.len());
+            let h = rule.scott(sigma, xs.len(), encoder.len());
             numeric_column(rows, d, h)
         }
     }
@@ -279,7 +279,6 @@ mod tests {
     fn rule() -> BandwidthRule {
         BandwidthRule {
             min_bandwidth: 0.01,
-            n_total: 200,
             grid: None,
         }
     }

@@ -15,28 +15,26 @@ use super::math::{gaussian_sum, truncated_scales};
 pub struct BandwidthRule {
     /// Smallest bandwidth, as a fraction of the encoded range (`b_min` of Watanabe 2023).
     pub min_bandwidth: f64,
-    /// Total number of observations of the study (both densities): Bergstra's "magic clip"
-    /// keeps bandwidths ≥ `1 / min(100, n + 1)`.
-    pub n_total: usize,
     /// Encoded width of one grid cell for ints and stepped floats: kernels are at least half a
     /// cell wide.
     pub grid: Option<f64>,
 }
 
 impl BandwidthRule {
-    /// The floor every bandwidth is clipped to.
-    pub fn floor(&self) -> f64 {
-        let magic = 1.0 / (self.n_total.min(99) + 1) as f64;
+    /// The floor every bandwidth of an estimator over `n` observations is clipped to:
+    /// `min_bandwidth`, half a grid cell, and Bergstra's "magic clip" `1 / min(100, n + 1)`.
+    pub fn floor(&self, n: usize) -> f64 {
+        let magic = 1.0 / (n.min(99) + 1) as f64;
         let cell = self.grid.map_or(0.0, |g| 0.5 * g);
         self.min_bandwidth.max(magic).max(cell)
     }
 
-    /// Scott's rule `σ · n^(-1/(d+4))` for `d` jointly modelled dimensions, clipped to
-    /// `[floor, 1]`.
+    /// Scott's rule `1.059 · σ · (n+1)^(-1/(d+4))` for `n` observations (plus the prior) in
+    /// `d` jointly modelled dimensions, clipped to `[floor(n), 1]`.
     pub fn scott(&self, sigma: f64, n: usize, d: usize) -> f64 {
-        let n = n.max(1) as f64;
-        let h = 1.059 * sigma * n.powf(-1.0 / (d as f64 + 4.0));
-        h.clamp(self.floor(), 1.0)
+        let points = (n + 1) as f64;
+        let h = 1.059 * sigma * points.powf(-1.0 / (d as f64 + 4.0));
+        h.clamp(self.floor(n), 1.0)
     }
 }
 
@@ -88,16 +86,15 @@ pub(crate) fn pick_at(weights: &[f64], mut target: f64) -> usize {
 /// uniform prior component.
 #[derive(Debug, Clone)]
 pub struct NumericParzen {
+    /// Observations, for sampling, and the kernels' common bandwidth.
     mus: Vec<f64>,
-    /// Centres in single precision, padded with zero-weight entries to a multiple of
-    /// [`PAD`], for the density's inner loop.
-    mus32: Vec<f32>,
-    /// Per component `1 / Z_i`, its weight over its truncated mass (0 for padding).
-    scale32: Vec<f32>,
     bandwidth: f64,
+    /// The density's components in single precision, padded with zero-weight entries to a
+    /// multiple of [`PAD`]: centres, `1/(2h²)`, and weight `/ (Z·h·√(2π))`.
+    mus32: Vec<f32>,
+    s32: Vec<f32>,
+    scale32: Vec<f32>,
     prior_weight: f64,
-    /// `1 / (h·√(2π))`, the kernels' common normaliser.
-    kernel_norm: f64,
 }
 
 /// Component arrays are padded to a multiple of this, so the inner loop has no scalar tail.
@@ -124,7 +121,8 @@ fn linear_binning(xs: &[f64], bins: usize) -> (Vec<f64>, Vec<f64>) {
 }
 
 impl NumericParzen {
-    /// Fits the mixture to observations in `[0, 1]`.
+    /// Fits the mixture to observations in `[0, 1]` with one Scott's-rule bandwidth for all
+    /// kernels.
     ///
     /// With many more observations than kernel widths in `[0, 1]`, the density is evaluated on
     /// linearly binned centres (Wand 1994) with at least [`BINS_PER_BANDWIDTH`] bins per
@@ -132,32 +130,42 @@ impl NumericParzen {
     /// stops growing with the number of observations. Sampling always uses the observations.
     pub fn fit(obs: Vec<f64>, prior_weight: f64, rule: &BandwidthRule) -> Self {
         let sigma = spread_with_prior(&obs, prior_weight);
-        let bandwidth = rule.scott(sigma, obs.len() + 1, 1);
-        let bins = (BINS_PER_BANDWIDTH / bandwidth).ceil() as usize + 1;
+        let h = rule.scott(sigma, obs.len(), 1);
+        let bins = (BINS_PER_BANDWIDTH / h).ceil() as usize + 1;
         let (centres, weights) = if obs.len() > bins {
             linear_binning(&obs, bins)
         } else {
             (obs.clone(), vec![1.0; obs.len()])
         };
+        let hs = vec![h; centres.len()];
+        let mut p = Self::with_components(&centres, &weights, &hs, prior_weight);
+        (p.mus, p.bandwidth) = (obs, h);
+        p
+    }
+
+    /// The density arrays for weighted components.
+    fn with_components(centres: &[f64], weights: &[f64], hs: &[f64], prior_weight: f64) -> Self {
         let padded = centres.len().div_ceil(PAD) * PAD;
-        let mut mus32 = vec![0.0f32; padded];
         let mut scale32 = vec![0.0f32; padded];
-        truncated_scales(&centres, &weights, bandwidth, &mut scale32);
-        mus32
-            .iter_mut()
-            .zip(&centres)
-            .for_each(|(m, &x)| *m = x as f32);
+        truncated_scales(centres, weights, hs, &mut scale32);
+        let mut mus32 = vec![0.0f32; padded];
+        let mut s32 = vec![0.0f32; padded];
+        for (k, (&m, &h)) in centres.iter().zip(hs).enumerate() {
+            mus32[k] = m as f32;
+            s32[k] = (0.5 / (h * h)) as f32;
+            scale32[k] /= (h * (2.0 * std::f64::consts::PI).sqrt()) as f32;
+        }
         NumericParzen {
-            mus: obs,
+            mus: Vec::new(),
+            bandwidth: 0.0,
             mus32,
+            s32,
             scale32,
-            bandwidth,
             prior_weight,
-            kernel_norm: 1.0 / (bandwidth * (2.0 * std::f64::consts::PI).sqrt()),
         }
     }
 
-    /// The shared kernel bandwidth.
+    /// The kernel bandwidth.
     pub fn bandwidth(&self) -> f64 {
         self.bandwidth
     }
@@ -179,9 +187,8 @@ impl NumericParzen {
 
     /// Density at `x ∈ [0, 1]`.
     pub fn pdf(&self, x: f64) -> f64 {
-        let h = self.bandwidth;
-        let kernels = gaussian_sum(x, 0.5 / (h * h), &self.mus32, &self.scale32);
-        (self.prior_weight + kernels * self.kernel_norm) / self.total_weight()
+        let kernels = gaussian_sum(x, &self.mus32, &self.s32, &self.scale32);
+        (self.prior_weight + kernels) / self.total_weight()
     }
 
     /// `ln` density at `x ∈ [0, 1]`.
@@ -237,10 +244,9 @@ mod tests {
     use rand::SeedableRng;
     use rand_chacha::ChaCha8Rng;
 
-    fn rule(n: usize) -> BandwidthRule {
+    fn rule() -> BandwidthRule {
         BandwidthRule {
             min_bandwidth: 0.01,
-            n_total: n,
             grid: None,
         }
     }
@@ -248,7 +254,7 @@ mod tests {
     #[test]
     fn density_integrates_to_one() {
         let obs = [0.0, 0.1, 0.5, 0.52, 0.98];
-        let p = NumericParzen::fit(obs.to_vec(), 1.0, &rule(5));
+        let p = NumericParzen::fit(obs.to_vec(), 1.0, &rule());
         let n = 20_000;
         let integral: f64 = (0..n)
             .map(|i| p.log_pdf((i as f64 + 0.5) / n as f64).exp())
@@ -260,22 +266,26 @@ mod tests {
     #[test]
     fn bandwidth_never_collapses_below_the_floor() {
         let obs = [0.3; 50];
-        let p = NumericParzen::fit(obs.to_vec(), 0.0, &rule(500));
-        assert!((p.bandwidth() - 0.01).abs() < 1e-12);
-        let few = NumericParzen::fit(vec![0.3, 0.3], 0.0, &rule(2));
+        let p = NumericParzen::fit(obs.to_vec(), 0.0, &rule());
+        assert!(
+            (p.bandwidth() - 1.0 / 51.0).abs() < 1e-12,
+            "magic clip 1/(n+1)"
+        );
+        let few = NumericParzen::fit(vec![0.3, 0.3], 0.0, &rule());
         assert!(
             (few.bandwidth() - 1.0 / 3.0).abs() < 1e-12,
             "magic clip for small n"
         );
         // With the prior in the spread, 50 identical points still leave a kernel well above
         // the floor: σ² = (1/12 + 0.2²·50/51)/51 → h = 1.059·σ·51^(-1/5).
-        let with_prior = NumericParzen::fit(obs.to_vec(), 1.0, &rule(500));
+        let with_prior = NumericParzen::fit(obs.to_vec(), 1.0, &rule());
         assert!(with_prior.bandwidth() > 0.02, "{}", with_prior.bandwidth());
         let grid = BandwidthRule {
             grid: Some(0.25),
-            ..rule(500)
+            ..rule()
         };
-        assert!((grid.floor() - 0.125).abs() < 1e-12);
+        assert!((grid.floor(1000) - 0.125).abs() < 1e-12);
+        assert!((rule().floor(1000) - 0.01).abs() < 1e-12);
     }
 
     #[test]
@@ -283,7 +293,7 @@ mod tests {
         let obs: Vec<f64> = (0..3000)
             .map(|i| ((i as f64 * 0.618_034).fract()).powi(2))
             .collect();
-        let binned = NumericParzen::fit(obs.clone(), 1.0, &rule(3000));
+        let binned = NumericParzen::fit(obs.clone(), 1.0, &rule());
         assert!(binned.mus32.len() < obs.len(), "binning engaged");
         let exact_sum = |x: f64| {
             let h = binned.bandwidth();
@@ -307,7 +317,7 @@ mod tests {
 
     #[test]
     fn samples_follow_the_mixture() {
-        let p = NumericParzen::fit(vec![0.2], 0.0, &rule(1000));
+        let p = NumericParzen::fit(vec![0.2; 200], 0.0, &rule());
         let mut rng = ChaCha8Rng::seed_from_u64(1);
         let xs: Vec<f64> = (0..5000).map(|_| p.sample(&mut rng)).collect();
         let mean = xs.iter().sum::<f64>() / xs.len() as f64;

@@ -1,0 +1,172 @@
+//! `nas ask-tell` end to end through the binary: the protocol, errors that keep the server
+//! serving, the Pareto set, and a study that survives `kill -9`.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+
+use serde_json::{json, Value};
+
+fn repo_file(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .join(rel)
+}
+
+/// A running `nas ask-tell` process.
+struct Server {
+    child: Child,
+    stdin: ChildStdin,
+    stdout: BufReader<ChildStdout>,
+}
+
+impl Server {
+    fn start(extra: &[&str]) -> Server {
+        let space = repo_file("search_spaces/flat_example.toml");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_nas"))
+            .arg("ask-tell")
+            .arg("--space")
+            .arg(&space)
+            .args(extra)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start nas ask-tell");
+        let stdin = child.stdin.take().unwrap();
+        let stdout = BufReader::new(child.stdout.take().unwrap());
+        Server {
+            child,
+            stdin,
+            stdout,
+        }
+    }
+
+    /// Sends one line and reads the one-line answer.
+    fn send(&mut self, line: &str) -> Value {
+        writeln!(self.stdin, "{line}").unwrap();
+        self.stdin.flush().unwrap();
+        let mut answer = String::new();
+        self.stdout.read_line(&mut answer).unwrap();
+        serde_json::from_str(&answer).unwrap_or_else(|e| panic!("bad answer {answer:?}: {e}"))
+    }
+
+    fn ask(&mut self) -> (u64, Value) {
+        let a = self.send(r#"{"op":"ask"}"#);
+        (
+            a["trial"].as_u64().expect("trial number"),
+            a["params"].clone(),
+        )
+    }
+
+    fn stderr_after_exit(self) -> String {
+        drop(self.stdin);
+        let out = self.child.wait_with_output().unwrap();
+        assert!(out.status.success(), "exit status {:?}", out.status);
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    }
+}
+
+fn objective(params: &Value) -> f64 {
+    let lr = params["lr"].as_f64().unwrap();
+    (lr.log10() + 2.0).powi(2)
+}
+
+#[test]
+fn ask_and_tell_round_trip_with_only_active_parameters() {
+    let mut s = Server::start(&["--sampler", "tpe", "--seed", "3"]);
+    for k in 0..25 {
+        let (trial, params) = s.ask();
+        assert_eq!(trial, k);
+        let sgd = params["optimizer"] == "sgd";
+        assert_eq!(params.get("momentum").is_some(), sgd, "{params}");
+        assert!(params["lr"].is_f64());
+        let told =
+            s.send(&json!({"op":"tell","trial":trial,"values":[objective(&params)]}).to_string());
+        assert_eq!(told, json!({"ok": true}));
+    }
+    let best = s.send(r#"{"op":"best"}"#);
+    assert!(best["values"][0].as_f64().unwrap() < 1.0, "{best}");
+    s.stderr_after_exit();
+}
+
+#[test]
+fn bad_requests_get_errors_and_the_server_keeps_serving() {
+    let mut s = Server::start(&[]);
+    let (trial, _) = s.ask();
+    for bad in [
+        "not json",
+        r#"{"op":"fly"}"#,
+        r#"{"op":"tell","trial":99,"values":[1.0]}"#,
+        &json!({"op":"tell","trial":trial,"values":[1.0, 2.0]}).to_string(),
+        &json!({"op":"tell","trial":trial}).to_string(),
+        &json!({"op":"tell","trial":trial,"state":"exploded"}).to_string(),
+        r#"{"op":"best"}"#,
+    ] {
+        let answer = s.send(bad);
+        assert!(answer["error"].is_string(), "{bad} → {answer}");
+    }
+    assert_eq!(
+        s.send(&json!({"op":"tell","trial":trial,"values":[0.5]}).to_string()),
+        json!({"ok": true})
+    );
+    let twice = s.send(&json!({"op":"tell","trial":trial,"values":[0.5]}).to_string());
+    assert!(
+        twice["error"].as_str().unwrap().contains("not running"),
+        "{twice}"
+    );
+    let (next, _) = s.ask();
+    assert_eq!(next, trial + 1);
+    assert_eq!(
+        s.send(&json!({"op":"tell","trial":next,"state":"fail"}).to_string()),
+        json!({"ok": true})
+    );
+    s.stderr_after_exit();
+}
+
+#[test]
+fn several_directions_answer_the_pareto_set() {
+    let mut s = Server::start(&["--directions", "minimize,maximize", "--sampler", "random"]);
+    // (loss, accuracy): trial 0 dominates trial 1; trials 0 and 2 trade off.
+    for values in [[1.0, 0.9], [2.0, 0.8], [0.5, 0.5]] {
+        let (trial, _) = s.ask();
+        s.send(&json!({"op":"tell","trial":trial,"values":values}).to_string());
+    }
+    let best = s.send(r#"{"op":"best"}"#);
+    let trials: Vec<u64> = best["pareto"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["trial"].as_u64().unwrap())
+        .collect();
+    assert_eq!(trials, vec![0, 2]);
+    s.stderr_after_exit();
+}
+
+#[test]
+fn a_killed_server_loses_no_told_trial_and_reruns_the_interrupted_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("study.db");
+    let storage = db.to_str().unwrap();
+    let mut s = Server::start(&["--storage", storage, "--seed", "1"]);
+    for _ in 0..3 {
+        let (trial, params) = s.ask();
+        s.send(&json!({"op":"tell","trial":trial,"values":[objective(&params)]}).to_string());
+    }
+    let (interrupted, params) = s.ask();
+    s.child.kill().unwrap(); // SIGKILL: no destructor, no flush
+    s.child.wait().unwrap();
+
+    let mut s = Server::start(&["--storage", &format!("sqlite://{storage}"), "--seed", "1"]);
+    let (rerun, rerun_params) = s.ask();
+    assert_eq!(
+        rerun_params, params,
+        "the interrupted configuration runs again"
+    );
+    assert_eq!(rerun, interrupted + 1);
+    s.send(&json!({"op":"tell","trial":rerun,"values":[objective(&params)]}).to_string());
+    let best = s.send(r#"{"op":"best"}"#);
+    assert!(best["trial"].as_u64().unwrap() <= rerun);
+    let stderr = s.stderr_after_exit();
+    assert!(stderr.contains(&format!("[{interrupted}]")), "{stderr}");
+}
