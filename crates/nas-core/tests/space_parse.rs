@@ -182,6 +182,29 @@ fn values_of_the_wrong_kind_are_rejected() {
     rejected(text, 1, "params", "expected a table, found the integer 3");
 }
 
+#[test]
+fn cardinality_of_extreme_ranges_saturates_instead_of_overflowing() {
+    let int = |low, high, step| Distribution::Int {
+        low,
+        high,
+        log: false,
+        step,
+    };
+    assert_eq!(
+        int(i64::MIN + 1, i64::MAX, 1).cardinality(),
+        Some(u128::from(u64::MAX))
+    );
+    assert_eq!(int(i64::MIN, i64::MAX, 1).cardinality(), Some(1 << 64));
+    assert_eq!(int(i64::MIN, i64::MAX, i64::MAX).cardinality(), Some(3));
+    let float = Distribution::Float {
+        low: -f64::MAX,
+        high: f64::MAX,
+        log: false,
+        step: Some(f64::MIN_POSITIVE),
+    };
+    assert_eq!(float.cardinality(), Some(u128::MAX));
+}
+
 // ---- Choices --------------------------------------------------------------------------------
 
 #[test]
@@ -417,6 +440,63 @@ fn duplicate_names_after_expansion_are_rejected() {
         "stages.count",
         "parameter `num_stages` is defined twice",
     );
+}
+
+#[test]
+fn conditions_on_stepped_floats_hold_for_the_values_sampled() {
+    // Samplers produce `low + k * step`, which is 0.30000000000000004 here, not 0.3.
+    let grid_value = ParamValue::Float(0.1 + 0.2);
+    assert_ne!(grid_value, ParamValue::Float(0.3), "`==` stays exact");
+    let x = "[params.x]\ntype = \"float\"\nlow = 0.0\nhigh = 1.0\nstep = 0.1\n";
+    let space = parse_ok(&format!(
+        "{x}[params.y]\ntype = \"int\"\nlow = 1\nhigh = 4\nwhen = {{ x = [0.3] }}\n"
+    ));
+    assert!(active(&space, "y", &config(&[("x", grid_value.clone())])));
+    assert!(!active(&space, "y", &config(&[("x", 0.4.into())])));
+    let y = space.index_of("y").expect("y");
+    let mut values = vec![None; space.len()];
+    values[space.index_of("x").expect("x")] = Some(grid_value.clone());
+    assert!(space.is_active_with(y, &values));
+    // Counting finds the branch: 10 other values of x, and x = 0.3 with 4 values of y.
+    assert_eq!(space.count_configurations(), Some(10 + 4));
+    // The equality part of a comparison allows for rounding too.
+    let at_most = parse_ok(&format!(
+        "{x}[params.y]\ntype = \"int\"\nlow = 1\nhigh = 4\nwhen = {{ x = \"<= 0.3\" }}\n"
+    ));
+    assert!(active(&at_most, "y", &config(&[("x", grid_value.clone())])));
+    assert_eq!(at_most.count_configurations(), Some(7 + 4 * 4));
+    let above = parse_ok(&format!(
+        "{x}[params.y]\ntype = \"int\"\nlow = 1\nhigh = 4\nwhen = {{ x = \"> 0.3\" }}\n"
+    ));
+    assert!(!active(&above, "y", &config(&[("x", grid_value)])));
+    assert_eq!(above.count_configurations(), Some(4 + 7 * 4));
+}
+
+#[test]
+fn approximate_equality_allows_for_rounding_but_not_for_ints() {
+    let near = |a: ParamValue, b: ParamValue| a.approx_eq(&b) && b.approx_eq(&a);
+    assert!(near(ParamValue::Float(0.1 + 0.2), ParamValue::Float(0.3)));
+    assert!(!near(ParamValue::Float(0.1 + 0.2), ParamValue::Int(0)));
+    assert!(near(
+        ParamValue::Float(3.0000000000000004),
+        ParamValue::Int(3)
+    ));
+    assert!(near(ParamValue::Int(3), ParamValue::Float(3.0)));
+    assert!(!near(ParamValue::Float(0.3), ParamValue::Float(0.3001)));
+    assert!(!near(
+        ParamValue::Int(1_000_000_000_001),
+        ParamValue::Int(1_000_000_000_000)
+    ));
+    assert!(!near(
+        ParamValue::Int(1_000_000_000_001),
+        ParamValue::Float(1e12)
+    ));
+    assert!(near("sgd".into(), "sgd".into()));
+    assert!(!near(true.into(), 1.into()));
+    assert!(!near(
+        ParamValue::Float(f64::NAN),
+        ParamValue::Float(f64::NAN)
+    ));
 }
 
 // ---- The flat form --------------------------------------------------------------------------
@@ -943,6 +1023,46 @@ fn spaces_built_in_code_are_ordered_parents_first_and_stably() {
     ])
     .expect_err("cycle");
     assert!(matches!(error, SpaceError::Cycle { ref cycle, .. } if cycle == &["a", "b", "a"]));
+}
+
+// ---- Serialisation --------------------------------------------------------------------------
+
+#[test]
+fn spaces_round_trip_through_json_with_working_lookups() {
+    let space = parse_ok(&format!(
+        "{OPTIMIZER}[params.momentum]\nchoices = [0.0, 0.9]\nwhen = {{ optimizer = [\"sgd\"] }}\n"
+    ));
+    let json = serde_json::to_string(&space).expect("serialisable");
+    assert!(
+        json.starts_with('['),
+        "a space serialises as its parameters: {json}"
+    );
+    let back: SearchSpace = serde_json::from_str(&json).expect("deserialisable");
+    assert_eq!(back, space);
+    let momentum = back.index_of("momentum").expect("lookups are rebuilt");
+    let optimizer = back.index_of("optimizer").expect("lookups are rebuilt");
+    assert_eq!(back.parents_of(momentum), [optimizer]);
+    let mut values = vec![None; back.len()];
+    values[optimizer] = Some(ParamValue::from("sgd"));
+    assert!(back.is_active_with(momentum, &values));
+    values[optimizer] = Some(ParamValue::from("adam"));
+    assert!(!back.is_active_with(momentum, &values));
+}
+
+#[test]
+fn deserialising_validates_and_orders_the_parameters() {
+    // Plain parameter lists serialise without checks, so they can hold anything.
+    let child = categorical("b", &[1.into()], when("a", &[1.into()]));
+    let json = serde_json::to_string(&vec![child.clone(), categorical("a", &[1.into()], vec![])])
+        .expect("serialisable");
+    let space: SearchSpace = serde_json::from_str(&json).expect("a valid space");
+    assert_eq!(names(&space), ["a", "b"]);
+    let json = serde_json::to_string(&vec![child]).expect("serialisable");
+    let error = serde_json::from_str::<SearchSpace>(&json).expect_err("unknown parent");
+    assert!(
+        error.to_string().contains("unknown parameter `a`"),
+        "{error}"
+    );
 }
 
 // ---- Robustness -----------------------------------------------------------------------------

@@ -124,11 +124,11 @@ fn unknown_studies_and_trials_are_errors() {
     let study = storage.open_study("s", &[MIN]).unwrap().id;
     assert!(matches!(
         storage.trials(study + 1, None),
-        Err(StorageError::UnknownStudy(_))
+        Err(StorageError::UnknownStudyId(id)) if id == study + 1
     ));
     assert!(matches!(
         storage.create_running(study + 1, &Config::new(), None, &me()),
-        Err(StorageError::UnknownStudy(_))
+        Err(StorageError::UnknownStudyId(id)) if id == study + 1
     ));
     assert!(matches!(
         storage.trial(study, 7),

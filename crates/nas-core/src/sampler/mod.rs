@@ -17,7 +17,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use thiserror::Error;
 
-use crate::space::{Config, SearchSpace};
+use crate::space::{Config, ParamValue, SearchSpace};
 use crate::study::{Direction, Trial};
 
 /// Errors a sampler can report.
@@ -69,6 +69,16 @@ pub(crate) fn trial_rng(seed: u64, number: u64) -> ChaCha8Rng {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     rng.set_stream(number);
     rng
+}
+
+/// The configuration holding the chosen values (`None` = inactive) of a space's parameters.
+pub(crate) fn to_config(space: &SearchSpace, values: Vec<Option<ParamValue>>) -> Config {
+    space
+        .params()
+        .iter()
+        .zip(values)
+        .filter_map(|(p, v)| Some((p.name.clone(), v?)))
+        .collect()
 }
 
 /// Which sampler to build, by name.

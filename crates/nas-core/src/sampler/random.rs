@@ -48,10 +48,5 @@ pub(crate) fn sample_uniform<R: Rng>(
         };
         values[i] = Some(encoder.decode(i, u));
     }
-    space
-        .params()
-        .iter()
-        .zip(values)
-        .filter_map(|(p, v)| Some((p.name.clone(), v?)))
-        .collect()
+    super::to_config(space, values)
 }

@@ -81,7 +81,8 @@ impl Distribution {
         }
     }
 
-    /// Number of distinct values, or `None` for a continuous range.
+    /// Number of distinct values, or `None` for a continuous range. Saturates at `u128::MAX`
+    /// rather than overflowing.
     pub fn cardinality(&self) -> Option<u128> {
         match self {
             Distribution::Float {
@@ -89,20 +90,29 @@ impl Distribution {
                 high,
                 step: Some(s),
                 ..
-            } => Some(((high - low) / s).round() as u128 + 1),
+            } => Some((((high - low) / s).round() as u128).saturating_add(1)),
             Distribution::Float { .. } => None,
             Distribution::Int {
                 low, high, step, ..
-            } => Some(((high - low) / step) as u128 + 1),
+            } => {
+                // In i128 the width of any i64 range fits; an unvalidated empty range or
+                // non-positive step counts as a single value rather than panicking.
+                let width = i128::from(*high) - i128::from(*low);
+                let steps = width.checked_div(i128::from(*step)).unwrap_or(0).max(0);
+                Some((steps as u128).saturating_add(1))
+            }
             Distribution::Categorical { choices } => Some(choices.len() as u128),
         }
     }
 }
 
+/// Relative tolerance for floating-point rounding when matching values to grids and conditions.
+pub(crate) const REL_TOLERANCE: f64 = 1e-9;
+
 /// `x` is a whole multiple of `step`, allowing for floating-point rounding.
 pub(crate) fn on_grid(x: f64, step: f64) -> bool {
     let k = (x / step).round();
-    (x - k * step).abs() <= 1e-9 * step.abs().max(x.abs())
+    (x - k * step).abs() <= REL_TOLERANCE * step.abs().max(x.abs())
 }
 
 /// A numeric comparison used by conditions on repeated structure (`num_stages > 2`).
@@ -148,16 +158,23 @@ impl Condition {
     }
 
     /// Whether the parent's value `v` satisfies the condition.
+    ///
+    /// Numbers are compared with [`ParamValue::approx_eq`], so a float on a grid computed as
+    /// `low + k * step` (`0.30000000000000004`) matches the value written (`0.3`), for accepted
+    /// values and for the equality part of `>=`, `<=`, `>` and `<` alike.
     pub fn holds(&self, v: &ParamValue) -> bool {
         match self {
-            Condition::In { values, .. } => values.iter().any(|c| c == v),
+            Condition::In { values, .. } => values.iter().any(|c| c.approx_eq(v)),
             Condition::Compare { op, value, .. } => match v.as_f64() {
-                Some(x) => match op {
-                    Comparison::Gt => x > *value,
-                    Comparison::Ge => x >= *value,
-                    Comparison::Lt => x < *value,
-                    Comparison::Le => x <= *value,
-                },
+                Some(x) => {
+                    let equal = v.approx_eq(&ParamValue::Float(*value));
+                    match op {
+                        Comparison::Gt => x > *value && !equal,
+                        Comparison::Ge => x >= *value || equal,
+                        Comparison::Lt => x < *value && !equal,
+                        Comparison::Le => x <= *value || equal,
+                    }
+                }
                 None => false,
             },
         }
@@ -176,14 +193,33 @@ pub struct Param {
 }
 
 /// A validated conditional search space. Parameters are stored parents-first.
+///
+/// Serialises as its list of parameters; deserialising validates that list with
+/// [`SearchSpace::new`], so a deserialised space is as checked as one read from TOML.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "Vec<Param>", into = "Vec<Param>")]
 pub struct SearchSpace {
     params: Vec<Param>,
-    #[serde(skip)]
+    /// Position of each parameter by name.
     index: HashMap<String, usize>,
     /// Indices of each parameter's parents, aligned with `params`.
-    #[serde(skip)]
     parents: Vec<Vec<usize>>,
+}
+
+/// Validates the parameters, as [`SearchSpace::new`] does (used when deserialising).
+impl TryFrom<Vec<Param>> for SearchSpace {
+    type Error = SpaceError;
+
+    fn try_from(params: Vec<Param>) -> Result<Self, SpaceError> {
+        SearchSpace::new(params)
+    }
+}
+
+/// The parameters, parents first (the serialised form of a space).
+impl From<SearchSpace> for Vec<Param> {
+    fn from(space: SearchSpace) -> Self {
+        space.params
+    }
 }
 
 impl SearchSpace {

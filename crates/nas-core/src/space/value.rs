@@ -38,6 +38,21 @@ impl ParamValue {
         }
     }
 
+    /// Equality allowing for floating-point rounding, as conditions use it: numbers are equal
+    /// when they differ by at most 1e-9 of the larger magnitude, so `0.1 + 0.2` matches `0.3`.
+    /// Integers stay exact: an int compared with an int or a whole float (`3`, `3.0`) must be
+    /// equal. Other kinds compare as with `==`, which stays exact for numbers too.
+    pub fn approx_eq(&self, other: &Self) -> bool {
+        let is_int = |v: &Self| matches!(v, ParamValue::Int(_));
+        let exact = (is_int(self) || is_int(other)) && self.as_i64().zip(other.as_i64()).is_some();
+        match (self.as_f64(), other.as_f64()) {
+            (Some(x), Some(y)) if !exact => {
+                x == y || (x - y).abs() <= super::REL_TOLERANCE * x.abs().max(y.abs())
+            }
+            _ => self == other,
+        }
+    }
+
     /// The value as a string, for string choices.
     pub fn as_str(&self) -> Option<&str> {
         match self {

@@ -426,13 +426,13 @@ fn study_by_name(conn: &Connection, name: &str) -> Result<Option<StudyInfo>, Sto
         .transpose()
 }
 
-/// The study with this id, or [`StorageError::UnknownStudy`] naming the id.
+/// The study with this id, or [`StorageError::UnknownStudyId`].
 fn study_by_id(conn: &Connection, id: i64) -> Result<StudyInfo, StorageError> {
     let sql = format!("SELECT {STUDY_COLUMNS} FROM studies WHERE id = ?1");
     conn.query_row(&sql, [id], |row| Ok(study_from_row(row)))
         .optional()?
         .transpose()?
-        .ok_or_else(|| StorageError::UnknownStudy(format!("#{id}")))
+        .ok_or(StorageError::UnknownStudyId(id))
 }
 
 fn insert_study(

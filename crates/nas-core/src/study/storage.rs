@@ -15,6 +15,9 @@ pub enum StorageError {
     /// No study of that name or id.
     #[error("no study named `{0}`")]
     UnknownStudy(String),
+    /// No study with that database id.
+    #[error("no study with id {0}")]
+    UnknownStudyId(i64),
     /// No trial of that number in the study.
     #[error("study `{study}` has no trial {number}")]
     UnknownTrial {

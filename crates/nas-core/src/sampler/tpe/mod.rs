@@ -24,7 +24,7 @@ pub use split::Split;
 use rand_chacha::ChaCha8Rng;
 
 use super::random::sample_uniform;
-use super::{trial_rng, SampleContext, Sampler, SamplerError};
+use super::{to_config, trial_rng, SampleContext, Sampler, SamplerError};
 use crate::sampler::encoding::Encoding;
 use crate::space::{Config, ParamValue, SearchSpace};
 
@@ -304,13 +304,4 @@ where
         }
     }
     best.expect("at least one candidate").0
-}
-
-fn to_config(space: &SearchSpace, values: Vec<Option<ParamValue>>) -> Config {
-    space
-        .params()
-        .iter()
-        .zip(values)
-        .filter_map(|(p, v)| Some((p.name.clone(), v?)))
-        .collect()
 }

@@ -115,10 +115,10 @@ impl ObservationCache {
         let mut slots = Vec::with_capacity(trials.len());
         for trial in trials {
             match trial.state {
-                TrialState::Complete | TrialState::Pruned => {
-                    if self.cache_finished(trial, directions) {
-                        slots.push(Slot::Finished(trial.number as usize));
-                    }
+                TrialState::Complete | TrialState::Pruned
+                    if self.cache_finished(trial, directions) =>
+                {
+                    slots.push(Slot::Finished(trial.number as usize));
                 }
                 TrialState::Running if constant_liar => {
                     let row = self.row_for(trial);

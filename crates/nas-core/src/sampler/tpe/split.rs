@@ -23,18 +23,31 @@ pub fn n_below(n: usize, gamma: f64, cap: usize) -> usize {
     ((gamma * n as f64).ceil() as usize).clamp(1, cap.max(1))
 }
 
+/// A completed observation as the objective split sees it.
+#[derive(Debug, Clone, Copy)]
+struct Scored<'a> {
+    /// Index in the observation list.
+    index: usize,
+    loss: &'a [f64],
+    feasible: bool,
+}
+
 /// Splits by the objectives.
 pub fn split_by_objectives(items: &[&Observation], n_good: usize) -> Split {
-    let complete: Vec<(usize, &[f64], bool)> = items
+    let complete: Vec<Scored<'_>> = items
         .iter()
         .enumerate()
-        .filter_map(|(i, o)| match &o.outcome {
-            Outcome::Complete(loss) => Some((i, loss.as_slice(), is_feasible(o))),
+        .filter_map(|(index, o)| match &o.outcome {
+            Outcome::Complete(loss) => Some(Scored {
+                index,
+                loss,
+                feasible: is_feasible(o),
+            }),
             _ => None,
         })
         .collect();
     let n_good = n_good.min(complete.len());
-    let below = if complete.first().is_some_and(|c| c.1.len() > 1) {
+    let below = if complete.first().is_some_and(|c| c.loss.len() > 1) {
         best_by_fronts(&complete, n_good)
     } else {
         best_by_loss(&complete, n_good)
@@ -69,42 +82,43 @@ fn is_feasible(o: &Observation) -> bool {
 }
 
 /// Single objective: feasible before infeasible, then by loss.
-fn best_by_loss(complete: &[(usize, &[f64], bool)], n_good: usize) -> Vec<usize> {
-    let mut order: Vec<&(usize, &[f64], bool)> = complete.iter().collect();
-    let better = |a: &&(usize, &[f64], bool), b: &&(usize, &[f64], bool)| {
-        b.2.cmp(&a.2)
-            .then(a.1[0].total_cmp(&b.1[0]))
-            .then(a.0.cmp(&b.0))
+fn best_by_loss(complete: &[Scored<'_>], n_good: usize) -> Vec<usize> {
+    let mut order = complete.to_vec();
+    let better = |a: &Scored<'_>, b: &Scored<'_>| {
+        b.feasible
+            .cmp(&a.feasible)
+            .then(a.loss[0].total_cmp(&b.loss[0]))
+            .then(a.index.cmp(&b.index))
     };
     if n_good < order.len() && n_good > 0 {
         order.select_nth_unstable_by(n_good - 1, better);
     }
     order.truncate(n_good);
     order.sort_by(better);
-    order.iter().map(|c| c.0).collect()
+    order.iter().map(|c| c.index).collect()
 }
 
 /// Several objectives: fronts of the feasible trials in rank order (then the infeasible ones),
 /// the last front cut by hypervolume contribution.
-fn best_by_fronts(complete: &[(usize, &[f64], bool)], n_good: usize) -> Vec<usize> {
-    let (feasible, infeasible): (Vec<&(usize, &[f64], bool)>, Vec<_>) =
-        complete.iter().partition(|c| c.2);
+fn best_by_fronts(complete: &[Scored<'_>], n_good: usize) -> Vec<usize> {
+    let (feasible, infeasible): (Vec<Scored<'_>>, Vec<_>) =
+        complete.iter().partition(|c| c.feasible);
     let mut below = Vec::with_capacity(n_good);
     for group in [feasible, infeasible] {
         if below.len() == n_good {
             break;
         }
-        let points: Vec<Vec<f64>> = group.iter().map(|c| c.1.to_vec()).collect();
+        let points: Vec<Vec<f64>> = group.iter().map(|c| c.loss.to_vec()).collect();
         let ranks = non_dominated_sort(&points);
         let max_rank = ranks.iter().copied().max().unwrap_or(0);
         for rank in 0..=max_rank {
             let front: Vec<usize> = (0..group.len()).filter(|&k| ranks[k] == rank).collect();
             let room = n_good - below.len();
             if front.len() <= room {
-                below.extend(front.iter().map(|&k| group[k].0));
+                below.extend(front.iter().map(|&k| group[k].index));
             } else {
                 let chosen = by_contribution(&points, &front, room);
-                below.extend(chosen.iter().map(|&k| group[k].0));
+                below.extend(chosen.iter().map(|&k| group[k].index));
             }
             if below.len() == n_good {
                 break;
