@@ -8,7 +8,7 @@
 use rand::Rng;
 use rand_distr::{Distribution as _, StandardNormal};
 
-use super::math::{gaussian_sum, truncated_scales};
+use super::math::{gaussian_sum, truncated_scales, Block, BLOCK};
 
 /// How wide the kernels are.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -89,16 +89,12 @@ pub struct NumericParzen {
     /// Observations, for sampling, and the kernels' common bandwidth.
     mus: Vec<f64>,
     bandwidth: f64,
-    /// The density's components in single precision, padded with zero-weight entries to a
-    /// multiple of [`PAD`]: centres, `1/(2h²)`, and weight `/ (Z·h·√(2π))`.
-    mus32: Vec<f32>,
-    s32: Vec<f32>,
-    scale32: Vec<f32>,
+    /// The density's components in single precision, in aligned blocks padded with
+    /// zero-weight entries: centres, and weight `/ (Z·h·√(2π))`.
+    mus32: Vec<Block>,
+    scale32: Vec<Block>,
     prior_weight: f64,
 }
-
-/// Component arrays are padded to a multiple of this, so the inner loop has no scalar tail.
-const PAD: usize = 16;
 
 /// Grid bins per kernel bandwidth when observations are binned.
 const BINS_PER_BANDWIDTH: f64 = 16.0;
@@ -132,34 +128,44 @@ impl NumericParzen {
         let sigma = spread_with_prior(&obs, prior_weight);
         let h = rule.scott(sigma, obs.len(), 1);
         let bins = (BINS_PER_BANDWIDTH / h).ceil() as usize + 1;
-        let (centres, weights) = if obs.len() > bins {
-            linear_binning(&obs, bins)
+        let mut p = if obs.len() > bins {
+            let (grid, weights) = linear_binning(&obs, bins);
+            Self::with_components(&grid, Some(&weights), h, prior_weight)
         } else {
-            (obs.clone(), vec![1.0; obs.len()])
+            Self::with_components(&obs, None, h, prior_weight)
         };
-        let hs = vec![h; centres.len()];
-        let mut p = Self::with_components(&centres, &weights, &hs, prior_weight);
-        (p.mus, p.bandwidth) = (obs, h);
+        p.mus = obs;
         p
     }
 
-    /// The density arrays for weighted components.
-    fn with_components(centres: &[f64], weights: &[f64], hs: &[f64], prior_weight: f64) -> Self {
-        let padded = centres.len().div_ceil(PAD) * PAD;
-        let mut scale32 = vec![0.0f32; padded];
-        truncated_scales(centres, weights, hs, &mut scale32);
-        let mut mus32 = vec![0.0f32; padded];
-        let mut s32 = vec![0.0f32; padded];
-        for (k, (&m, &h)) in centres.iter().zip(hs).enumerate() {
-            mus32[k] = m as f32;
-            s32[k] = (0.5 / (h * h)) as f32;
-            scale32[k] /= (h * (2.0 * std::f64::consts::PI).sqrt()) as f32;
+    /// The density arrays for components of bandwidth `h` (unit weights when `weights` is
+    /// `None`).
+    fn with_components(
+        centres: &[f64],
+        weights: Option<&[f64]>,
+        h: f64,
+        prior_weight: f64,
+    ) -> Self {
+        let blocks = centres.len().div_ceil(BLOCK);
+        let mut scale32 = vec![Block::default(); blocks];
+        truncated_scales(centres, h, &mut scale32);
+        let norm = (h * (2.0 * std::f64::consts::PI).sqrt()) as f32;
+        let scales = scale32.iter_mut().flat_map(|b| b.0.iter_mut());
+        match weights {
+            Some(w) => scales.zip(w).for_each(|(c, &w)| *c *= w as f32 / norm),
+            None => scales.for_each(|c| *c /= norm),
+        }
+        let mut mus32 = vec![Block::default(); blocks];
+        for (block, chunk) in mus32.iter_mut().zip(centres.chunks(BLOCK)) {
+            chunk
+                .iter()
+                .enumerate()
+                .for_each(|(k, &x)| block.0[k] = x as f32);
         }
         NumericParzen {
             mus: Vec::new(),
-            bandwidth: 0.0,
+            bandwidth: h,
             mus32,
-            s32,
             scale32,
             prior_weight,
         }
@@ -187,7 +193,8 @@ impl NumericParzen {
 
     /// Density at `x ∈ [0, 1]`.
     pub fn pdf(&self, x: f64) -> f64 {
-        let kernels = gaussian_sum(x, &self.mus32, &self.s32, &self.scale32);
+        let h = self.bandwidth;
+        let kernels = gaussian_sum(x, 0.5 / (h * h), &self.mus32, &self.scale32);
         (self.prior_weight + kernels) / self.total_weight()
     }
 
@@ -294,7 +301,7 @@ mod tests {
             .map(|i| ((i as f64 * 0.618_034).fract()).powi(2))
             .collect();
         let binned = NumericParzen::fit(obs.clone(), 1.0, &rule());
-        assert!(binned.mus32.len() < obs.len(), "binning engaged");
+        assert!(binned.mus32.len() * BLOCK < obs.len(), "binning engaged");
         let exact_sum = |x: f64| {
             let h = binned.bandwidth();
             let kernels: f64 = obs
