@@ -117,9 +117,9 @@ pub fn gaussian_sum(x: f64, s: f64, mu: &[Block], scale: &[Block]) -> f64 {
     let (x, s) = (x as f32, s as f32);
     let mut acc = [0.0f32; BLOCK];
     for (m, c) in mu.iter().zip(scale) {
-        for k in 0..BLOCK {
-            let z = x - m.0[k];
-            acc[k] += c.0[k] * exp_neg_f32(-s * z * z);
+        for ((a, &m), &c) in acc.iter_mut().zip(&m.0).zip(&c.0) {
+            let z = x - m;
+            *a += c * exp_neg_f32(-s * z * z);
         }
     }
     acc.iter().map(|&a| f64::from(a)).sum()
@@ -130,8 +130,8 @@ pub fn gaussian_sum(x: f64, s: f64, mu: &[Block], scale: &[Block]) -> f64 {
 pub fn exp_sum(a: &[f64], max: f64) -> f64 {
     let mut acc = [0.0; LANES];
     for chunk in a.chunks_exact(LANES) {
-        for k in 0..LANES {
-            acc[k] += exp_neg(chunk[k] - max);
+        for (acc, &v) in acc.iter_mut().zip(chunk) {
+            *acc += exp_neg(v - max);
         }
     }
     let tail = a.len() - a.len() % LANES;
