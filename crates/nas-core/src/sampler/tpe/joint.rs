@@ -183,12 +183,12 @@ fn fit_column(
     match encoder.encoding(d) {
         Encoding::Categorical { n } => categorical_column(rows, d, *n, prior_weight),
         Encoding::Numeric { grid } => {
-            let xs: Vec<f64> = present.into_iter().map(|(x, _)| x).collect();
+            let (xs, ws): (Vec<f64>, Vec<f64>) = present.into_iter().unzip();
             let rule = BandwidthRule {
                 grid: *grid,
                 ..*rule
             };
-            let sigma = spread_with_prior(&xs, prior_weight);
+            let sigma = spread_with_prior(&xs, &ws, prior_weight);
             let h = rule.scott(sigma, xs.len(), encoder.len());
             numeric_column(rows, d, h)
         }

@@ -41,9 +41,7 @@ pub struct TpeConfig {
     pub gamma: f64,
     /// Largest good set.
     pub gamma_cap: usize,
-    /// Weight of the uniform prior component, relative to one observation. Optuna uses 1; with
-    /// 1, univariate TPE locked onto the first good branch of conditional spaces in our tests
-    /// and lost to random search, so the default is 2.
+    /// Weight of the uniform prior component, relative to one observation.
     pub prior_weight: f64,
     /// Smallest kernel bandwidth as a fraction of the range; keeps the densities from
     /// collapsing onto the best points.
@@ -60,7 +58,7 @@ impl Default for TpeConfig {
             n_ei_candidates: 24,
             gamma: 0.10,
             gamma_cap: 25,
-            prior_weight: 2.0,
+            prior_weight: 1.0,
             min_bandwidth: 0.01,
             constant_liar: true,
         }
@@ -215,8 +213,10 @@ impl Proposal<'_> {
             .splits
             .all()
             .map(|s| {
-                let l = NumericParzen::fit(self.values_of(&s.below, d), prior, &rule);
-                let g = NumericParzen::fit(self.values_of(&s.above, d), prior, &rule);
+                let (below, above) = (self.values_of(&s.below, d), self.values_of(&s.above, d));
+                let (wb, wa) = (vec![1.0; below.len()], recency_weights(above.len()));
+                let l = NumericParzen::fit(below, wb, prior, &rule);
+                let g = NumericParzen::fit(above, wa, prior, &rule);
                 (l, g)
             })
             .collect();
@@ -232,14 +232,19 @@ impl Proposal<'_> {
     }
 
     fn categorical(&self, rng: &mut ChaCha8Rng, d: usize, n: usize) -> f64 {
-        let fit = |set: &[usize]| {
+        let fit = |set: &[usize], weights: fn(usize) -> Vec<f64>| {
             let cs: Vec<usize> = self.values_of(set, d).iter().map(|&x| x as usize).collect();
-            CategoricalParzen::fit(&cs, self.config.prior_weight, n)
+            CategoricalParzen::fit(&cs, &weights(cs.len()), self.config.prior_weight, n)
         };
         let ratios: Vec<(CategoricalParzen, CategoricalParzen)> = self
             .splits
             .all()
-            .map(|s| (fit(&s.below), fit(&s.above)))
+            .map(|s| {
+                (
+                    fit(&s.below, uniform_weights),
+                    fit(&s.above, recency_weights),
+                )
+            })
             .collect();
         let candidates = (0..self.n_candidates()).map(|_| ratios[0].0.sample(rng) as f64);
         argmax(candidates, |c| {
@@ -288,6 +293,34 @@ impl Proposal<'_> {
             .collect();
         to_config(self.space, values)
     }
+}
+
+/// Unit weights.
+fn uniform_weights(n: usize) -> Vec<f64> {
+    vec![1.0; n]
+}
+
+/// Optuna's weights for the bad set, oldest first: beyond the 25 most recent observations
+/// (weight 1) the weights fall linearly to `1/n` for the oldest, so `g` follows where the
+/// search is now rather than where it started.
+fn recency_weights(n: usize) -> Vec<f64> {
+    const RECENT: usize = 25;
+    if n < RECENT {
+        return vec![1.0; n];
+    }
+    let ramp = n - RECENT;
+    let start = 1.0 / n as f64;
+    (0..ramp)
+        .map(|k| {
+            let t = if ramp > 1 {
+                k as f64 / (ramp - 1) as f64
+            } else {
+                1.0
+            };
+            start + t * (1.0 - start)
+        })
+        .chain(std::iter::repeat_n(1.0, RECENT))
+        .collect()
 }
 
 /// The candidate with the highest score (the first of ties).

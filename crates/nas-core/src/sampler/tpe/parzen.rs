@@ -8,7 +8,7 @@
 use rand::Rng;
 use rand_distr::{Distribution as _, StandardNormal};
 
-use super::math::{gaussian_sum, truncated_scales, Block, BLOCK};
+use super::math::{gaussian_sum, truncated_scales, weighted_moments, Block, BLOCK};
 
 /// How wide the kernels are.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -38,19 +38,24 @@ impl BandwidthRule {
     }
 }
 
-/// Standard deviation of the reference distribution a mixture is fitted to: the points
-/// (weight 1 each) plus the uniform prior on `[0, 1]` (mean ½, variance 1/12) with weight
+/// Standard deviation of the reference distribution a mixture is fitted to: the weighted
+/// points plus the uniform prior on `[0, 1]` (mean ½, variance 1/12) with weight
 /// `prior_weight`. With few points the prior dominates and kernels stay wide; as points pile
 /// up the spread shrinks towards theirs, so Scott's rule never sees a degenerate zero spread.
-pub(crate) fn spread_with_prior(xs: &[f64], prior_weight: f64) -> f64 {
-    let total = xs.len() as f64 + prior_weight;
+pub(crate) fn spread_with_prior(xs: &[f64], ws: &[f64], prior_weight: f64) -> f64 {
+    spread_of(weighted_moments(xs, ws), prior_weight)
+}
+
+/// [`spread_with_prior`] from the points' moments `(Σw, Σw·x, Σw·x²)`.
+fn spread_of((s0, s1, s2): (f64, f64, f64), prior_weight: f64) -> f64 {
+    let total = s0 + prior_weight;
     if total <= 0.0 {
         return 0.0;
     }
-    let mean = (xs.iter().sum::<f64>() + 0.5 * prior_weight) / total;
-    let points: f64 = xs.iter().map(|x| (x - mean) * (x - mean)).sum();
+    let mean = (s1 + 0.5 * prior_weight) / total;
+    let points = s2 - 2.0 * mean * s1 + mean * mean * s0;
     let prior = prior_weight * (1.0 / 12.0 + (0.5 - mean) * (0.5 - mean));
-    ((points + prior) / total).sqrt()
+    ((points + prior).max(0.0) / total).sqrt()
 }
 
 /// Draws from `N(mu, h)` truncated to `[0, 1]` by rejection (the mean lies in `[0, 1]`, so at
@@ -86,31 +91,34 @@ pub(crate) fn pick_at(weights: &[f64], mut target: f64) -> usize {
 /// uniform prior component.
 #[derive(Debug, Clone)]
 pub struct NumericParzen {
-    /// Observations, for sampling, and the kernels' common bandwidth.
+    /// Observations and their weights, for sampling, and the kernels' common bandwidth.
     mus: Vec<f64>,
+    weights: Vec<f64>,
     bandwidth: f64,
     /// The density's components in single precision, in aligned blocks padded with
     /// zero-weight entries: centres, and weight `/ (Z·h·√(2π))`.
     mus32: Vec<Block>,
     scale32: Vec<Block>,
     prior_weight: f64,
+    /// Sum of the observation weights and the prior weight.
+    total_weight: f64,
 }
 
 /// Grid bins per kernel bandwidth when observations are binned.
 const BINS_PER_BANDWIDTH: f64 = 16.0;
 
 /// Linear binning of points in `[0, 1]` onto `bins` equally spaced grid points: each point
-/// splits its unit weight between its two neighbouring grid points in proportion to
+/// splits its weight between its two neighbouring grid points in proportion to
 /// closeness. Returns the grid points and their weights.
-fn linear_binning(xs: &[f64], bins: usize) -> (Vec<f64>, Vec<f64>) {
+fn linear_binning(xs: &[f64], ws: &[f64], bins: usize) -> (Vec<f64>, Vec<f64>) {
     let cells = (bins - 1) as f64;
     let mut weights = vec![0.0; bins];
-    for &x in xs {
+    for (&x, &w) in xs.iter().zip(ws) {
         let pos = x.clamp(0.0, 1.0) * cells;
         let k = (pos as usize).min(bins - 2); // pos ≥ 0: truncation is floor
         let frac = pos - k as f64;
-        weights[k] += 1.0 - frac;
-        weights[k + 1] += frac;
+        weights[k] += w * (1.0 - frac);
+        weights[k + 1] += w * frac;
     }
     let grid = (0..bins).map(|k| k as f64 / cells).collect();
     (grid, weights)
@@ -124,37 +132,31 @@ impl NumericParzen {
     /// linearly binned centres (Wand 1994) with at least [`BINS_PER_BANDWIDTH`] bins per
     /// bandwidth: its relative error is then below `1/(8·16²)` ≈ 0.05 %, and evaluation cost
     /// stops growing with the number of observations. Sampling always uses the observations.
-    pub fn fit(obs: Vec<f64>, prior_weight: f64, rule: &BandwidthRule) -> Self {
-        let sigma = spread_with_prior(&obs, prior_weight);
-        let h = rule.scott(sigma, obs.len(), 1);
+    pub fn fit(obs: Vec<f64>, weights: Vec<f64>, prior_weight: f64, rule: &BandwidthRule) -> Self {
+        let moments = weighted_moments(&obs, &weights);
+        let h = rule.scott(spread_of(moments, prior_weight), obs.len(), 1);
         let bins = (BINS_PER_BANDWIDTH / h).ceil() as usize + 1;
         let mut p = if obs.len() > bins {
-            let (grid, weights) = linear_binning(&obs, bins);
-            Self::with_components(&grid, Some(&weights), h, prior_weight)
+            let (grid, bin_weights) = linear_binning(&obs, &weights, bins);
+            Self::with_components(&grid, &bin_weights, h, prior_weight)
         } else {
-            Self::with_components(&obs, None, h, prior_weight)
+            Self::with_components(&obs, &weights, h, prior_weight)
         };
-        p.mus = obs;
+        p.total_weight = moments.0 + prior_weight;
+        (p.mus, p.weights) = (obs, weights);
         p
     }
 
-    /// The density arrays for components of bandwidth `h` (unit weights when `weights` is
-    /// `None`).
-    fn with_components(
-        centres: &[f64],
-        weights: Option<&[f64]>,
-        h: f64,
-        prior_weight: f64,
-    ) -> Self {
+    /// The density arrays for weighted components of bandwidth `h`.
+    fn with_components(centres: &[f64], weights: &[f64], h: f64, prior_weight: f64) -> Self {
         let blocks = centres.len().div_ceil(BLOCK);
         let mut scale32 = vec![Block::default(); blocks];
         truncated_scales(centres, h, &mut scale32);
         let norm = (h * (2.0 * std::f64::consts::PI).sqrt()) as f32;
         let scales = scale32.iter_mut().flat_map(|b| b.0.iter_mut());
-        match weights {
-            Some(w) => scales.zip(w).for_each(|(c, &w)| *c *= w as f32 / norm),
-            None => scales.for_each(|c| *c /= norm),
-        }
+        scales
+            .zip(weights)
+            .for_each(|(c, &w)| *c *= w as f32 / norm);
         let mut mus32 = vec![Block::default(); blocks];
         for (block, chunk) in mus32.iter_mut().zip(centres.chunks(BLOCK)) {
             chunk
@@ -164,10 +166,12 @@ impl NumericParzen {
         }
         NumericParzen {
             mus: Vec::new(),
+            weights: Vec::new(),
             bandwidth: h,
             mus32,
             scale32,
             prior_weight,
+            total_weight: prior_weight,
         }
     }
 
@@ -176,18 +180,14 @@ impl NumericParzen {
         self.bandwidth
     }
 
-    fn total_weight(&self) -> f64 {
-        self.mus.len() as f64 + self.prior_weight
-    }
-
-    /// Draws one point: a component (the prior with weight `prior_weight`, each observation
-    /// with weight 1), then from its kernel.
+    /// Draws one point: a component by weight (the prior's is `prior_weight`), then from its
+    /// kernel.
     pub fn sample<R: Rng>(&self, rng: &mut R) -> f64 {
-        let target = rng.random::<f64>() * self.total_weight();
+        let target = rng.random::<f64>() * self.total_weight;
         if target < self.prior_weight || self.mus.is_empty() {
             return rng.random::<f64>();
         }
-        let k = ((target - self.prior_weight) as usize).min(self.mus.len() - 1);
+        let k = pick_at(&self.weights, target - self.prior_weight);
         sample_truncated(rng, self.mus[k], self.bandwidth)
     }
 
@@ -195,7 +195,7 @@ impl NumericParzen {
     pub fn pdf(&self, x: f64) -> f64 {
         let h = self.bandwidth;
         let kernels = gaussian_sum(x, 0.5 / (h * h), &self.mus32, &self.scale32);
-        (self.prior_weight + kernels) / self.total_weight()
+        (self.prior_weight + kernels) / self.total_weight
     }
 
     /// `ln` density at `x ∈ [0, 1]`.
@@ -213,16 +213,16 @@ pub struct CategoricalParzen {
 }
 
 impl CategoricalParzen {
-    /// Fits the distribution over `n_choices` choices to observed choice indices.
-    pub fn fit(obs: &[usize], prior_weight: f64, n_choices: usize) -> Self {
+    /// Fits the distribution over `n_choices` choices to weighted observed choice indices.
+    pub fn fit(obs: &[usize], weights: &[f64], prior_weight: f64, n_choices: usize) -> Self {
         let k = n_choices as f64;
         let mut probs = vec![prior_weight / k; n_choices];
         let kernel_own = (1.0 + prior_weight / k) / (1.0 + prior_weight);
         let kernel_other = (prior_weight / k) / (1.0 + prior_weight);
-        let n = obs.len() as f64;
+        let n: f64 = weights.iter().sum();
         probs.iter_mut().for_each(|p| *p += n * kernel_other);
-        for &c in obs {
-            probs[c] += kernel_own - kernel_other;
+        for (&c, &w) in obs.iter().zip(weights) {
+            probs[c] += w * (kernel_own - kernel_other);
         }
         let total: f64 = probs.iter().sum();
         probs.iter_mut().for_each(|p| *p /= total);
@@ -251,6 +251,10 @@ mod tests {
     use rand::SeedableRng;
     use rand_chacha::ChaCha8Rng;
 
+    fn ones(obs: impl AsRef<[f64]>) -> Vec<f64> {
+        vec![1.0; obs.as_ref().len()]
+    }
+
     fn rule() -> BandwidthRule {
         BandwidthRule {
             min_bandwidth: 0.01,
@@ -261,7 +265,7 @@ mod tests {
     #[test]
     fn density_integrates_to_one() {
         let obs = [0.0, 0.1, 0.5, 0.52, 0.98];
-        let p = NumericParzen::fit(obs.to_vec(), 1.0, &rule());
+        let p = NumericParzen::fit(obs.to_vec(), ones(obs), 1.0, &rule());
         let n = 20_000;
         let integral: f64 = (0..n)
             .map(|i| p.log_pdf((i as f64 + 0.5) / n as f64).exp())
@@ -273,19 +277,19 @@ mod tests {
     #[test]
     fn bandwidth_never_collapses_below_the_floor() {
         let obs = [0.3; 50];
-        let p = NumericParzen::fit(obs.to_vec(), 0.0, &rule());
+        let p = NumericParzen::fit(obs.to_vec(), ones(obs), 0.0, &rule());
         assert!(
             (p.bandwidth() - 1.0 / 51.0).abs() < 1e-12,
             "magic clip 1/(n+1)"
         );
-        let few = NumericParzen::fit(vec![0.3, 0.3], 0.0, &rule());
+        let few = NumericParzen::fit(vec![0.3, 0.3], vec![1.0; 2], 0.0, &rule());
         assert!(
             (few.bandwidth() - 1.0 / 3.0).abs() < 1e-12,
             "magic clip for small n"
         );
         // With the prior in the spread, 50 identical points still leave a kernel well above
         // the floor: σ² = (1/12 + 0.2²·50/51)/51 → h = 1.059·σ·51^(-1/5).
-        let with_prior = NumericParzen::fit(obs.to_vec(), 1.0, &rule());
+        let with_prior = NumericParzen::fit(obs.to_vec(), ones(obs), 1.0, &rule());
         assert!(with_prior.bandwidth() > 0.02, "{}", with_prior.bandwidth());
         let grid = BandwidthRule {
             grid: Some(0.25),
@@ -300,7 +304,7 @@ mod tests {
         let obs: Vec<f64> = (0..3000)
             .map(|i| ((i as f64 * 0.618_034).fract()).powi(2))
             .collect();
-        let binned = NumericParzen::fit(obs.clone(), 1.0, &rule());
+        let binned = NumericParzen::fit(obs.clone(), ones(&obs), 1.0, &rule());
         assert!(binned.mus32.len() * BLOCK < obs.len(), "binning engaged");
         let exact_sum = |x: f64| {
             let h = binned.bandwidth();
@@ -324,7 +328,7 @@ mod tests {
 
     #[test]
     fn samples_follow_the_mixture() {
-        let p = NumericParzen::fit(vec![0.2; 200], 0.0, &rule());
+        let p = NumericParzen::fit(vec![0.2; 200], ones(vec![0.2; 200]), 0.0, &rule());
         let mut rng = ChaCha8Rng::seed_from_u64(1);
         let xs: Vec<f64> = (0..5000).map(|_| p.sample(&mut rng)).collect();
         let mean = xs.iter().sum::<f64>() / xs.len() as f64;
@@ -336,7 +340,7 @@ mod tests {
     fn categorical_smoothing_matches_hand_computation() {
         // k = 2, prior weight 1, one observation of choice 0:
         // kernel = (1.5, 0.5) / 2, prior = (0.5, 0.5); total (1.25, 0.75) / 2.
-        let c = CategoricalParzen::fit(&[0], 1.0, 2);
+        let c = CategoricalParzen::fit(&[0], &[1.0], 1.0, 2);
         assert!((c.log_pmf(0).exp() - 0.625).abs() < 1e-12);
         assert!((c.log_pmf(1).exp() - 0.375).abs() < 1e-12);
     }
