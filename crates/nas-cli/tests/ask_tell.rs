@@ -170,3 +170,16 @@ fn a_killed_server_loses_no_told_trial_and_reruns_the_interrupted_one() {
     let stderr = s.stderr_after_exit();
     assert!(stderr.contains(&format!("[{interrupted}]")), "{stderr}");
 }
+
+#[test]
+fn a_sampler_that_cannot_serve_the_space_fails_before_serving() {
+    let out = Command::new(env!("CARGO_BIN_EXE_nas"))
+        .args(["ask-tell", "--sampler", "gp", "--space"])
+        .arg(repo_file("search_spaces/flat_example.toml"))
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("gp") && err.contains("conditional"), "{err}");
+}

@@ -61,6 +61,13 @@ pub trait Sampler: Send {
 
     /// Proposes the active parameters of the next trial.
     fn sample(&mut self, ctx: &SampleContext<'_>) -> Result<Config, SamplerError>;
+
+    /// Whether this sampler can serve a study over `space` with `directions`; checked when a
+    /// study opens, so an unsuitable sampler fails before the first trial.
+    fn supports(&self, space: &SearchSpace, directions: &[Direction]) -> Result<(), SamplerError> {
+        let _ = (space, directions);
+        Ok(())
+    }
 }
 
 /// The random stream of trial `number` under `seed`: independent streams per trial, so

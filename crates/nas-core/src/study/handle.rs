@@ -58,7 +58,8 @@ pub struct Study {
 
 impl Study {
     /// Opens (or creates) the study `name` in `storage`. Trials left running by a process that
-    /// died are marked failed and queued to run again; [`Study::recovered`] lists them.
+    /// died are marked failed and queued to run again; [`Study::recovered`] lists them. Fails
+    /// if the sampler cannot serve this space and these directions.
     pub fn open(
         mut storage: Box<dyn Storage>,
         name: &str,
@@ -66,6 +67,7 @@ impl Study {
         space: SearchSpace,
         sampler: Box<dyn Sampler>,
     ) -> Result<Self, StudyError> {
+        sampler.supports(&space, directions)?;
         let info = storage.open_study(name, directions)?;
         check_space(storage.as_mut(), &info, &space)?;
         let recovered = storage.recover_orphans(info.id)?;

@@ -53,7 +53,8 @@ use self::optimize::SearchBudget;
 use self::regression::GpModel;
 use crate::sampler::random::sample_uniform;
 use crate::sampler::{trial_rng, SampleContext, Sampler, SamplerError};
-use crate::space::Config;
+use crate::space::{Config, SearchSpace};
+use crate::study::Direction;
 
 /// Observed trials whose neighbourhoods the acquisition search explores.
 const N_ANCHORS: usize = 5;
@@ -183,6 +184,11 @@ fn best_points(data: &TrainingData, k: usize) -> Vec<Vec<f64>> {
 impl Sampler for GpSampler {
     fn name(&self) -> &'static str {
         data::NAME
+    }
+
+    fn supports(&self, space: &SearchSpace, directions: &[Direction]) -> Result<(), SamplerError> {
+        InputSpace::new(space)?;
+        single_direction(directions).map(|_| ())
     }
 
     fn sample(&mut self, ctx: &SampleContext<'_>) -> Result<Config, SamplerError> {

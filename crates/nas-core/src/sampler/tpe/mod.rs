@@ -16,10 +16,10 @@ mod observations;
 mod parzen;
 mod split;
 
-pub use joint::JointParzen;
-pub use observations::{Observation, ObservationCache, Observations, Outcome};
-pub use parzen::{BandwidthRule, CategoricalParzen, NumericParzen};
-pub use split::Split;
+use joint::JointParzen;
+use observations::{ObservationCache, Observations};
+use parzen::{BandwidthRule, CategoricalParzen, NumericParzen};
+use split::Split;
 
 use rand_chacha::ChaCha8Rng;
 

@@ -176,6 +176,7 @@ impl NumericParzen {
     }
 
     /// The kernel bandwidth.
+    #[cfg(test)]
     pub fn bandwidth(&self) -> f64 {
         self.bandwidth
     }
@@ -196,11 +197,6 @@ impl NumericParzen {
         let h = self.bandwidth;
         let kernels = gaussian_sum(x, 0.5 / (h * h), &self.mus32, &self.scale32);
         (self.prior_weight + kernels) / self.total_weight
-    }
-
-    /// `ln` density at `x ∈ [0, 1]`.
-    pub fn log_pdf(&self, x: f64) -> f64 {
-        self.pdf(x).ln()
     }
 }
 
@@ -238,11 +234,6 @@ impl CategoricalParzen {
     pub fn pmf(&self, c: usize) -> f64 {
         self.probs[c]
     }
-
-    /// `ln` probability of choice `c`.
-    pub fn log_pmf(&self, c: usize) -> f64 {
-        self.probs[c].ln()
-    }
 }
 
 #[cfg(test)]
@@ -268,7 +259,7 @@ mod tests {
         let p = NumericParzen::fit(obs.to_vec(), ones(obs), 1.0, &rule());
         let n = 20_000;
         let integral: f64 = (0..n)
-            .map(|i| p.log_pdf((i as f64 + 0.5) / n as f64).exp())
+            .map(|i| p.pdf((i as f64 + 0.5) / n as f64))
             .sum::<f64>()
             / n as f64;
         assert!((integral - 1.0).abs() < 1e-4, "{integral}");
@@ -341,7 +332,7 @@ mod tests {
         // k = 2, prior weight 1, one observation of choice 0:
         // kernel = (1.5, 0.5) / 2, prior = (0.5, 0.5); total (1.25, 0.75) / 2.
         let c = CategoricalParzen::fit(&[0], &[1.0], 1.0, 2);
-        assert!((c.log_pmf(0).exp() - 0.625).abs() < 1e-12);
-        assert!((c.log_pmf(1).exp() - 0.375).abs() < 1e-12);
+        assert!((c.pmf(0) - 0.625).abs() < 1e-12);
+        assert!((c.pmf(1) - 0.375).abs() < 1e-12);
     }
 }
