@@ -5,6 +5,8 @@
 //!
 //! Both drive the samplers directly on an in-memory history, so storage is not measured.
 
+#![warn(missing_docs)]
+
 pub mod driver;
 pub mod functions;
 pub mod quality;

@@ -8,6 +8,8 @@
 //!
 //! Nothing here depends on burn: this crate builds in seconds and is tested on its own.
 
+#![warn(missing_docs)]
+
 pub mod pareto;
 pub mod sampler;
 pub mod space;

@@ -54,6 +54,40 @@ pub struct Study {
     sampler: Box<dyn Sampler>,
     worker: WorkerId,
     recovered: Vec<u64>,
+    history: History,
+}
+
+/// The study's trials as last read, indexed by number. A finished trial's parameters and
+/// values never change, so each refresh reads only newer trials and the unfinished ones.
+#[derive(Debug, Default)]
+struct History {
+    trials: Vec<Trial>,
+}
+
+impl History {
+    /// Brings the history up to date with `storage`.
+    fn refresh(&mut self, storage: &mut dyn Storage, study: i64) -> Result<(), StorageError> {
+        let from = self.trials.len() as u64;
+        let unfinished: Vec<u64> = self
+            .trials
+            .iter()
+            .filter(|t| !t.state.is_finished())
+            .map(|t| t.number)
+            .collect();
+        for trial in storage.trials_catch_up(study, from, &unfinished)? {
+            let n = trial.number as usize;
+            match n.cmp(&self.trials.len()) {
+                std::cmp::Ordering::Less => self.trials[n] = trial,
+                std::cmp::Ordering::Equal => self.trials.push(trial),
+                // Numbers are dense; a gap means another reader's view: read everything.
+                std::cmp::Ordering::Greater => {
+                    self.trials = storage.trials(study, None)?;
+                    return Ok(());
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 impl Study {
@@ -78,6 +112,7 @@ impl Study {
             sampler,
             worker: WorkerId::current(),
             recovered,
+            history: History::default(),
         })
     }
 
@@ -103,12 +138,13 @@ impl Study {
         if let Some(trial) = self.storage.claim_waiting(id, &self.worker)? {
             return Ok(trial);
         }
-        let trials = self.storage.trials(id, None)?;
+        self.history.refresh(self.storage.as_mut(), id)?;
+        let trials = &self.history.trials;
         let number = trials.last().map_or(0, |t| t.number + 1);
         let ctx = SampleContext {
             space: &self.space,
             directions: &self.info.directions,
-            trials: &trials,
+            trials,
             number,
         };
         let params = self.sampler.sample(&ctx)?;
@@ -152,9 +188,14 @@ impl Study {
     /// The best completed feasible trials: the single best for one objective (earliest of
     /// ties), the Pareto front for several. Infeasible trials count only if none is feasible.
     pub fn best_trials(&mut self) -> Result<Vec<Trial>, StudyError> {
+        self.history.refresh(self.storage.as_mut(), self.info.id)?;
         let complete = self
-            .storage
-            .trials(self.info.id, Some(&[TrialState::Complete]))?;
+            .history
+            .trials
+            .iter()
+            .filter(|t| t.state == TrialState::Complete)
+            .cloned()
+            .collect();
         Ok(best_of(complete, &self.info.directions))
     }
 }

@@ -374,6 +374,19 @@ impl Storage for SqliteStorage {
         Ok(trials)
     }
 
+    fn trials_catch_up(
+        &mut self,
+        study: i64,
+        from: u64,
+        also: &[u64],
+    ) -> Result<Vec<Trial>, StorageError> {
+        let tx = self.conn.transaction()?;
+        study_by_id(&tx, study)?;
+        let trials = load_trials(&tx, study, &Selection::CatchUp(from, also))?;
+        tx.commit()?;
+        Ok(trials)
+    }
+
     fn trial(&mut self, study: i64, number: u64) -> Result<Trial, StorageError> {
         let tx = self.conn.transaction()?;
         let info = study_by_id(&tx, study)?;
@@ -615,6 +628,8 @@ enum Selection<'a> {
     States(Option<&'a [TrialState]>),
     /// The one with this number.
     One(u64),
+    /// Those numbered `from` or higher, and those numbered in the list.
+    CatchUp(u64, &'a [u64]),
 }
 
 impl Selection<'_> {
@@ -629,6 +644,14 @@ impl Selection<'_> {
                 format!("t.study_id = ?1 AND t.state IN ({})", names.join(", "))
             }
             Selection::One(_) => "t.study_id = ?1 AND t.number = ?2".to_string(),
+            Selection::CatchUp(_, also) => {
+                // Inlined: trial numbers are integers, never user text.
+                let numbers: Vec<String> = also.iter().map(u64::to_string).collect();
+                format!(
+                    "t.study_id = ?1 AND (t.number >= ?2 OR t.number IN ({}))",
+                    numbers.join(", ")
+                )
+            }
         }
     }
 }
@@ -646,7 +669,7 @@ fn load_trials(
 ) -> Result<Vec<Trial>, StorageError> {
     let condition = selection.condition();
     let args: Vec<&dyn ToSql> = match selection {
-        Selection::One(number) => vec![&study, number],
+        Selection::One(number) | Selection::CatchUp(number, _) => vec![&study, number],
         Selection::States(_) => vec![&study],
     };
     let mut trials = Vec::new();

@@ -209,6 +209,16 @@ pub trait Storage: Send {
         states: Option<&[TrialState]>,
     ) -> Result<Vec<Trial>, StorageError>;
 
+    /// The trials numbered `from` or higher and those numbered in `also`, in number order:
+    /// what a reader that holds trials `0..from` needs to catch up, when `also` lists the ones
+    /// it holds that were not finished yet (finished trials never change).
+    fn trials_catch_up(
+        &mut self,
+        study: i64,
+        from: u64,
+        also: &[u64],
+    ) -> Result<Vec<Trial>, StorageError>;
+
     /// One trial.
     fn trial(&mut self, study: i64, number: u64) -> Result<Trial, StorageError>;
 
