@@ -2,8 +2,10 @@
 //!
 //! - [`speed`]: the sampler's own time per proposal as a study grows.
 //! - [`quality`]: median best value after a fixed number of trials on standard functions.
+//! - [`study`]: one ask and tell through a study and its SQLite storage.
 //!
-//! Both drive the samplers directly on an in-memory history, so storage is not measured.
+//! The first two drive the samplers directly on an in-memory history; the last measures the
+//! whole round trip.
 
 #![warn(missing_docs)]
 
@@ -11,3 +13,4 @@ pub mod driver;
 pub mod functions;
 pub mod quality;
 pub mod speed;
+pub mod study;

@@ -2,7 +2,7 @@
 
 use std::sync::Mutex;
 
-use anyhow::{anyhow, bail};
+use anyhow::{anyhow, bail, Context};
 use clap::Subcommand;
 use nas_bench::functions;
 use nas_bench::quality::{self, QualityCell};
@@ -31,6 +31,21 @@ pub enum BenchCommand {
         /// Seed of the samplers.
         #[arg(long, default_value_t = 0)]
         seed: u64,
+    },
+    /// Time of one ask and tell through a study and its SQLite storage, as the study grows.
+    Study {
+        /// The sampler.
+        #[arg(long, default_value = "tpe")]
+        sampler: String,
+        /// SQLite file for the study (deleted first if it exists); in memory when not given.
+        #[arg(long)]
+        storage: Option<std::path::PathBuf>,
+        /// History sizes to report, comma-separated.
+        #[arg(long, value_delimiter = ',', default_value = "100,250,500,1000")]
+        at: Vec<usize>,
+        /// Round trips averaged before each history size.
+        #[arg(long, default_value_t = 20)]
+        window: usize,
     },
     /// Median best value over seeds after a number of trials, per sampler and function.
     SamplerQuality {
@@ -72,6 +87,12 @@ pub fn run(command: BenchCommand) -> anyhow::Result<()> {
             functions,
             jobs,
         } => sampler_quality(&parse_samplers(&samplers)?, trials, seeds, &functions, jobs),
+        BenchCommand::Study {
+            sampler,
+            storage,
+            at,
+            window,
+        } => study_round_trip(&sampler, storage.as_deref(), &at, window),
     }
 }
 
@@ -112,6 +133,30 @@ fn sampler_speed(
             r.mean.as_secs_f64() * 1e3,
             r.median.as_secs_f64() * 1e3
         );
+    }
+    Ok(())
+}
+
+fn study_round_trip(
+    sampler: &str,
+    storage: Option<&std::path::Path>,
+    at: &[usize],
+    window: usize,
+) -> anyhow::Result<()> {
+    let kind = parse_samplers(&[sampler.to_string()])?[0];
+    if let Some(path) = storage {
+        for suffix in ["", "-wal", "-shm"] {
+            let file = format!("{}{suffix}", path.display());
+            if std::path::Path::new(&file).exists() {
+                std::fs::remove_file(&file).with_context(|| format!("removing {file}"))?;
+            }
+        }
+    }
+    let place = storage.map_or("in memory".to_string(), |p| p.display().to_string());
+    println!("ask + tell through a study ({sampler}, SQLite {place}), mean of the {window} round trips before each size");
+    println!("{:>8} {:>12}", "trials", "mean ms");
+    for row in nas_bench::study::measure(kind, storage, at, window).map_err(|e| anyhow!("{e}"))? {
+        println!("{:>8} {:>12.4}", row.n_trials, row.mean.as_secs_f64() * 1e3);
     }
     Ok(())
 }
