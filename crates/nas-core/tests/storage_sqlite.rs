@@ -45,6 +45,7 @@ fn dead_worker() -> WorkerId {
     WorkerId {
         host: WorkerId::current().host,
         pid,
+        started: None,
     }
 }
 
@@ -169,7 +170,7 @@ fn schema_is_versioned_and_in_wal_mode() {
     let mode: String = conn
         .query_row("PRAGMA journal_mode", [], |r| r.get(0))
         .unwrap();
-    assert_eq!((version, mode.as_str()), (1, "wal"));
+    assert_eq!((version, mode.as_str()), (2, "wal"));
 }
 
 // -------------------------------------------------------------------------- life cycle
@@ -449,6 +450,7 @@ fn waiting_trials_are_claimed_in_fifo_order() {
     let worker = WorkerId {
         host: "gpu-node-7".to_string(),
         pid: 4242,
+        started: Some(17),
     };
     let claimed = storage.claim_waiting(study, &worker).unwrap().unwrap();
     assert_eq!((claimed.number, claimed.state), (0, TrialState::Running));
@@ -637,4 +639,57 @@ fn time_loading_5000_trials() {
     let loaded = started.elapsed();
     assert_eq!(trials.len(), 5000);
     println!("filling 5,000 trials (125,000 commits): {filled:?}; trials(): {loaded:?}");
+}
+
+#[test]
+fn a_reused_process_id_does_not_keep_a_dead_workers_trial_alive() {
+    let mut storage = SqliteStorage::in_memory().unwrap();
+    let study = storage.open_study("s", &[MIN]).unwrap().id;
+    // Our own pid, but with another start time: the process that ran the trial is gone and
+    // this one merely reuses its id.
+    let impostor = WorkerId {
+        started: me().started.map(|t| t + 1),
+        ..me()
+    };
+    assert!(me().started.is_some(), "start time read from /proc");
+    let lost = storage
+        .create_running(study, &Config::new(), None, &impostor)
+        .unwrap();
+    let live = storage
+        .create_running(study, &Config::new(), None, &me())
+        .unwrap();
+    assert_eq!(storage.recover_orphans(study).unwrap(), vec![lost.number]);
+    assert_eq!(
+        storage.trial(study, live.number).unwrap().state,
+        TrialState::Running
+    );
+}
+
+#[test]
+fn creating_a_running_trial_under_a_taken_number_is_refused() {
+    let mut storage = SqliteStorage::in_memory().unwrap();
+    let study = storage.open_study("s", &[MIN]).unwrap().id;
+    let first = storage
+        .try_create_running(study, 0, &Config::new(), None, &me())
+        .unwrap();
+    assert_eq!(first.map(|t| t.number), Some(0));
+    let stale = storage
+        .try_create_running(study, 0, &Config::new(), None, &me())
+        .unwrap();
+    assert!(stale.is_none(), "number 0 is taken");
+    let next = storage
+        .try_create_running(study, 1, &Config::new(), None, &me())
+        .unwrap();
+    assert_eq!(next.map(|t| t.number), Some(1));
+}
+
+#[test]
+fn the_first_value_of_an_insert_once_attribute_wins() {
+    let mut storage = SqliteStorage::in_memory().unwrap();
+    let study = storage.open_study("s", &[MIN]).unwrap().id;
+    let a = json!({"space": "a"});
+    let b = json!({"space": "b"});
+    assert_eq!(storage.study_attr_or_insert(study, "space", &a).unwrap(), a);
+    assert_eq!(storage.study_attr_or_insert(study, "space", &b).unwrap(), a);
+    assert_eq!(storage.study_attr(study, "space").unwrap(), Some(a));
 }

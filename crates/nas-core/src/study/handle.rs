@@ -133,25 +133,34 @@ impl Study {
     }
 
     /// Starts a trial: a queued configuration if any, else a new proposal of the sampler.
+    ///
+    /// The proposal is drawn with the random stream of the number the trial will get. If
+    /// another worker takes that number first, the history is read again and the proposal
+    /// drawn again, now seeing the other worker's trial.
     pub fn ask(&mut self) -> Result<Trial, StudyError> {
         let id = self.info.id;
-        if let Some(trial) = self.storage.claim_waiting(id, &self.worker)? {
-            return Ok(trial);
+        loop {
+            if let Some(trial) = self.storage.claim_waiting(id, &self.worker)? {
+                return Ok(trial);
+            }
+            self.history.refresh(self.storage.as_mut(), id)?;
+            let trials = &self.history.trials;
+            let number = trials.last().map_or(0, |t| t.number + 1);
+            let ctx = SampleContext {
+                space: &self.space,
+                directions: &self.info.directions,
+                trials,
+                number,
+            };
+            let params = self.sampler.sample(&ctx)?;
+            self.space.check_config(&params)?;
+            let created =
+                self.storage
+                    .try_create_running(id, number, &params, None, &self.worker)?;
+            if let Some(trial) = created {
+                return Ok(trial);
+            }
         }
-        self.history.refresh(self.storage.as_mut(), id)?;
-        let trials = &self.history.trials;
-        let number = trials.last().map_or(0, |t| t.number + 1);
-        let ctx = SampleContext {
-            space: &self.space,
-            directions: &self.info.directions,
-            trials,
-            number,
-        };
-        let params = self.sampler.sample(&ctx)?;
-        self.space.check_config(&params)?;
-        Ok(self
-            .storage
-            .create_running(id, &params, None, &self.worker)?)
     }
 
     /// Ends trial `number`. Complete results must hold one finite value per direction.
@@ -235,11 +244,11 @@ fn check_space(
 ) -> Result<(), StudyError> {
     let json = serde_json::to_value(space.params())
         .map_err(|e| StorageError::Corrupt(format!("cannot encode the space: {e}")))?;
-    match storage.study_attr(info.id, "space")? {
-        Some(stored) if stored != json => Err(StudyError::SpaceChanged {
+    let stored = storage.study_attr_or_insert(info.id, "space", &json)?;
+    if stored != json {
+        return Err(StudyError::SpaceChanged {
             study: info.name.clone(),
-        }),
-        Some(_) => Ok(()),
-        None => Ok(storage.set_study_attr(info.id, "space", &json)?),
+        });
     }
+    Ok(())
 }

@@ -43,7 +43,11 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Schema migrations in order: applying `MIGRATIONS[v]` takes the schema from version `v` to
 /// `v + 1`. Never edit a released entry; append a new one.
-const MIGRATIONS: &[&str] = &[SCHEMA_V1];
+const MIGRATIONS: &[&str] = &[SCHEMA_V1, SCHEMA_V2];
+
+/// Version 2: the start time of a trial's worker process, so a reused process id is not taken
+/// for the dead worker.
+const SCHEMA_V2: &str = "ALTER TABLE trials ADD COLUMN worker_started BIGINT;";
 
 /// The first schema. Plain SQL that PostgreSQL also accepts, except `INTEGER PRIMARY KEY`
 /// (SQLite's row id), which PostgreSQL spells `BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY`.
@@ -223,6 +227,28 @@ impl Storage for SqliteStorage {
         Ok(())
     }
 
+    fn study_attr_or_insert(
+        &mut self,
+        study: i64,
+        key: &str,
+        value: &Value,
+    ) -> Result<Value, StorageError> {
+        let tx = self.write_tx()?;
+        study_by_id(&tx, study)?;
+        tx.execute(
+            "INSERT INTO study_attrs (study_id, key, value_json) VALUES (?1, ?2, ?3)
+             ON CONFLICT (study_id, key) DO NOTHING",
+            params![study, key, value.to_string()],
+        )?;
+        let json: String = tx.query_row(
+            "SELECT value_json FROM study_attrs WHERE study_id = ?1 AND key = ?2",
+            params![study, key],
+            |row| row.get(0),
+        )?;
+        tx.commit()?;
+        parse_json(&json, || format!("study attribute `{key}`"))
+    }
+
     fn study_attr(&mut self, study: i64, key: &str) -> Result<Option<Value>, StorageError> {
         let json: Option<String> = self
             .conn
@@ -257,6 +283,31 @@ impl Storage for SqliteStorage {
             started_at: Some(now),
             ..Trial::running(number, params.clone())
         })
+    }
+
+    fn try_create_running(
+        &mut self,
+        study: i64,
+        number: u64,
+        params: &Config,
+        seed: Option<u64>,
+        worker: &WorkerId,
+    ) -> Result<Option<Trial>, StorageError> {
+        let params_json = encode_params(params)?;
+        let now = unix_now();
+        let tx = self.write_tx()?;
+        study_by_id(&tx, study)?;
+        if next_number(&tx, study)? != number {
+            return Ok(None);
+        }
+        let (id, _) = insert_waiting(&tx, study, &params_json, seed)?;
+        mark_running(&tx, id, worker, now)?;
+        tx.commit()?;
+        Ok(Some(Trial {
+            seed,
+            started_at: Some(now),
+            ..Trial::running(number, params.clone())
+        }))
     }
 
     fn enqueue(&mut self, study: i64, params: &Config) -> Result<u64, StorageError> {
@@ -470,21 +521,26 @@ fn insert_study(
 
 /// Inserts a WAITING trial with the study's next free number; returns its row id and number.
 /// Must run inside a write transaction, which makes `MAX + 1` safe.
+/// The number the study's next trial gets.
+fn next_number(conn: &Connection, study: i64) -> Result<u64, StorageError> {
+    Ok(conn.query_row(
+        "SELECT COALESCE(MAX(number) + 1, 0) FROM trials WHERE study_id = ?1",
+        [study],
+        |row| row.get(0),
+    )?)
+}
+
 fn insert_waiting(
     conn: &Connection,
     study: i64,
     params_json: &str,
     seed: Option<u64>,
 ) -> Result<(i64, u64), StorageError> {
-    let number: u64 = conn.query_row(
-        "SELECT COALESCE(MAX(number) + 1, 0) FROM trials WHERE study_id = ?1",
-        [study],
-        |row| row.get(0),
-    )?;
+    let number = next_number(conn, study)?;
     conn.execute(
         "INSERT INTO trials (study_id, number, state, params_json, seed)
          VALUES (?1, ?2, 'WAITING', ?3, ?4)",
-        params![study, number, params_json, seed.map(seed_to_sql)],
+        params![study, number, params_json, seed.map(u64_to_sql)],
     )?;
     Ok((conn.last_insert_rowid(), number))
 }
@@ -498,9 +554,15 @@ fn mark_running(
 ) -> Result<(), StorageError> {
     conn.execute(
         "UPDATE trials SET state = 'RUNNING', started_at = ?2, heartbeat_at = ?2,
-                           worker_host = ?3, worker_pid = ?4
+                           worker_host = ?3, worker_pid = ?4, worker_started = ?5
          WHERE id = ?1",
-        params![id, now, worker.host, worker.pid],
+        params![
+            id,
+            now,
+            worker.host,
+            worker.pid,
+            worker.started.map(u64_to_sql)
+        ],
     )?;
     Ok(())
 }
@@ -545,7 +607,8 @@ struct Claimed {
 /// The study's RUNNING trials that record their worker.
 fn running_trials(conn: &Connection, study: i64) -> Result<Vec<Claimed>, StorageError> {
     let mut running = Vec::new();
-    let sql = "SELECT id, number, params_json, seed, worker_host, worker_pid FROM trials
+    let sql = "SELECT id, number, params_json, seed, worker_host, worker_pid, worker_started
+               FROM trials
                WHERE study_id = ?1 AND state = 'RUNNING'
                      AND worker_host IS NOT NULL AND worker_pid IS NOT NULL
                ORDER BY number";
@@ -554,10 +617,11 @@ fn running_trials(conn: &Connection, study: i64) -> Result<Vec<Claimed>, Storage
             id: row.get(0)?,
             number: row.get(1)?,
             params_json: row.get(2)?,
-            seed: row.get::<_, Option<i64>>(3)?.map(seed_from_sql),
+            seed: row.get::<_, Option<i64>>(3)?.map(u64_from_sql),
             worker: WorkerId {
                 host: row.get(4)?,
                 pid: row.get(5)?,
+                started: row.get::<_, Option<i64>>(6)?.map(u64_from_sql),
             },
         });
         Ok(())
@@ -749,7 +813,7 @@ fn trial_from_row(row: &Row<'_>) -> Result<(i64, Trial), StorageError> {
         constraints,
         intermediate: BTreeMap::new(),
         fail_reason: row.get(6)?,
-        seed: row.get::<_, Option<i64>>(7)?.map(seed_from_sql),
+        seed: row.get::<_, Option<i64>>(7)?.map(u64_from_sql),
         started_at: row.get(8)?,
         finished_at: row.get(9)?,
         attrs: BTreeMap::new(),
@@ -856,12 +920,13 @@ fn parse_json<T: DeserializeOwned>(
     serde_json::from_str(json).map_err(|e| StorageError::Corrupt(format!("{}: {e}", what())))
 }
 
-/// SQL integers are signed: a `u64` seed is stored as the `i64` with the same bits.
-fn seed_to_sql(seed: u64) -> i64 {
+/// SQL integers are signed: a `u64` (seed, process start time) is stored as the `i64` with the
+/// same bits.
+fn u64_to_sql(seed: u64) -> i64 {
     seed as i64
 }
 
-/// Inverse of [`seed_to_sql`].
-fn seed_from_sql(stored: i64) -> u64 {
+/// Inverse of [`u64_to_sql`].
+fn u64_from_sql(stored: i64) -> u64 {
     stored as u64
 }

@@ -90,13 +90,17 @@ pub struct StudyInfo {
     pub created_at: f64,
 }
 
-/// The process that runs a trial: its host name and process id.
+/// The process that runs a trial: its host name, process id and the process's start time, so
+/// a later process that happens to get the same id (a restarted container's PID 1) is not
+/// mistaken for it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WorkerId {
     /// Host name.
     pub host: String,
     /// Operating-system process id.
     pub pid: u32,
+    /// Start time of the process (Linux: clock ticks after boot), when known.
+    pub started: Option<u64>,
 }
 
 impl WorkerId {
@@ -106,34 +110,49 @@ impl WorkerId {
             .map(|s| s.trim().to_string())
             .or_else(|_| std::env::var("HOSTNAME"))
             .unwrap_or_else(|_| "localhost".to_string());
+        let pid = std::process::id();
         WorkerId {
             host,
-            pid: std::process::id(),
+            pid,
+            started: ProcessStatus::of(pid).and_then(|s| s.started),
         }
     }
 
-    /// Whether this worker runs on this host and its process is gone. Workers on other hosts
-    /// are never judged dead here (heartbeats decide that).
+    /// Whether this worker runs on this host and its process is gone: no such process, a
+    /// zombie, or another process that reuses the id (a different start time). Workers on
+    /// other hosts are never judged dead here; that needs heartbeats, which do not exist yet.
     pub fn is_dead_local(&self) -> bool {
-        if self.host != WorkerId::current().host {
+        if self.host != WorkerId::current().host || !cfg!(target_os = "linux") {
             return false;
         }
-        !process_alive(self.pid)
+        match ProcessStatus::of(self.pid) {
+            None => true,
+            Some(status) => {
+                status.zombie || (self.started.is_some() && status.started != self.started)
+            }
+        }
     }
 }
 
-/// Whether a process with this pid exists on this machine.
-fn process_alive(pid: u32) -> bool {
-    if cfg!(target_os = "linux") {
-        match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-            // A zombie (state Z) has exited; only its parent has not reaped it yet.
-            Ok(stat) => !stat
-                .rsplit_once(')')
-                .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')),
-            Err(_) => false,
-        }
-    } else {
-        true
+/// What `/proc/<pid>/stat` says of a process.
+struct ProcessStatus {
+    /// State `Z`: exited, not yet reaped by its parent.
+    zombie: bool,
+    /// Field 22, the start time in clock ticks after boot.
+    started: Option<u64>,
+}
+
+impl ProcessStatus {
+    /// The status of `pid` on this machine, `None` if there is no such process.
+    fn of(pid: u32) -> Option<Self> {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        // Fields after the parenthesised command name, which may itself hold spaces.
+        let (_, rest) = stat.rsplit_once(')')?;
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        Some(ProcessStatus {
+            zombie: fields.first() == Some(&"Z"),
+            started: fields.get(19).and_then(|f| f.parse().ok()),
+        })
     }
 }
 
@@ -157,6 +176,15 @@ pub trait Storage: Send {
     /// Sets a study attribute (JSON), replacing an earlier value.
     fn set_study_attr(&mut self, study: i64, key: &str, value: &Value) -> Result<(), StorageError>;
 
+    /// The study attribute `key`, set to `value` first if it was not set: one atomic step, so
+    /// of several processes setting it at once exactly one value wins and all see it.
+    fn study_attr_or_insert(
+        &mut self,
+        study: i64,
+        key: &str,
+        value: &Value,
+    ) -> Result<Value, StorageError>;
+
     /// A study attribute, if set.
     fn study_attr(&mut self, study: i64, key: &str) -> Result<Option<Value>, StorageError>;
 
@@ -168,6 +196,18 @@ pub trait Storage: Send {
         seed: Option<u64>,
         worker: &WorkerId,
     ) -> Result<Trial, StorageError>;
+
+    /// Creates a RUNNING trial numbered `number` if that is still the next free number (no
+    /// other worker took it since the caller looked); `None` otherwise. Lets a caller sample
+    /// with the random stream of the number its trial will really get.
+    fn try_create_running(
+        &mut self,
+        study: i64,
+        number: u64,
+        params: &Config,
+        seed: Option<u64>,
+        worker: &WorkerId,
+    ) -> Result<Option<Trial>, StorageError>;
 
     /// Adds a WAITING trial with fixed parameters; returns its number.
     fn enqueue(&mut self, study: i64, params: &Config) -> Result<u64, StorageError>;
