@@ -41,9 +41,22 @@ enum Request {
 }
 
 /// Answers requests from `input` on `output` until the input ends.
-pub fn serve(study: &mut Study, input: impl BufRead, mut output: impl Write) -> anyhow::Result<()> {
-    for line in input.lines() {
-        let line = line.context("reading standard input")?;
+pub fn serve(
+    study: &mut Study,
+    mut input: impl BufRead,
+    mut output: impl Write,
+) -> anyhow::Result<()> {
+    let mut bytes = Vec::new();
+    loop {
+        bytes.clear();
+        if input
+            .read_until(b'\n', &mut bytes)
+            .context("reading standard input")?
+            == 0
+        {
+            return Ok(());
+        }
+        let line = String::from_utf8_lossy(&bytes);
         if line.trim().is_empty() {
             continue;
         }
@@ -54,7 +67,6 @@ pub fn serve(study: &mut Study, input: impl BufRead, mut output: impl Write) -> 
         writeln!(output, "{answer}").context("writing standard output")?;
         output.flush().context("flushing standard output")?;
     }
-    Ok(())
 }
 
 /// Answers one request, or says why it cannot be answered.

@@ -116,8 +116,8 @@ fn sampler_speed(
     window: usize,
     seed: u64,
 ) -> anyhow::Result<()> {
-    if at.iter().any(|&c| c == 0 || c < window) {
-        bail!("every --at value must be at least --window ({window}) and above 0");
+    if window == 0 || at.iter().any(|&c| c < window) {
+        bail!("--window must be at least 1 and every --at value at least --window ({window})");
     }
     println!("sampler time per proposal, 12-parameter conditional space (mean and median of the {window} proposals before each history size)");
     println!(
@@ -143,6 +143,9 @@ fn study_round_trip(
     at: &[usize],
     window: usize,
 ) -> anyhow::Result<()> {
+    if window == 0 || at.iter().any(|&c| c < window) {
+        bail!("--window must be at least 1 and every --at value at least --window ({window})");
+    }
     let kind = parse_samplers(&[sampler.to_string()])?[0];
     if let Some(path) = storage {
         for suffix in ["", "-wal", "-shm"] {

@@ -96,6 +96,7 @@ fn bad_requests_get_errors_and_the_server_keeps_serving() {
     let (trial, _) = s.ask();
     for bad in [
         "not json",
+        "\u{fffd}\u{fffd} not utf-8 below",
         r#"{"op":"fly"}"#,
         r#"{"op":"tell","trial":99,"values":[1.0]}"#,
         &json!({"op":"tell","trial":trial,"values":[1.0, 2.0]}).to_string(),
@@ -106,6 +107,12 @@ fn bad_requests_get_errors_and_the_server_keeps_serving() {
         let answer = s.send(bad);
         assert!(answer["error"].is_string(), "{bad} → {answer}");
     }
+    // Bytes that are not UTF-8 get an error too; the server keeps serving.
+    s.stdin.write_all(b"\xff\xfe{\"op\":\"ask\"}\n").unwrap();
+    s.stdin.flush().unwrap();
+    let mut answer = String::new();
+    s.stdout.read_line(&mut answer).unwrap();
+    assert!(answer.contains("error"), "{answer}");
     assert_eq!(
         s.send(&json!({"op":"tell","trial":trial,"values":[0.5]}).to_string()),
         json!({"ok": true})

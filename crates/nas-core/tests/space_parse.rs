@@ -138,10 +138,17 @@ fn step_must_divide_the_range() {
 fn ranges_too_wide_to_count_are_rejected() {
     let text =
         "[params.n]\ntype = \"int\"\nlow = -9223372036854775808\nhigh = 9223372036854775807\n";
-    let error = rejected(text, 3, "params.n.low", "holds too many values");
+    let error = rejected(text, 3, "params.n.low", "is too wide");
     assert!(matches!(error, SpaceError::RangeTooWide { .. }));
     let text = "[params.x]\ntype = \"float\"\nlow = 0.0\nhigh = 1e30\nstep = 1e-10\n";
-    rejected(text, 3, "params.x.low", "holds too many values");
+    rejected(text, 3, "params.x.low", "is too wide");
+    // Ints beyond 2^53 are not exact as the samplers' floats: 2^60 and 2^60 + 1 would merge.
+    let text =
+        "[params.n]\ntype = \"int\"\nlow = 1152921504606846976\nhigh = 1152921504606846977\n";
+    rejected(text, 3, "params.n.low", "within ±2^53");
+    // A float range whose width overflows.
+    let text = "[params.x]\ntype = \"float\"\nlow = -1e308\nhigh = 1e308\n";
+    rejected(text, 3, "params.x.low", "finite width");
 }
 
 #[test]
@@ -950,7 +957,7 @@ fn counts_are_none_for_continuous_spaces() {
 
 #[test]
 fn counts_saturate() {
-    let wide = "type = \"int\"\nlow = 0\nhigh = 9000000000000000000\n";
+    let wide = "type = \"int\"\nlow = 0\nhigh = 9000000000000000\n";
     let text: String = ["a", "b", "c", "d", "e"]
         .map(|name| format!("[params.{name}]\n{wide}"))
         .concat();
@@ -1132,4 +1139,16 @@ fn mangled_shipped_spaces_are_errors_not_panics() {
         bytes[at] = b"=[]{}\",.0-<> \n#x"[(seed >> 32) as usize % 16];
         must_not_panic(&String::from_utf8_lossy(&bytes));
     }
+}
+
+#[test]
+fn equality_on_a_continuous_parent_is_rejected() {
+    let text = "[params.lr]\ntype = \"float\"\nlow = 0.001\nhigh = 0.1\n\
+                [params.warmup]\nchoices = [0, 1]\nwhen = { lr = 0.01 }\n";
+    let error = rejected(text, 7, "params.warmup.when.lr", "is continuous");
+    assert!(matches!(error, SpaceError::EqualityOnContinuous { .. }));
+    // A comparison on the same parent is fine.
+    let text = "[params.lr]\ntype = \"float\"\nlow = 0.001\nhigh = 0.1\n\
+                [params.warmup]\nchoices = [0, 1]\nwhen = { lr = \"> 0.01\" }\n";
+    parse_ok(text);
 }

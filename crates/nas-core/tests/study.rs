@@ -3,7 +3,9 @@
 
 use nas_core::sampler::{SamplerKind, TpeConfig, TpeSampler};
 use nas_core::space::{Condition, Distribution, Param, SearchSpace};
-use nas_core::study::{Direction, SqliteStorage, Study, StudyError, TrialEnd, TrialState};
+use nas_core::study::{
+    Direction, SqliteStorage, StorageError, Study, StudyError, TrialEnd, TrialState,
+};
 
 fn space() -> SearchSpace {
     SearchSpace::new(vec![
@@ -99,15 +101,15 @@ fn telling_a_wrong_result_is_refused_and_the_trial_stays_running() {
     let t = s.ask().unwrap();
     assert!(matches!(
         s.tell(t.number, TrialEnd::complete(&[1.0, 2.0])),
-        Err(StudyError::ValueCount {
+        Err(StudyError::Storage(StorageError::ValueCount {
             expected: 1,
             got: 2,
             ..
-        })
+        }))
     ));
     assert!(matches!(
         s.tell(t.number, TrialEnd::complete(&[f64::NAN])),
-        Err(StudyError::NonFinite { .. })
+        Err(StudyError::Storage(StorageError::NonFinite { .. }))
     ));
     s.tell(t.number, TrialEnd::fail("diverged")).unwrap();
     let stored = &s.trials().unwrap()[0];

@@ -405,3 +405,47 @@ fn multi_objective_tpe_finds_a_larger_hypervolume_than_random() {
     );
     assert!(ours > random, "hypervolume tpe {ours}, random {random}");
 }
+
+/// The sampler caches encoded trials between proposals; a warm sampler must propose exactly
+/// what a fresh one with the same seed proposes for the same history, also after trials it
+/// saw running have finished.
+#[test]
+fn a_proposal_depends_only_on_seed_number_and_history() {
+    let space = conditional_space();
+    let f = |c: &Config| vec![conditional_loss(c)];
+    for multivariate in [false, true] {
+        let mut warm = tpe(5, multivariate);
+        let mut trials = run(&mut warm, &space, &[Direction::Minimize], 30, &f);
+        for number in 30..32 {
+            let ctx = SampleContext {
+                space: &space,
+                directions: &[Direction::Minimize],
+                trials: &trials,
+                number,
+            };
+            let params = warm.sample(&ctx).unwrap();
+            trials.push(Trial::running(number, params));
+        }
+        let propose = |s: &mut TpeSampler, trials: &[Trial]| {
+            s.sample(&SampleContext {
+                space: &space,
+                directions: &[Direction::Minimize],
+                trials,
+                number: 32,
+            })
+            .unwrap()
+        };
+        assert_eq!(
+            propose(&mut warm, &trials),
+            propose(&mut tpe(5, multivariate), &trials)
+        );
+        for t in &mut trials[30..] {
+            t.state = TrialState::Complete;
+            t.values = Some(vec![conditional_loss(&t.params)]);
+        }
+        assert_eq!(
+            propose(&mut warm, &trials),
+            propose(&mut tpe(5, multivariate), &trials)
+        );
+    }
+}

@@ -70,12 +70,14 @@ impl ParamValue {
     }
 }
 
-/// Numbers compare by value (`3 == 3.0`); other kinds only with their own kind.
+/// Numbers compare by value (`3 == 3.0`; two ints exactly); other kinds only with their own
+/// kind.
 impl PartialEq for ParamValue {
     fn eq(&self, other: &Self) -> bool {
         match (self, other) {
             (ParamValue::Bool(a), ParamValue::Bool(b)) => a == b,
             (ParamValue::Str(a), ParamValue::Str(b)) => a == b,
+            (ParamValue::Int(a), ParamValue::Int(b)) => a == b,
             (a, b) => match (a.as_f64(), b.as_f64()) {
                 (Some(x), Some(y)) => x == y,
                 _ => false,

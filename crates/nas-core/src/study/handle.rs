@@ -20,24 +20,6 @@ pub enum StudyError {
     /// A configuration does not fit the space.
     #[error(transparent)]
     Space(#[from] SpaceError),
-    /// A result with the wrong number of objective values.
-    #[error("trial {number}: expected {expected} objective value(s), got {got}")]
-    ValueCount {
-        /// The trial.
-        number: u64,
-        /// Number of study directions.
-        expected: usize,
-        /// Number of values told.
-        got: usize,
-    },
-    /// A result that is NaN or infinite.
-    #[error("trial {number}: objective value {value} is not finite; tell it as failed")]
-    NonFinite {
-        /// The trial.
-        number: u64,
-        /// The offending value.
-        value: f64,
-    },
     /// The study was created over another search space.
     #[error("study `{study}` was created with another search space; use a new study name")]
     SpaceChanged {
@@ -163,22 +145,9 @@ impl Study {
         }
     }
 
-    /// Ends trial `number`. Complete results must hold one finite value per direction.
+    /// Ends trial `number`. Complete results must hold one finite value per direction
+    /// ([`StorageError::ValueCount`], [`StorageError::NonFinite`] otherwise).
     pub fn tell(&mut self, number: u64, end: TrialEnd<'_>) -> Result<(), StudyError> {
-        if end.state == TrialState::Complete {
-            let values = end.values.unwrap_or(&[]);
-            let expected = self.info.directions.len();
-            if values.len() != expected {
-                return Err(StudyError::ValueCount {
-                    number,
-                    expected,
-                    got: values.len(),
-                });
-            }
-            if let Some(&value) = values.iter().find(|v| !v.is_finite()) {
-                return Err(StudyError::NonFinite { number, value });
-            }
-        }
         Ok(self.storage.finish(self.info.id, number, end)?)
     }
 

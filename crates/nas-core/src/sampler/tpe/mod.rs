@@ -262,20 +262,20 @@ impl Proposal<'_> {
     fn multivariate(&self, rng: &mut ChaCha8Rng) -> Config {
         let encoder = self.obs.encoder;
         let rule = self.rule();
-        let fit = |set: &[usize]| {
+        let fit = |set: &[usize], weights: fn(usize) -> Vec<f64>| {
             let rows: Vec<&[f64]> = set.iter().map(|&r| self.obs.row(r)).collect();
-            JointParzen::fit(
-                &rows,
-                &vec![1.0; rows.len()],
-                encoder,
-                self.config.prior_weight,
-                &rule,
-            )
+            let w = weights(rows.len());
+            JointParzen::fit(&rows, &w, encoder, self.config.prior_weight, &rule)
         };
         let ratios: Vec<(JointParzen, JointParzen)> = self
             .splits
             .all()
-            .map(|s| (fit(&s.below), fit(&s.above)))
+            .map(|s| {
+                (
+                    fit(&s.below, uniform_weights),
+                    fit(&s.above, recency_weights),
+                )
+            })
             .collect();
         let mut scratch = Vec::new();
         let candidates =
@@ -302,7 +302,7 @@ fn uniform_weights(n: usize) -> Vec<f64> {
 
 /// Optuna's weights for the bad set, oldest first: beyond the 25 most recent observations
 /// (weight 1) the weights fall linearly to `1/n` for the oldest, so `g` follows where the
-/// search is now rather than where it started.
+/// search is now rather than where it started. The sets are in trial order (see [`split`]).
 fn recency_weights(n: usize) -> Vec<f64> {
     const RECENT: usize = 25;
     if n < RECENT {
@@ -323,7 +323,7 @@ fn recency_weights(n: usize) -> Vec<f64> {
         .collect()
 }
 
-/// The candidate with the highest score (the first of ties).
+/// The candidate with the highest score (the first of ties; a NaN score counts as −∞).
 fn argmax<T, I, F>(candidates: I, mut score: F) -> T
 where
     I: Iterator<Item = T>,
@@ -332,6 +332,7 @@ where
     let mut best: Option<(T, f64)> = None;
     for c in candidates {
         let s = score(&c);
+        let s = if s.is_nan() { f64::NEG_INFINITY } else { s };
         if best.as_ref().is_none_or(|(_, b)| s > *b) {
             best = Some((c, s));
         }

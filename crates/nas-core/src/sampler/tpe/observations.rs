@@ -150,7 +150,7 @@ impl ObservationCache {
     }
 
     /// Makes sure the finished trial's observation is cached; false if it does not count (a
-    /// complete trial without one value per direction).
+    /// complete trial without one finite value per direction).
     fn cache_finished(&mut self, trial: &Trial, directions: &[Direction]) -> bool {
         let n = trial.number as usize;
         if let Some(Some(f)) = self.finished.get(n) {
@@ -160,12 +160,12 @@ impl ObservationCache {
             self.row_of[n] = None; // another trial under the same number: re-encode it too
         }
         let outcome = match (trial.state, &trial.values) {
-            (TrialState::Complete, Some(v)) if v.len() == directions.len() => Outcome::Complete(
-                v.iter()
-                    .zip(directions)
-                    .map(|(&x, d)| d.to_loss(x))
-                    .collect(),
-            ),
+            (TrialState::Complete, Some(v))
+                if v.len() == directions.len() && v.iter().all(|x| x.is_finite()) =>
+            {
+                let losses = v.iter().zip(directions).map(|(&x, d)| d.to_loss(x));
+                Outcome::Complete(losses.collect())
+            }
             (TrialState::Complete, _) => return false,
             _ => Outcome::Pruned,
         };

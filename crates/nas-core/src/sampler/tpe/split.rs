@@ -9,7 +9,8 @@
 use super::observations::{Observation, Outcome};
 use crate::pareto::{hypervolume_contributions, non_dominated_sort};
 
-/// Indices into the observation list: the good and the bad set.
+/// Indices into the observation list: the good and the bad set, each in trial order (the
+/// recency weights of the bad set rely on it).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Split {
     /// Observations modelled by `l(x)`.
@@ -70,9 +71,15 @@ pub fn split_by_constraint(items: &[&Observation], j: usize, n_good: usize) -> O
     reported.sort_by(|a, b| a.1.total_cmp(&b.1));
     let satisfied = reported.iter().take_while(|(_, c)| *c <= 0.0).count();
     let n_good = satisfied.max(n_good.min(reported.len()));
-    let below = reported[..n_good].iter().map(|(i, _)| *i).collect();
-    let above = reported[n_good..].iter().map(|(i, _)| *i).collect();
-    Some(Split { below, above })
+    let in_order = |part: &[(usize, f64)]| {
+        let mut set: Vec<usize> = part.iter().map(|(i, _)| *i).collect();
+        set.sort_unstable();
+        set
+    };
+    Some(Split {
+        below: in_order(&reported[..n_good]),
+        above: in_order(&reported[n_good..]),
+    })
 }
 
 fn is_feasible(o: &Observation) -> bool {
@@ -230,7 +237,7 @@ mod tests {
         items[2].constraints = Some(vec![0.5]);
         let s = split_by_constraint(&refs(&items), 0, 1).unwrap();
         assert_eq!(s.below, vec![0]);
-        assert_eq!(s.above, vec![2, 1]);
+        assert_eq!(s.above, vec![1, 2], "trial order, not constraint order");
         assert!(split_by_constraint(&refs(&items), 1, 1).is_none());
     }
 }

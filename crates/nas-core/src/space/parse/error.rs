@@ -130,8 +130,12 @@ pub enum SpaceError {
         /// The upper bound.
         high: ParamValue,
     },
-    /// A range with more values than can be counted or indexed.
-    #[error("{at}: the range [{low}, {high}] holds too many values")]
+    /// A range the samplers cannot model: more values than can be indexed, ints beyond ±2^53
+    /// (not exact as floats), or a float range whose width overflows.
+    #[error(
+        "{at}: the range [{low}, {high}] is too wide (ints must lie within ±2^53, \
+         float ranges must have a finite width)"
+    )]
     RangeTooWide {
         /// The `low` key.
         at: Box<SourceLocation>,
@@ -219,6 +223,17 @@ pub enum SpaceError {
         parent: String,
         /// The value it cannot take.
         value: ParamValue,
+    },
+    /// A condition on equal values of a continuous parent, which holds with probability zero.
+    #[error(
+        "{at}: `{parent}` is continuous, so it almost never equals a listed value; \
+         compare it instead (`\"> 0.5\"`) or give it a `step`"
+    )]
+    EqualityOnContinuous {
+        /// The condition.
+        at: Box<SourceLocation>,
+        /// The parent parameter.
+        parent: String,
     },
     /// A condition accepting no values at all (`when = { optimizer = [] }`).
     #[error("{at}: no accepted values for `{parent}`, so the condition never holds")]

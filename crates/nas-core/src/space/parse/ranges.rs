@@ -40,6 +40,15 @@ fn check_float(low: f64, high: f64, log: bool, step: Option<f64>, site: &Site) -
     }
     let range = || (ParamValue::Float(low), ParamValue::Float(high));
     check_bounds(low < high, log && low <= 0.0, range, site)?;
+    let padding = step.unwrap_or(0.0);
+    if !(high - low + padding).is_finite() {
+        let (low, high) = range();
+        return Err(SpaceError::RangeTooWide {
+            at: site.field("low").into(),
+            low,
+            high,
+        });
+    }
     let Some(step) = step else { return Ok(()) };
     let at = || site.field("step").into();
     if step <= 0.0 {
@@ -77,7 +86,9 @@ fn check_float(low: f64, high: f64, log: bool, step: Option<f64>, site: &Site) -
 pub(super) fn check_int(low: i64, high: i64, log: bool, step: i64, site: &Site) -> Result<()> {
     let range = || (ParamValue::Int(low), ParamValue::Int(high));
     check_bounds(low < high, log && low <= 0, range, site)?;
-    let Some(width) = high.checked_sub(low) else {
+    const EXACT: i64 = 1 << 53; // beyond this, ints are not exact as the samplers' floats
+    let exact = (-EXACT..=EXACT).contains(&low) && (-EXACT..=EXACT).contains(&high);
+    let Some(width) = high.checked_sub(low).filter(|_| exact) else {
         let (low, high) = range();
         return Err(SpaceError::RangeTooWide {
             at: site.field("low").into(),

@@ -63,6 +63,12 @@ fn check_condition(
             at: at.clone().into(),
             parent: name,
         }),
+        Condition::In { .. } if matches!(parent, Distribution::Float { step: None, .. }) => {
+            Err(SpaceError::EqualityOnContinuous {
+                at: at.clone().into(),
+                parent: name,
+            })
+        }
         Condition::In { values, .. } => match values.iter().find(|v| !can_take(parent, v)) {
             Some(value) => Err(SpaceError::ImpossibleValue {
                 at: at.clone().into(),
