@@ -221,7 +221,16 @@ impl Proposal<'_> {
             })
             .collect();
         let encoder = self.obs.encoder;
-        let candidates = (0..self.n_candidates()).map(|_| encoder.snap(d, ratios[0].0.sample(rng)));
+        // Grid parameters are scored where they will land; continuous ones decode to the
+        // sampled point itself.
+        let snap = |u: f64| {
+            if grid.is_some() {
+                encoder.snap(d, u)
+            } else {
+                u
+            }
+        };
+        let candidates = (0..self.n_candidates()).map(|_| snap(ratios[0].0.sample(rng)));
         argmax(candidates, |x| {
             ratios
                 .iter()

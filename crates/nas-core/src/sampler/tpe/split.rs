@@ -51,7 +51,7 @@ pub fn split_by_objectives(items: &[&Observation], n_good: usize) -> Split {
     let below = if complete.first().is_some_and(|c| c.loss.len() > 1) {
         best_by_fronts(&complete, n_good)
     } else {
-        best_by_loss(&complete, n_good)
+        best_by_loss(complete, n_good)
     };
     complement(items.len(), below)
 }
@@ -89,8 +89,7 @@ fn is_feasible(o: &Observation) -> bool {
 }
 
 /// Single objective: feasible before infeasible, then by loss.
-fn best_by_loss(complete: &[Scored<'_>], n_good: usize) -> Vec<usize> {
-    let mut order = complete.to_vec();
+fn best_by_loss(mut order: Vec<Scored<'_>>, n_good: usize) -> Vec<usize> {
     let better = |a: &Scored<'_>, b: &Scored<'_>| {
         b.feasible
             .cmp(&a.feasible)
