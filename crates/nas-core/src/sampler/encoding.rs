@@ -71,6 +71,14 @@ impl Encoder {
         &self.encodings[i]
     }
 
+    /// Whether parameter `i` takes only grid values (ints, stepped floats).
+    pub fn is_discrete(&self, i: usize) -> bool {
+        matches!(
+            self.dists[i],
+            Distribution::Int { .. } | Distribution::Float { step: Some(_), .. }
+        )
+    }
+
     /// Whether parameter `i` is categorical.
     pub fn is_categorical(&self, i: usize) -> bool {
         matches!(self.encodings[i], Encoding::Categorical { .. })
