@@ -44,11 +44,22 @@ impl Server {
 
     /// Sends one line and reads the one-line answer.
     fn send(&mut self, line: &str) -> Value {
-        writeln!(self.stdin, "{line}").unwrap();
-        self.stdin.flush().unwrap();
+        let sent = writeln!(self.stdin, "{line}").and_then(|()| self.stdin.flush());
         let mut answer = String::new();
         self.stdout.read_line(&mut answer).unwrap();
+        if sent.is_err() || answer.is_empty() {
+            panic!("the server exited: {}", self.stderr());
+        }
         serde_json::from_str(&answer).unwrap_or_else(|e| panic!("bad answer {answer:?}: {e}"))
+    }
+
+    /// What the server wrote to stderr (after it exited).
+    fn stderr(&mut self) -> String {
+        let mut stderr = String::new();
+        if let Some(mut e) = self.child.stderr.take() {
+            std::io::Read::read_to_string(&mut e, &mut stderr).unwrap();
+        }
+        stderr
     }
 
     fn ask(&mut self) -> (u64, Value) {
@@ -189,4 +200,38 @@ fn a_sampler_that_cannot_serve_the_space_fails_before_serving() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("gp") && err.contains("conditional"), "{err}");
+}
+
+#[test]
+fn three_servers_share_one_study_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("shared.db");
+    let storage = db.to_str().unwrap();
+    let mut servers: Vec<Server> = (0..3)
+        .map(|seed| Server::start(&["--storage", storage, "--seed", &seed.to_string()]))
+        .collect();
+    let mut numbers = Vec::new();
+    for _ in 0..15 {
+        // Every server asks before any tells, so each sees the others' running trials.
+        let asked: Vec<(u64, Value)> = servers.iter_mut().map(Server::ask).collect();
+        for (server, (trial, params)) in servers.iter_mut().zip(&asked) {
+            let told = server
+                .send(&json!({"op":"tell","trial":trial,"values":[objective(params)]}).to_string());
+            assert_eq!(told, json!({"ok": true}));
+            numbers.push(*trial);
+        }
+    }
+    numbers.sort_unstable();
+    assert_eq!(numbers, (0..45).collect::<Vec<u64>>());
+    let best: Vec<Value> = servers
+        .iter_mut()
+        .map(|s| s.send(r#"{"op":"best"}"#))
+        .collect();
+    assert!(
+        best.windows(2).all(|w| w[0] == w[1]),
+        "all servers agree on the best: {best:?}"
+    );
+    for s in servers {
+        s.stderr_after_exit();
+    }
 }

@@ -693,3 +693,21 @@ fn the_first_value_of_an_insert_once_attribute_wins() {
     assert_eq!(storage.study_attr_or_insert(study, "space", &b).unwrap(), a);
     assert_eq!(storage.study_attr(study, "space").unwrap(), Some(a));
 }
+
+#[test]
+fn several_connections_can_create_one_new_file_at_once() {
+    for _ in 0..5 {
+        let dir = TempDir::new().unwrap();
+        let path = db_path(&dir);
+        let barrier = std::sync::Barrier::new(4);
+        std::thread::scope(|scope| {
+            for _ in 0..4 {
+                scope.spawn(|| {
+                    barrier.wait();
+                    let mut storage = SqliteStorage::open(&path).expect("open a new file");
+                    storage.open_study("s", &[MIN]).expect("open the study");
+                });
+            }
+        });
+    }
+}

@@ -170,13 +170,38 @@ impl SqliteStorage {
 /// Connection settings: lock waiting, WAL, durability and foreign keys.
 fn configure(conn: &Connection) -> Result<(), StorageError> {
     conn.busy_timeout(BUSY_TIMEOUT)?;
-    // The pragma answers with the mode in force: `memory` for in-memory databases.
-    let _mode: String =
-        conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))?;
+    enable_wal(conn)?;
     // NORMAL: durable against process crashes in WAL mode (see the module docs).
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     Ok(())
+}
+
+/// Switches the database to WAL. SQLite does not call the busy handler for this pragma, so
+/// when several processes open a new file at once the switch is retried here until
+/// [`BUSY_TIMEOUT`].
+fn enable_wal(conn: &Connection) -> Result<(), StorageError> {
+    let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
+    loop {
+        // The pragma answers with the mode in force: `memory` for in-memory databases.
+        let switched: rusqlite::Result<String> =
+            conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0));
+        match switched {
+            Ok(_) => return Ok(()),
+            Err(e) if is_busy(&e) && std::time::Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// Whether SQLite answered "database is locked" or "busy".
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
 }
 
 impl Storage for SqliteStorage {
