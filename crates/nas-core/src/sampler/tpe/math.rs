@@ -3,61 +3,7 @@
 //! The acquisition evaluates tens of thousands of Gaussian kernels per proposal; these
 //! functions are written so the compiler vectorises the loops that call them.
 
-use std::f64::consts::{LN_2, LOG2_E};
-
 use multiversion::multiversion;
-
-/// `exp(x)` for `x ≤ 0`, relative error below 2e-13; inputs below −700 give ≈ 0.
-///
-/// Cody–Waite range reduction `x = k·ln2 + r` with `|r| ≤ ln2/2`, a degree-11 Taylor
-/// polynomial for `e^r`, and `2^k` built in the exponent bits. No branches, no table.
-#[inline(always)]
-pub fn exp_neg(x: f64) -> f64 {
-    // 1.5·2^52: adding it rounds to the nearest integer and leaves that integer in the low bits.
-    const SHIFT: f64 = 6_755_399_441_055_744.0;
-    let x = x.max(-700.0);
-    let shifted = x * LOG2_E + SHIFT;
-    let k = shifted - SHIFT;
-    let r = x - k * LN_2;
-    let mut p = 1.0 / 39_916_800.0;
-    for c in [
-        1.0 / 3_628_800.0,
-        1.0 / 362_880.0,
-        1.0 / 40_320.0,
-        1.0 / 5_040.0,
-        1.0 / 720.0,
-        1.0 / 120.0,
-        1.0 / 24.0,
-        1.0 / 6.0,
-        0.5,
-        1.0,
-        1.0,
-    ] {
-        p = p * r + c;
-    }
-    let k_int = shifted.to_bits() as i64 - SHIFT.to_bits() as i64;
-    p * f64::from_bits(((k_int + 1023) as u64) << 52)
-}
-
-/// The standard normal CDF Φ(z), absolute error below 2e-7 (Numerical Recipes' `erfcc`
-/// Chebyshev fit), branch-free.
-#[inline(always)]
-pub fn norm_cdf(z: f64) -> f64 {
-    let x = z * -std::f64::consts::FRAC_1_SQRT_2; // Φ(z) = erfc(−z/√2) / 2
-    let a = x.abs();
-    let t = 1.0 / (1.0 + 0.5 * a);
-    let poly = -a * a - 1.265_512_23
-        + t * (1.000_023_68
-            + t * (0.374_091_96
-                + t * (0.096_784_18
-                    + t * (-0.186_288_06
-                        + t * (0.278_868_07
-                            + t * (-1.135_203_98
-                                + t * (1.488_515_87 + t * (-0.822_152_23 + t * 0.170_872_77))))))));
-    let erfc_abs = t * exp_neg(poly);
-    let erfc = if x >= 0.0 { erfc_abs } else { 2.0 - erfc_abs };
-    0.5 * erfc
-}
 
 /// `ln m` for `m ∈ [0.25, 1]` (masses of truncated kernels), absolute error below 1e-8,
 /// branch-free: `2·atanh(u) = 2·Σ u^(2k+1)/(2k+1)` with `u = (m − 1)/(m + 1)`, `|u| ≤ 0.6`,
@@ -90,7 +36,8 @@ pub fn ln_mass(m: f64) -> f64 {
 }
 
 /// `exp(x)` in single precision for `x ≤ 0`, relative error below 1e-6; inputs below −87
-/// give ≈ 0. Same scheme as [`exp_neg`] with a degree-7 polynomial.
+/// give ≈ 0. Cody–Waite range reduction `x = k·ln2 + r`, a degree-7 Taylor polynomial for
+/// `e^r`, and `2^k` built in the exponent bits: no branches, no table.
 #[inline(always)]
 pub fn exp_neg_f32(x: f32) -> f32 {
     const SHIFT: f32 = 12_582_912.0; // 1.5·2^23
@@ -146,11 +93,14 @@ pub fn exp_sum(a: &[f64], max: f64) -> f64 {
     let mut acc = [0.0; LANES];
     for chunk in a.chunks_exact(LANES) {
         for (acc, &v) in acc.iter_mut().zip(chunk) {
-            *acc += exp_neg(v - max);
+            *acc += f64::from(exp_neg_f32((v - max) as f32));
         }
     }
     let tail = a.len() - a.len() % LANES;
-    let rest: f64 = a[tail..].iter().map(|&v| exp_neg(v - max)).sum();
+    let rest: f64 = a[tail..]
+        .iter()
+        .map(|&v| f64::from(exp_neg_f32((v - max) as f32)))
+        .sum();
     acc.iter().sum::<f64>() + rest
 }
 
@@ -174,7 +124,8 @@ pub fn truncated_scales(mu: &[f64], h: f64, out: &mut [Block]) {
     }
 }
 
-/// [`norm_cdf`] in single precision (absolute error below 1e-6).
+/// The standard normal CDF Φ(z) in single precision, absolute error below 1e-6 (Numerical
+/// Recipes' `erfcc` Chebyshev fit), branch-free.
 #[inline(always)]
 pub fn norm_cdf_f32(z: f32) -> f32 {
     let x = z * -std::f32::consts::FRAC_1_SQRT_2;
@@ -209,8 +160,9 @@ pub fn neg_log_masses(mu: &[f64], h: f64, out: &mut [f64]) {
             continue;
         }
         for (o, &m) in o.iter_mut().zip(m) {
-            let mass = norm_cdf((1.0 - m) * inv_h) - norm_cdf(-m * inv_h);
-            let v = -ln_mass(mass.max(0.25));
+            let (m32, inv_h32) = (m as f32, inv_h as f32);
+            let mass = norm_cdf_f32((1.0 - m32) * inv_h32) - norm_cdf_f32(-m32 * inv_h32);
+            let v = -ln_mass(f64::from(mass).max(0.25));
             *o = if m.is_nan() { 0.0 } else { v };
         }
     }
@@ -270,19 +222,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn exp_neg_matches_std() {
-        for k in 0..=70_000 {
-            let x = -(k as f64) * 0.01;
-            let want = x.exp();
-            let got = exp_neg(x);
-            let tol = 2e-13 * want + 1e-300;
-            assert!((got - want).abs() <= tol, "x={x} got={got} want={want}");
-        }
-        assert_eq!(exp_neg(0.0), 1.0);
-        assert!(exp_neg(-1e6) < 1e-300);
-    }
-
-    #[test]
     fn exp_neg_f32_matches_std() {
         for k in 0..=8_700 {
             let x = -(k as f32) * 0.01;
@@ -295,14 +234,17 @@ mod tests {
         }
     }
 
+    /// Φ(z) to double precision, from libm's erfc.
+    fn phi(z: f64) -> f64 {
+        0.5 * libm::erfc(-z / std::f64::consts::SQRT_2)
+    }
+
     #[test]
-    fn norm_cdf_f32_matches_f64() {
+    fn norm_cdf_f32_matches_erfc() {
         for k in -800..=800 {
             let z = k as f64 * 0.01;
-            assert!(
-                (f64::from(norm_cdf_f32(z as f32)) - norm_cdf(z)).abs() < 1e-6,
-                "{z}"
-            );
+            let got = f64::from(norm_cdf_f32(z as f32));
+            assert!((got - phi(z)).abs() < 1e-6, "z={z}: {got} vs {}", phi(z));
         }
     }
 
@@ -335,7 +277,7 @@ mod tests {
         let got = gaussian_sum(0.4, 3.0, &blocks(&mu), &blocks(&scale));
         assert!((got - want).abs() < 1e-5 * want);
         let want: f64 = mu.iter().map(|m| (m - 1.0).exp()).sum();
-        assert!((exp_sum(&mu, 1.0) - want).abs() < 1e-12 * want);
+        assert!((exp_sum(&mu, 1.0) - want).abs() < 1e-6 * want);
     }
 
     #[test]
@@ -348,21 +290,5 @@ mod tests {
         assert!((s0 - direct(&|_| 1.0)).abs() < 1e-12);
         assert!((s1 - direct(&|x| x)).abs() < 1e-12);
         assert!((s2 - direct(&|x| x * x)).abs() < 1e-12);
-    }
-
-    #[test]
-    fn norm_cdf_matches_known_values() {
-        let cases = [
-            (0.0, 0.5),
-            (1.0, 0.841_344_746_068_543),
-            (-1.0, 0.158_655_253_931_457),
-            (2.5, 0.993_790_334_674_224),
-            (-3.0, 0.001_349_898_031_630),
-            (8.0, 1.0),
-            (-8.0, 6.22e-16),
-        ];
-        for (z, want) in cases {
-            assert!((norm_cdf(z) - want).abs() < 2e-7, "z={z}: {}", norm_cdf(z));
-        }
     }
 }
