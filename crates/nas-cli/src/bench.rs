@@ -110,15 +110,21 @@ fn parse_samplers(names: &[String]) -> anyhow::Result<Vec<SamplerKind>> {
         .collect()
 }
 
+/// Each history size must have `window` measurements before it.
+fn check_window(at: &[usize], window: usize) -> anyhow::Result<()> {
+    if window == 0 || at.iter().any(|&c| c < window) {
+        bail!("--window must be at least 1 and every --at value at least --window ({window})");
+    }
+    Ok(())
+}
+
 fn sampler_speed(
     samplers: &[SamplerKind],
     at: &[usize],
     window: usize,
     seed: u64,
 ) -> anyhow::Result<()> {
-    if window == 0 || at.iter().any(|&c| c < window) {
-        bail!("--window must be at least 1 and every --at value at least --window ({window})");
-    }
+    check_window(at, window)?;
     println!("sampler time per proposal, 12-parameter conditional space (mean and median of the {window} proposals before each history size)");
     println!(
         "{:<18} {:>8} {:>12} {:>12}",
@@ -143,9 +149,7 @@ fn study_round_trip(
     at: &[usize],
     window: usize,
 ) -> anyhow::Result<()> {
-    if window == 0 || at.iter().any(|&c| c < window) {
-        bail!("--window must be at least 1 and every --at value at least --window ({window})");
-    }
+    check_window(at, window)?;
     let kind = parse_samplers(&[sampler.to_string()])?[0];
     if let Some(path) = storage {
         for suffix in ["", "-wal", "-shm"] {

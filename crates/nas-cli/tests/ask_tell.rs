@@ -235,3 +235,28 @@ fn three_servers_share_one_study_file() {
         s.stderr_after_exit();
     }
 }
+
+#[test]
+fn bad_arguments_are_named_before_serving() {
+    let space = repo_file("search_spaces/flat_example.toml");
+    for (args, expected) in [
+        (["--directions", "sideways"], "unknown direction `sideways`"),
+        (["--sampler", "cmaes"], "unknown sampler `cmaes`"),
+        (
+            ["--storage", "postgres://db/x"],
+            "unsupported storage `postgres://db/x`",
+        ),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_nas"))
+            .arg("ask-tell")
+            .arg("--space")
+            .arg(&space)
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(expected), "{args:?}: {err}");
+    }
+}

@@ -4,6 +4,16 @@ use super::decl::Site;
 use super::{Result, SpaceError};
 use crate::space::{on_grid, Distribution, ParamValue};
 
+/// The error for a range the samplers cannot model, reported at `low`.
+fn too_wide(range: impl Fn() -> (ParamValue, ParamValue), site: &Site) -> SpaceError {
+    let (low, high) = range();
+    SpaceError::RangeTooWide {
+        at: site.field("low").into(),
+        low,
+        high,
+    }
+}
+
 /// Checks one parameter's range or choices.
 pub(super) fn check_distribution(distribution: &Distribution, site: &Site) -> Result<()> {
     match *distribution {
@@ -23,8 +33,9 @@ pub(super) fn check_distribution(distribution: &Distribution, site: &Site) -> Re
     }
 }
 
-/// A float range: finite bounds and step, `low < high`, `low > 0` on a log scale, and a positive
-/// step dividing the range into a countable grid (no step on a log scale).
+/// A float range: finite bounds and step, `low < high` with a finite width, `low > 0` on a log
+/// scale, and a positive step dividing the range into a countable grid (no step on a log
+/// scale).
 fn check_float(low: f64, high: f64, log: bool, step: Option<f64>, site: &Site) -> Result<()> {
     for (key, x) in [("low", low), ("high", high)]
         .into_iter()
@@ -42,12 +53,7 @@ fn check_float(low: f64, high: f64, log: bool, step: Option<f64>, site: &Site) -
     check_bounds(low < high, log && low <= 0.0, range, site)?;
     let padding = step.unwrap_or(0.0);
     if !(high - low + padding).is_finite() {
-        let (low, high) = range();
-        return Err(SpaceError::RangeTooWide {
-            at: site.field("low").into(),
-            low,
-            high,
-        });
+        return Err(too_wide(range, site));
     }
     let Some(step) = step else { return Ok(()) };
     let at = || site.field("step").into();
@@ -70,31 +76,21 @@ fn check_float(low: f64, high: f64, log: bool, step: Option<f64>, site: &Site) -
             high,
         })
     } else if (high - low) / step >= i64::MAX as f64 {
-        let (low, high) = range();
-        Err(SpaceError::RangeTooWide {
-            at: site.field("low").into(),
-            low,
-            high,
-        })
+        Err(too_wide(range, site))
     } else {
         Ok(())
     }
 }
 
-/// An int range: `low < high` with a width that fits in 64 bits, `low > 0` on a log scale, and a
-/// positive step dividing the range (only 1 on a log scale).
+/// An int range: `low < high` within ±2^53 (exact as the samplers' floats), `low > 0` on a log
+/// scale, and a positive step dividing the range (only 1 on a log scale).
 pub(super) fn check_int(low: i64, high: i64, log: bool, step: i64, site: &Site) -> Result<()> {
     let range = || (ParamValue::Int(low), ParamValue::Int(high));
     check_bounds(low < high, log && low <= 0, range, site)?;
     const EXACT: i64 = 1 << 53; // beyond this, ints are not exact as the samplers' floats
     let exact = (-EXACT..=EXACT).contains(&low) && (-EXACT..=EXACT).contains(&high);
     let Some(width) = high.checked_sub(low).filter(|_| exact) else {
-        let (low, high) = range();
-        return Err(SpaceError::RangeTooWide {
-            at: site.field("low").into(),
-            low,
-            high,
-        });
+        return Err(too_wide(range, site));
     };
     let at = || site.field("step").into();
     if step <= 0 {
