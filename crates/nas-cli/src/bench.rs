@@ -69,6 +69,16 @@ pub enum BenchCommand {
         #[arg(long)]
         jobs: Option<usize>,
     },
+    /// Parameters, MACs and inference latency (median, p90) of networks on one backend.
+    Latency(crate::bench_model::LatencyArgs),
+    /// Training throughput (images/s, Adam) of a network on one or more backends.
+    Train(crate::bench_model::TrainArgs),
+    /// Memory and first-step time while building and training many sampled architectures in
+    /// one process, as a search does.
+    Churn(crate::bench_model::ChurnArgs),
+    /// Checks that a backend computes what the CPU backend computes: a long reduction and a
+    /// few training steps of the benchmark CNN.
+    BackendCheck(crate::bench_model::BackendCheckArgs),
 }
 
 /// Runs one benchmark.
@@ -93,6 +103,10 @@ pub fn run(command: BenchCommand) -> anyhow::Result<()> {
             at,
             window,
         } => study_round_trip(&sampler, storage.as_deref(), &at, window),
+        BenchCommand::Latency(args) => crate::bench_model::latency(args),
+        BenchCommand::Train(args) => crate::bench_model::train(args),
+        BenchCommand::Churn(args) => crate::bench_model::churn(args),
+        BenchCommand::BackendCheck(args) => crate::bench_model::backend_check(args),
     }
 }
 

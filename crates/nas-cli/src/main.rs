@@ -5,6 +5,7 @@
 
 mod ask_tell;
 mod bench;
+mod bench_model;
 mod space_cmd;
 
 use std::path::{Path, PathBuf};

@@ -1,0 +1,21 @@
+//! `nas-arch`: [`ArchSpec`], a framework-free, versioned, serde-serialisable description of
+//! one candidate network (input, stem, stages of VanillaConv / BottleNeck / InvertedResidual
+//! blocks, head), made from a sampled configuration with [`ArchSpec::from_config`], resolved
+//! into blocks and layers by [`Plan`], with analytic trainable-parameter and MAC counts.
+//!
+//! This crate does not depend on burn: `nas-model` builds the burn network from a [`Plan`].
+#![warn(missing_docs)]
+
+mod config;
+mod error;
+mod plan;
+mod presets;
+mod spec;
+
+pub use config::SpecOptions;
+pub use error::SpecError;
+pub use plan::{BlockKind, BlockPlan, Conv, Layer, LayerKind, Plan, Resolution};
+pub use presets::{preset, PRESET_NAMES};
+pub use spec::{
+    Activation, ArchSpec, BlockSpec, HeadSpec, InputSpec, StageSpec, StemSpec, ARCH_SPEC_VERSION,
+};

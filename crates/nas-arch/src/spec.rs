@@ -1,0 +1,285 @@
+//! The network description itself: input, stem, stages of blocks, head.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::SpecError;
+
+/// The version of the [`ArchSpec`] format that this crate writes and reads.
+pub const ARCH_SPEC_VERSION: u32 = 1;
+
+/// One candidate network, independent of any deep-learning framework: what `nas-model` builds,
+/// what the search scores and what reports export.
+///
+/// The network is `stem → stages → head`. Each stage repeats one block type `depth` times; the
+/// first repeat maps the previous width to the stage's width with the stage's stride, the
+/// others keep width and resolution. A valid spec has passed [`ArchSpec::validate`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ArchSpec {
+    /// Format version: [`ARCH_SPEC_VERSION`].
+    pub version: u32,
+    /// The images the network takes.
+    pub input: InputSpec,
+    /// The first convolution.
+    pub stem: StemSpec,
+    /// The stages, in order (at least one).
+    pub stages: Vec<StageSpec>,
+    /// Everything after the last stage.
+    pub head: HeadSpec,
+    /// Outputs of the classifier.
+    pub num_classes: usize,
+}
+
+/// The input images: `channels × height × width`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InputSpec {
+    /// Colour channels (1 for grey, 3 for RGB).
+    pub channels: usize,
+    /// Image height in pixels.
+    pub height: usize,
+    /// Image width in pixels.
+    pub width: usize,
+}
+
+/// The stem: a `kernel × kernel` convolution with batch norm and ReLU.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StemSpec {
+    /// Output channels.
+    pub width: usize,
+    /// Kernel size (odd).
+    pub kernel: usize,
+    /// Stride (1 or more).
+    pub stride: usize,
+}
+
+/// One stage: `depth` blocks of one type.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StageSpec {
+    /// The block type and its own parameters.
+    pub block: BlockSpec,
+    /// Number of blocks (repeats).
+    pub depth: usize,
+    /// Output channels of every block in the stage.
+    pub width: usize,
+    /// Stride of the first block; the other blocks have stride 1.
+    pub stride: usize,
+}
+
+/// A block type with its own parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum BlockSpec {
+    /// `k×k` convolution, batch norm, ReLU. No residual.
+    Vanilla {
+        /// Kernel size (odd).
+        kernel: usize,
+    },
+    /// ResNet bottleneck: 1×1 reduce to `ceil(width / reduction)` channels, `k×k`, 1×1 expand,
+    /// batch norm after each, ReLU after the first two; the sum with the shortcut (identity, or
+    /// a strided 1×1 projection with batch norm when the shape changes) goes through ReLU.
+    Bottleneck {
+        /// Kernel size of the middle convolution (odd).
+        kernel: usize,
+        /// Output width divided by the bottleneck width (1 or more).
+        reduction: usize,
+    },
+    /// MobileNetV2 inverted residual: 1×1 expand by `expansion` (left out when it is 1),
+    /// depthwise `k×k`, optional squeeze-excitation, 1×1 linear projection, batch norm after
+    /// each convolution. Residual add only when the stride is 1 and the widths match.
+    InvertedResidual {
+        /// Kernel size of the depthwise convolution (odd).
+        kernel: usize,
+        /// Hidden width divided by the input width (1 or more).
+        expansion: usize,
+        /// Activation after the expansion and the depthwise convolution.
+        activation: Activation,
+        /// Squeeze-excitation bottleneck as a fraction of the hidden width; `None` for no SE.
+        se_ratio: Option<f64>,
+    },
+}
+
+impl BlockSpec {
+    /// The block type's name as the search space spells it.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            BlockSpec::Vanilla { .. } => "vanilla",
+            BlockSpec::Bottleneck { .. } => "bottleneck",
+            BlockSpec::InvertedResidual { .. } => "inverted_residual",
+        }
+    }
+
+    /// The block's kernel size.
+    pub fn kernel(&self) -> usize {
+        match *self {
+            BlockSpec::Vanilla { kernel }
+            | BlockSpec::Bottleneck { kernel, .. }
+            | BlockSpec::InvertedResidual { kernel, .. } => kernel,
+        }
+    }
+}
+
+/// An activation function of an inverted residual block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Activation {
+    /// `max(x, 0)`.
+    Relu,
+    /// `min(max(x, 0), 6)`.
+    Relu6,
+    /// `x · relu6(x + 3) / 6` (MobileNetV3).
+    HardSwish,
+}
+
+impl Activation {
+    /// The name as the search space spells it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Activation::Relu => "relu",
+            Activation::Relu6 => "relu6",
+            Activation::HardSwish => "hard_swish",
+        }
+    }
+
+    /// Parses a search-space name (`relu`, `relu6`, `hard_swish`).
+    pub fn from_name(name: &str) -> Option<Activation> {
+        [Activation::Relu, Activation::Relu6, Activation::HardSwish]
+            .into_iter()
+            .find(|a| a.name() == name)
+    }
+}
+
+/// After the last stage: an optional 1×1 convolution (batch norm, ReLU), global average
+/// pooling, dropout and a linear classifier.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HeadSpec {
+    /// Output channels of the 1×1 convolution; `None` leaves it out.
+    pub conv_width: Option<usize>,
+    /// Dropout probability before the classifier, in `[0, 1)`.
+    pub dropout: f64,
+}
+
+impl ArchSpec {
+    /// Checks everything a network needs to be built: positive sizes, odd kernels, a version
+    /// this crate reads, a dropout in `[0, 1)`, and a resolution large enough for every
+    /// stride. The error names the offending part (`stage 3 block 1`, `head.dropout`, …).
+    pub fn validate(&self) -> Result<(), SpecError> {
+        if self.version != ARCH_SPEC_VERSION {
+            return Err(SpecError::Version {
+                found: self.version,
+                expected: ARCH_SPEC_VERSION,
+            });
+        }
+        let InputSpec {
+            channels,
+            height,
+            width,
+        } = self.input;
+        positive("input.channels", channels)?;
+        positive("input.height", height)?;
+        positive("input.width", width)?;
+        positive("num_classes", self.num_classes)?;
+        positive("stem.width", self.stem.width)?;
+        positive("stem.stride", self.stem.stride)?;
+        odd_kernel("stem.kernel", self.stem.kernel)?;
+        if self.stages.is_empty() {
+            return Err(SpecError::Invalid {
+                part: "stages".into(),
+                reason: "no stages".into(),
+            });
+        }
+        for (i, stage) in self.stages.iter().enumerate() {
+            stage.validate(&format!("stage {}", i + 1))?;
+        }
+        if let Some(w) = self.head.conv_width {
+            positive("head.conv_width", w)?;
+        }
+        let p = self.head.dropout;
+        if !(0.0..1.0).contains(&p) {
+            return Err(SpecError::Invalid {
+                part: "head.dropout".into(),
+                reason: format!("{p} is not in [0, 1)"),
+            });
+        }
+        crate::plan::Plan::of_unchecked(self).map(|_| ())
+    }
+
+    /// Reads a spec from a JSON file and validates it; errors name the file.
+    pub fn from_json_file(path: &Path) -> Result<ArchSpec, SpecError> {
+        let file = |source: SpecError| SpecError::File {
+            path: path.to_owned(),
+            source: Box::new(source),
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| file(SpecError::Io(e.to_string())))?;
+        let spec: ArchSpec = serde_json::from_str(&text).map_err(|e| {
+            file(SpecError::Json {
+                line: e.line(),
+                column: e.column(),
+                message: e.to_string(),
+            })
+        })?;
+        spec.validate().map_err(file)?;
+        Ok(spec)
+    }
+
+    /// The spec as pretty-printed JSON.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("an ArchSpec always serialises")
+    }
+}
+
+impl StageSpec {
+    fn validate(&self, part: &str) -> Result<(), SpecError> {
+        positive(&format!("{part} depth"), self.depth)?;
+        positive(&format!("{part} width"), self.width)?;
+        positive(&format!("{part} stride"), self.stride)?;
+        odd_kernel(&format!("{part} kernel"), self.block.kernel())?;
+        match self.block {
+            BlockSpec::Vanilla { .. } => Ok(()),
+            BlockSpec::Bottleneck { reduction, .. } => {
+                positive(&format!("{part} reduction"), reduction)
+            }
+            BlockSpec::InvertedResidual {
+                expansion,
+                se_ratio,
+                ..
+            } => {
+                positive(&format!("{part} expansion"), expansion)?;
+                match se_ratio {
+                    Some(r) if !(r > 0.0 && r <= 1.0) => Err(SpecError::Invalid {
+                        part: format!("{part} se_ratio"),
+                        reason: format!("{r} is not in (0, 1]"),
+                    }),
+                    _ => Ok(()),
+                }
+            }
+        }
+    }
+}
+
+fn positive(part: &str, value: usize) -> Result<(), SpecError> {
+    if value == 0 {
+        return Err(SpecError::Invalid {
+            part: part.into(),
+            reason: "must be at least 1, got 0".into(),
+        });
+    }
+    Ok(())
+}
+
+fn odd_kernel(part: &str, kernel: usize) -> Result<(), SpecError> {
+    if kernel % 2 == 0 {
+        return Err(SpecError::Invalid {
+            part: part.into(),
+            reason: format!(
+                "kernel {kernel} must be odd (1, 3, 5, …) so that padding keeps the centre"
+            ),
+        });
+    }
+    Ok(())
+}

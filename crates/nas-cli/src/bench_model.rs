@@ -1,0 +1,370 @@
+//! `nas bench latency` and `nas bench train`: what candidate networks cost on a backend.
+
+use std::path::PathBuf;
+
+use anyhow::{anyhow, bail, Context};
+use clap::Args;
+use nas_arch::{preset, ArchSpec, Plan};
+use nas_model::{
+    device_name, measure_latency, measure_training, BackendKind, LatencySettings, TrainSettings,
+};
+
+/// Arguments of `nas bench latency`.
+#[derive(Debug, Args)]
+pub struct LatencyArgs {
+    /// An ArchSpec JSON file; without it, the built-in `tiny`, `small` and `medium` specs.
+    #[arg(long)]
+    arch: Option<PathBuf>,
+    /// Backend: wgpu, vulkan, cuda, flex or cpu (those this build has).
+    #[arg(long, default_value = "flex")]
+    backend: String,
+    /// Batch sizes, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "1,64")]
+    batch: Vec<usize>,
+    /// Untimed forwards before timing each batch size.
+    #[arg(long, default_value_t = 3)]
+    warmup: usize,
+    /// Timed forwards per batch size.
+    #[arg(long, default_value_t = 20)]
+    runs: usize,
+}
+
+/// Arguments of `nas bench train`.
+#[derive(Debug, Args)]
+pub struct TrainArgs {
+    /// Backends, comma-separated; each is timed in turn.
+    #[arg(long, value_delimiter = ',', default_value = "flex")]
+    backend: Vec<String>,
+    /// An ArchSpec JSON file; without it, the 31,514-parameter `bench-cnn`.
+    #[arg(long)]
+    arch: Option<PathBuf>,
+    /// Images per step.
+    #[arg(long, default_value_t = 128)]
+    batch: usize,
+    /// Untimed steps first.
+    #[arg(long, default_value_t = 5)]
+    warmup_steps: usize,
+    /// Timed steps.
+    #[arg(long, default_value_t = 30)]
+    steps: usize,
+    /// CPU threads for the CPU backends (sets RAYON_NUM_THREADS; default: all cores).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Print one JSON object per backend instead of the table.
+    #[arg(long)]
+    json: bool,
+}
+
+fn backend(name: &str) -> anyhow::Result<BackendKind> {
+    let kind: BackendKind = name.parse()?;
+    kind.device()?;
+    Ok(kind)
+}
+
+fn load_specs(arch: Option<&PathBuf>, default: &[&str]) -> anyhow::Result<Vec<(String, ArchSpec)>> {
+    match arch {
+        Some(path) => Ok(vec![(
+            path.display().to_string(),
+            ArchSpec::from_json_file(path)?,
+        )]),
+        None => Ok(default
+            .iter()
+            .map(|n| (n.to_string(), preset(n).expect("built-in preset")))
+            .collect()),
+    }
+}
+
+fn megabytes(bytes: Option<u64>) -> String {
+    bytes.map_or("-".into(), |b| format!("{:.1}", b as f64 / 1048576.0))
+}
+
+/// `nas bench latency`.
+pub fn latency(args: LatencyArgs) -> anyhow::Result<()> {
+    let kind = backend(&args.backend)?;
+    let device = kind.device()?;
+    let settings = LatencySettings {
+        batch_sizes: args.batch,
+        warmup: args.warmup,
+        runs: args.runs,
+    };
+    let specs = load_specs(args.arch.as_ref(), &["tiny", "small", "medium"])?;
+    println!(
+        "inference latency on {kind} ({}): forward to logits on the host; {} warm-up, {} timed runs",
+        device_name(&device, kind),
+        settings.warmup,
+        settings.runs
+    );
+    println!(
+        "{:<10} {:>9} {:>11} {:>6} {:>10} {:>10} {:>10} {:>10} {:>9}",
+        "arch", "params", "MACs", "batch", "first ms", "median ms", "p90 ms", "min ms", "peak MiB"
+    );
+    for (name, spec) in specs {
+        let plan = Plan::of(&spec)?;
+        let rows =
+            measure_latency(&spec, &device, &settings).with_context(|| format!("timing {name}"))?;
+        for r in rows {
+            println!(
+                "{:<10} {:>9} {:>11} {:>6} {:>10.2} {:>10.3} {:>10.3} {:>10.3} {:>9}",
+                name,
+                plan.params(),
+                plan.macs(),
+                r.batch,
+                r.first_ms,
+                r.median_ms,
+                r.p90_ms,
+                r.min_ms,
+                megabytes(r.peak_memory_bytes)
+            );
+        }
+    }
+    Ok(())
+}
+
+/// `nas bench train`.
+pub fn train(args: TrainArgs) -> anyhow::Result<()> {
+    if let Some(threads) = args.threads {
+        if threads == 0 {
+            bail!("--threads must be at least 1");
+        }
+        // Read by rayon when its global pool starts, which has not happened yet.
+        std::env::set_var("RAYON_NUM_THREADS", threads.to_string());
+    }
+    let kinds = args
+        .backend
+        .iter()
+        .map(|b| backend(b))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let (name, spec) = load_specs(args.arch.as_ref(), &["bench-cnn"])?.remove(0);
+    let plan = Plan::of(&spec)?;
+    let settings = TrainSettings {
+        batch: args.batch,
+        warmup_steps: args.warmup_steps,
+        steps: args.steps,
+        ..Default::default()
+    };
+    if !args.json {
+        println!(
+            "training throughput of {name} ({} params, {}×{}×{} input), Adam lr {}, batch {}, {} warm-up + {} timed steps",
+            plan.params(), spec.input.channels, spec.input.height, spec.input.width,
+            settings.lr, settings.batch, settings.warmup_steps, settings.steps
+        );
+        println!(
+            "{:<8} {:<40} {:>12} {:>14} {:>13} {:>11} {:>9}",
+            "backend",
+            "device",
+            "images/s",
+            "step ms (med)",
+            "first step ms",
+            "final loss",
+            "peak MiB"
+        );
+    }
+    for kind in kinds {
+        let device = kind.device()?;
+        let stats =
+            measure_training(&spec, &device, &settings).map_err(|e| anyhow!("{kind}: {e}"))?;
+        let device = device_name(&device, kind);
+        if args.json {
+            let row = serde_json::json!({
+                "framework": "burn", "backend": kind.name(), "device": device, "arch": name,
+                "params": plan.params(), "batch": settings.batch, "images_per_s": stats.images_per_s,
+                "step_ms_median": stats.step_ms_median, "first_step_ms": stats.first_step_ms,
+                "final_loss": stats.final_loss, "peak_memory_bytes": stats.peak_memory_bytes,
+            });
+            println!("{row}");
+        } else {
+            println!(
+                "{:<8} {:<40} {:>12.1} {:>14.2} {:>13.1} {:>11.4} {:>9}",
+                kind.name(),
+                device,
+                stats.images_per_s,
+                stats.step_ms_median,
+                stats.first_step_ms,
+                stats.final_loss,
+                megabytes(stats.peak_memory_bytes)
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Arguments of `nas bench churn`.
+#[derive(Debug, Args)]
+pub struct ChurnArgs {
+    /// Backend: wgpu, vulkan, cuda, flex or cpu.
+    #[arg(long, default_value = "flex")]
+    backend: String,
+    /// Search space to sample architectures from.
+    #[arg(long, default_value = "search_spaces/lightweight.toml")]
+    space: PathBuf,
+    /// Number of architectures.
+    #[arg(long, default_value_t = 200)]
+    archs: usize,
+    /// Images per step (1×28×28, 10 classes).
+    #[arg(long, default_value_t = 32)]
+    batch: usize,
+    /// Training steps per architecture (at least 2).
+    #[arg(long, default_value_t = 3)]
+    steps: usize,
+    /// Seed of the random sampler.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Print every n-th architecture.
+    #[arg(long, default_value_t = 10)]
+    every: usize,
+}
+
+/// `nas bench churn`.
+pub fn churn(args: ChurnArgs) -> anyhow::Result<()> {
+    use nas_core::sampler::{RandomSampler, SampleContext, Sampler};
+    let kind = backend(&args.backend)?;
+    let device = kind.device()?;
+    let space = crate::load_space(&args.space)?;
+    let mut sampler = RandomSampler::new(args.seed);
+    let options = nas_arch::SpecOptions::new(1, 28, 10);
+    let specs = (0..args.archs as u64)
+        .map(|number| {
+            let config = sampler.sample(&SampleContext {
+                space: &space,
+                directions: &[],
+                trials: &[],
+                number,
+            })?;
+            Ok(ArchSpec::from_config(&config, &options)?)
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    println!(
+        "{} random architectures from {} on {kind} ({}), {} steps of batch {} each",
+        specs.len(),
+        args.space.display(),
+        device_name(&device, kind),
+        args.steps,
+        args.batch
+    );
+    println!(
+        "{:>5} {:>9} {:>14} {:>14} {:>9} {:>13} {:>13}",
+        "arch",
+        "params",
+        "first step ms",
+        "later step ms",
+        "RSS MiB",
+        "dev used MiB",
+        "dev rsvd MiB"
+    );
+    let every = args.every.max(1);
+    let start = std::time::Instant::now();
+    let rows = nas_model::churn(&specs, &device, args.batch, args.steps, |r| {
+        if r.index % every == every - 1 || r.index == 0 {
+            println!(
+                "{:>5} {:>9} {:>14.1} {:>14.2} {:>9} {:>13} {:>13}",
+                r.index + 1,
+                r.params,
+                r.first_step_ms,
+                r.later_step_ms,
+                megabytes(r.rss_bytes),
+                megabytes(r.device_in_use_bytes),
+                megabytes(r.device_reserved_bytes)
+            );
+        }
+    })?;
+    let total = start.elapsed().as_secs_f64();
+    let first: f64 = rows.iter().map(|r| r.first_step_ms).sum::<f64>() / 1e3;
+    println!("total {total:.1} s, of which first steps (build, compile, tune) {first:.1} s");
+    let peak = |rows: &[nas_model::ChurnRow], f: fn(&nas_model::ChurnRow) -> Option<u64>| {
+        rows.iter()
+            .filter_map(f)
+            .max()
+            .map(|b| b as f64 / 1048576.0)
+    };
+    let half = rows.len() / 2;
+    if half > 0 {
+        let (first, second) = rows.split_at(half);
+        if let (Some(a), Some(b)) = (peak(first, |r| r.rss_bytes), peak(second, |r| r.rss_bytes)) {
+            println!(
+                "peak RSS: {a:.1} MiB over the first {} architectures, {b:.1} MiB over the last {}",
+                first.len(),
+                second.len()
+            );
+        }
+        if let (Some(a), Some(b)) = (
+            peak(first, |r| r.device_reserved_bytes),
+            peak(second, |r| r.device_reserved_bytes),
+        ) {
+            println!("peak device pool reserved: {a:.1} MiB over the first half, {b:.1} MiB over the second");
+        }
+    }
+    Ok(())
+}
+
+/// Arguments of `nas bench backend-check`.
+#[derive(Debug, Args)]
+pub struct BackendCheckArgs {
+    /// The backend to check against flex.
+    #[arg(long, default_value = "wgpu")]
+    backend: String,
+    /// Images per training step (128 makes the stem's batch norm reduce 100,352 values).
+    #[arg(long, default_value_t = 128)]
+    batch: usize,
+    /// Training steps.
+    #[arg(long, default_value_t = 3)]
+    steps: usize,
+}
+
+/// `nas bench backend-check`: a long-row reduction against the host, and training of the
+/// benchmark CNN against flex from the same initial weights. Fails when they disagree.
+pub fn backend_check(args: BackendCheckArgs) -> anyhow::Result<()> {
+    use nas_model::check::{long_row_mean_errors, max_abs_diff, training_trace};
+    let kind = backend(&args.backend)?;
+    let device = kind.device()?;
+    let reference = BackendKind::Flex.device()?;
+    println!(
+        "checking {kind} ({}) against flex",
+        device_name(&device, kind)
+    );
+    let mut ok = true;
+    for (rows, length) in [(16, 50176), (16, 65536), (16, 100352)] {
+        let errors = long_row_mean_errors(&device, rows, length)?;
+        println!(
+            "  mean of {rows} rows × {length}: {}",
+            if errors.is_empty() {
+                "correct".into()
+            } else {
+                format!("WRONG rows (row, value): {errors:?}")
+            }
+        );
+        ok &= errors.is_empty();
+    }
+    let spec = preset("bench-cnn").expect("built-in preset");
+    let initial = nas_model::Network::new(&spec, &reference)?;
+    let flex = training_trace(&spec, &initial, &reference, args.batch, args.steps);
+    let other = training_trace(&spec, &initial, &device, args.batch, args.steps);
+    let loss_diff = max_abs_diff(&flex.losses, &other.losses);
+    println!("  bench-cnn, batch {}, {} Adam steps: losses flex {:?}, {kind} {:?} (max diff {loss_diff:.2e})", args.batch, args.steps, flex.losses, other.losses);
+    ok &= loss_diff < 5e-4;
+    for (i, (a, b)) in flex
+        .running_means
+        .iter()
+        .zip(&other.running_means)
+        .enumerate()
+    {
+        let zeroed: Vec<usize> = (0..a.len())
+            .filter(|&c| b[c] == 0.0 && a[c] != 0.0)
+            .collect();
+        let diff = max_abs_diff(a, b);
+        println!(
+            "  batch norm {i} ({} channels): running mean max diff {diff:.2e}{}",
+            a.len(),
+            if zeroed.is_empty() {
+                String::new()
+            } else {
+                format!(", exactly 0 on {kind} only in channels {zeroed:?}")
+            }
+        );
+        ok &= zeroed.is_empty() && diff < 2e-3;
+    }
+    if !ok {
+        bail!("{kind} disagrees with flex (see above)");
+    }
+    println!("{kind} agrees with flex");
+    Ok(())
+}

@@ -1,0 +1,27 @@
+//! `nas-model`: candidate networks on burn. Builds a [`Network`] from an
+//! [`nas_arch::ArchSpec`] (blocks [`VanillaConv`], [`BottleNeck`], [`InvertedResidual`]),
+//! picks the backend at run time ([`BackendKind`]), and measures inference latency and
+//! training throughput.
+#![warn(missing_docs)]
+
+mod backend;
+mod blocks;
+pub mod check;
+mod churn;
+mod error;
+mod measure;
+mod network;
+mod norm;
+
+pub use backend::{device_name, BackendKind, ALL_BACKENDS};
+pub use blocks::{
+    activate, conv2d, Block, BottleNeck, ConvBn, InvertedResidual, SqueezeExcite, VanillaConv,
+};
+pub use churn::{churn, resident_bytes, ChurnRow};
+pub use error::ModelError;
+pub use measure::{
+    measure_latency, measure_training, peak_pool_bytes, percentile, random_batch, sync,
+    LatencySettings, LatencyStats, TrainSettings, TrainStats, Trainer,
+};
+pub use network::Network;
+pub use norm::BatchNorm2d;
