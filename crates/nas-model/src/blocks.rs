@@ -41,11 +41,6 @@ impl ConvBn {
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         self.bn.forward(self.conv.forward(x))
     }
-
-    /// The batch norm layer (its running statistics are what a backend check compares).
-    pub fn batch_norm(&self) -> &BatchNorm2d {
-        &self.bn
-    }
 }
 
 /// Applies an activation.

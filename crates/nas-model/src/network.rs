@@ -57,11 +57,6 @@ impl Network {
         &self.blocks
     }
 
-    /// The stem (its batch norm's running statistics are what the backend check compares).
-    pub fn stem(&self) -> &ConvBn {
-        &self.stem
-    }
-
     /// Trainable parameters: everything burn's `num_params` counts except batch norm's running
     /// mean and variance.
     pub fn trainable_params(&self) -> u64 {
