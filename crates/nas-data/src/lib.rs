@@ -1,0 +1,39 @@
+//! `nas-data`: datasets without burn. Loaders for IDX files (MNIST, Fashion-MNIST, EMNIST;
+//! gzip or raw), CIFAR-10/100 binary batches and image folders (`root/<class>/*.png|jpg`)
+//! into one in-memory [`Dataset`] of u8 images; datasets by name ([`load_named`]), never
+//! downloaded; stratified, seeded validation splits and subsets; and multi-fidelity views
+//! ([`FidelityView`]): a subset of the training set at a lower resolution, normalised f32,
+//! with seeded augmentation.
+#![warn(missing_docs)]
+
+mod augment;
+mod cifar;
+mod dataset;
+mod error;
+mod fidelity;
+mod file;
+mod folder;
+mod idx;
+mod named;
+mod split;
+
+pub use augment::{random_crop, random_horizontal_flip, Augmentation};
+pub use cifar::{
+    load_cifar10, load_cifar100, read_cifar_file, CifarKind, CIFAR100_META_FILE,
+    CIFAR100_TEST_FILE, CIFAR100_TRAIN_FILE, CIFAR10_META_FILE, CIFAR10_TEST_FILE,
+    CIFAR10_TRAIN_FILES, CIFAR_SHAPE,
+};
+pub use dataset::{Dataset, ImageShape, Splits};
+pub use error::DataError;
+pub use fidelity::{to_f32_images, F32Images, Fidelity, FidelityView, Normalization};
+pub use file::Compression;
+pub use folder::{load_image_folder, FolderOptions, IMAGE_EXTENSIONS};
+pub use idx::{
+    load_idx, read_idx_images, read_idx_labels, write_idx, write_idx_images, write_idx_labels,
+    IdxImages, IDX_IMAGES_MAGIC, IDX_LABELS_MAGIC,
+};
+pub use named::{load_named, NamedDataset, FASHION_MNIST_CLASSES, FASHION_MNIST_DIR, MNIST_FILES};
+pub use split::{
+    largest_remainder, split_validation, stratified_subset, subset_indices, validation_indices,
+    Holdout, IndexSplit, TrainValidation,
+};
