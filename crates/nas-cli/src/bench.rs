@@ -79,6 +79,9 @@ pub enum BenchCommand {
     /// Checks that a backend computes what the CPU backend computes: a long reduction and a
     /// few training steps of the benchmark CNN.
     BackendCheck(crate::bench_model::BackendCheckArgs),
+    /// Load time, fidelity views and peak memory of a dataset, and images/s of batches sliced
+    /// on each backend.
+    Data(crate::data_cmd::DataBenchArgs),
 }
 
 /// Runs one benchmark.
@@ -107,6 +110,7 @@ pub fn run(command: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Train(args) => crate::bench_model::train(args),
         BenchCommand::Churn(args) => crate::bench_model::churn(args),
         BenchCommand::BackendCheck(args) => crate::bench_model::backend_check(args),
+        BenchCommand::Data(args) => crate::data_cmd::bench(args),
     }
 }
 

@@ -6,6 +6,7 @@
 mod ask_tell;
 mod bench;
 mod bench_model;
+mod data_cmd;
 mod space_cmd;
 
 use std::path::{Path, PathBuf};
@@ -39,6 +40,17 @@ enum Command {
         #[command(subcommand)]
         command: bench::BenchCommand,
     },
+    /// Datasets.
+    Data {
+        #[command(subcommand)]
+        command: DataCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum DataCommand {
+    /// Sizes, image shape and class counts of a dataset's train and test splits.
+    Info(data_cmd::DatasetArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -102,6 +114,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         },
         Command::AskTell(args) => run_ask_tell(args),
         Command::Bench { command } => bench::run(command),
+        Command::Data { command } => match command {
+            DataCommand::Info(args) => data_cmd::info(args),
+        },
     }
 }
 

@@ -9,6 +9,7 @@ mod blocks;
 pub mod check;
 mod churn;
 mod error;
+mod feed;
 mod measure;
 mod network;
 mod norm;
@@ -19,6 +20,7 @@ pub use blocks::{
 };
 pub use churn::{churn, resident_bytes, ChurnRow};
 pub use error::ModelError;
+pub use feed::{Batches, DeviceImages};
 pub use measure::{
     measure_latency, measure_training, peak_pool_bytes, percentile, random_batch, sync,
     LatencySettings, LatencyStats, TrainSettings, TrainStats, Trainer,

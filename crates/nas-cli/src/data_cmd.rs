@@ -1,0 +1,141 @@
+//! `nas data info` and `nas bench data`: the datasets and what preparing and feeding them
+//! costs.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use clap::Args;
+use nas_data::{load_named, split_validation, Fidelity, FidelityView, Holdout};
+use nas_model::{device_name, resident_bytes, BackendKind, DeviceImages};
+
+/// Which dataset, from where.
+#[derive(Debug, Args)]
+pub struct DatasetArgs {
+    /// fashion-mnist, mnist, cifar10 or cifar100.
+    #[arg(long, default_value = "fashion-mnist")]
+    dataset: String,
+    /// Folder holding the dataset's files (fashion-mnist defaults to
+    /// /usr/share/datasets/fashion-mnist).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+}
+
+/// `nas data info`: sizes, shape and class counts of a dataset's splits.
+pub fn info(args: DatasetArgs) -> anyhow::Result<()> {
+    let splits = load_named(&args.dataset, args.data_dir.as_deref())?;
+    for (name, set) in [("train", &splits.train), ("test", &splits.test)] {
+        let s = set.shape();
+        println!(
+            "{} {name}: {} images, {}×{}×{}, {} classes, per class {:?}",
+            args.dataset,
+            set.len(),
+            s.channels,
+            s.height,
+            s.width,
+            set.num_classes(),
+            set.class_counts()
+        );
+    }
+    if let Some(names) = splits.train.class_names() {
+        println!("classes: {}", names.join(", "));
+    }
+    Ok(())
+}
+
+/// Arguments of `nas bench data`.
+#[derive(Debug, Args)]
+pub struct DataBenchArgs {
+    #[command(flatten)]
+    dataset: DatasetArgs,
+    /// Backends to time batch delivery on, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "flex")]
+    backend: Vec<String>,
+    /// Downsampled resolution of the second view.
+    #[arg(long, default_value_t = 14)]
+    resolution: usize,
+    /// Images per batch.
+    #[arg(long, default_value_t = 128)]
+    batch: usize,
+    /// Validation images held out of the training set.
+    #[arg(long, default_value_t = 10_000)]
+    validation: usize,
+}
+
+fn mib(bytes: Option<u64>) -> String {
+    bytes.map_or("-".into(), |b| format!("{:.1}", b as f64 / 1048576.0))
+}
+
+/// `nas bench data`: load time, fidelity views at full and reduced resolution, peak memory,
+/// and images/s of batches sliced on each backend.
+pub fn bench(args: DataBenchArgs) -> anyhow::Result<()> {
+    let start = Instant::now();
+    let splits = load_named(&args.dataset.dataset, args.dataset.data_dir.as_deref())?;
+    println!(
+        "load {}: {} train + {} test images in {:.3} s",
+        args.dataset.dataset,
+        splits.train.len(),
+        splits.test.len(),
+        start.elapsed().as_secs_f64()
+    );
+    let holdout = split_validation(&splits.train, Holdout::Count(args.validation), 0)?;
+    let full = splits.train.shape().height;
+    let mut views = Vec::new();
+    for resolution in [full, args.resolution] {
+        let fidelity = Fidelity::new(1.0, Some(resolution), 1)?;
+        let start = Instant::now();
+        let view = FidelityView::new(&holdout.train, &holdout.validation, fidelity, 0)?;
+        println!(
+            "view {resolution}×{resolution} ({} train + {} validation images): {:.3} s, RSS {} MiB",
+            view.train().len(),
+            view.validation().len(),
+            start.elapsed().as_secs_f64(),
+            mib(resident_bytes())
+        );
+        views.push(view);
+    }
+    println!("peak RSS: {} MiB", mib(peak_resident_bytes()));
+    println!(
+        "{:<8} {:<40} {:>6} {:>11} {:>12} {:>12}",
+        "backend", "device", "size", "upload s", "batches/s", "images/s"
+    );
+    for name in &args.backend {
+        let kind: BackendKind = name.parse()?;
+        let device = kind.device()?;
+        for view in &views {
+            let start = Instant::now();
+            let resident = DeviceImages::upload(view.train(), &device);
+            nas_model::sync(&device)?;
+            let upload = start.elapsed().as_secs_f64();
+            let start = Instant::now();
+            let mut batches = 0usize;
+            for (images, labels) in resident.shuffled_batches(args.batch, 0, 0) {
+                // Reading one value of the batch waits for the slice to exist on the device.
+                images
+                    .slice([0..1, 0..1, 0..1, 0..1])
+                    .try_into_data()
+                    .map_err(|e| anyhow::anyhow!("{kind}: {e:?}"))?;
+                drop(labels);
+                batches += 1;
+            }
+            let secs = start.elapsed().as_secs_f64();
+            println!(
+                "{:<8} {:<40} {:>6} {:>11.3} {:>12.1} {:>12.0}",
+                kind.name(),
+                device_name(&device, kind),
+                format!("{}²", view.train().shape.height),
+                upload,
+                batches as f64 / secs,
+                resident.len() as f64 / secs
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Peak resident set size of this process (`VmHWM`, Linux only).
+fn peak_resident_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
