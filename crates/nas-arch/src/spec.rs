@@ -273,7 +273,7 @@ fn positive(part: &str, value: usize) -> Result<(), SpecError> {
 }
 
 fn odd_kernel(part: &str, kernel: usize) -> Result<(), SpecError> {
-    if kernel % 2 == 0 {
+    if kernel & 1 == 0 {
         return Err(SpecError::Invalid {
             part: part.into(),
             reason: format!(

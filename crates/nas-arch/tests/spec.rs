@@ -171,7 +171,8 @@ fn inverted_residual_adds_only_at_stride_one_and_equal_widths() {
 #[test]
 fn invalid_specs_are_rejected_with_the_part_named() {
     let good = one_stage(BlockSpec::Vanilla { kernel: 3 }, 1, 8, 2, 8);
-    let cases: Vec<(Box<dyn Fn(&mut ArchSpec)>, &str)> = vec![
+    type Case = (Box<dyn Fn(&mut ArchSpec)>, &'static str);
+    let cases: Vec<Case> = vec![
         (
             Box::new(|s| s.stages[0].block = BlockSpec::Vanilla { kernel: 4 }),
             "stage 1 kernel: kernel 4 must be odd",
