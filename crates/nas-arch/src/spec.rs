@@ -44,6 +44,13 @@ pub struct InputSpec {
     pub width: usize,
 }
 
+impl InputSpec {
+    /// The shape of a batch of `batch` such images: `[batch, channels, height, width]`.
+    pub fn batch_shape(&self, batch: usize) -> [usize; 4] {
+        [batch, self.channels, self.height, self.width]
+    }
+}
+
 /// The stem: a `kernel × kernel` convolution with batch norm and ReLU.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

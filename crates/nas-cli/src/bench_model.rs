@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use anyhow::{anyhow, bail, Context};
+
 use clap::Args;
 use nas_arch::{preset, ArchSpec, Plan};
 use nas_model::{
@@ -55,10 +56,10 @@ pub struct TrainArgs {
     json: bool,
 }
 
-fn backend(name: &str) -> anyhow::Result<BackendKind> {
+/// The backend `--backend` names and its device; errors name unknown or missing backends.
+pub(crate) fn backend(name: &str) -> anyhow::Result<(BackendKind, nas_model::Device)> {
     let kind: BackendKind = name.parse()?;
-    kind.device()?;
-    Ok(kind)
+    Ok((kind, kind.device()?))
 }
 
 fn load_specs(arch: Option<&PathBuf>, default: &[&str]) -> anyhow::Result<Vec<(String, ArchSpec)>> {
@@ -74,14 +75,14 @@ fn load_specs(arch: Option<&PathBuf>, default: &[&str]) -> anyhow::Result<Vec<(S
     }
 }
 
-fn megabytes(bytes: Option<u64>) -> String {
+/// Bytes as MiB with one decimal, `-` when unknown.
+pub(crate) fn megabytes(bytes: Option<u64>) -> String {
     bytes.map_or("-".into(), |b| format!("{:.1}", b as f64 / 1048576.0))
 }
 
 /// `nas bench latency`.
 pub fn latency(args: LatencyArgs) -> anyhow::Result<()> {
-    let kind = backend(&args.backend)?;
-    let device = kind.device()?;
+    let (kind, device) = backend(&args.backend)?;
     let settings = LatencySettings {
         batch_sizes: args.batch,
         warmup: args.warmup,
@@ -129,7 +130,7 @@ pub fn train(args: TrainArgs) -> anyhow::Result<()> {
         // Read by rayon when its global pool starts, which has not happened yet.
         std::env::set_var("RAYON_NUM_THREADS", threads.to_string());
     }
-    let kinds = args
+    let backends = args
         .backend
         .iter()
         .map(|b| backend(b))
@@ -159,8 +160,7 @@ pub fn train(args: TrainArgs) -> anyhow::Result<()> {
             "peak MiB"
         );
     }
-    for kind in kinds {
-        let device = kind.device()?;
+    for (kind, device) in backends {
         let stats =
             measure_training(&spec, &device, &settings).map_err(|e| anyhow!("{kind}: {e}"))?;
         let device = device_name(&device, kind);
@@ -217,8 +217,7 @@ pub struct ChurnArgs {
 /// `nas bench churn`.
 pub fn churn(args: ChurnArgs) -> anyhow::Result<()> {
     use nas_core::sampler::{RandomSampler, SampleContext, Sampler};
-    let kind = backend(&args.backend)?;
-    let device = kind.device()?;
+    let (kind, device) = backend(&args.backend)?;
     let space = crate::load_space(&args.space)?;
     let mut sampler = RandomSampler::new(args.seed);
     let options = nas_arch::SpecOptions::new(1, 28, 10);
@@ -313,9 +312,8 @@ pub struct BackendCheckArgs {
 /// `nas bench backend-check`: a long-row reduction against the host, and training of the
 /// benchmark CNN against flex from the same initial weights. Fails when they disagree.
 pub fn backend_check(args: BackendCheckArgs) -> anyhow::Result<()> {
-    use nas_model::check::{long_row_mean_errors, max_abs_diff, training_trace};
-    let kind = backend(&args.backend)?;
-    let device = kind.device()?;
+    use nas_model::check::{long_row_mean_errors, training_trace, Agreement};
+    let (kind, device) = backend(&args.backend)?;
     let reference = BackendKind::Flex.device()?;
     println!(
         "checking {kind} ({}) against flex",
@@ -338,30 +336,21 @@ pub fn backend_check(args: BackendCheckArgs) -> anyhow::Result<()> {
     let initial = nas_model::Network::new(&spec, &reference)?;
     let flex = training_trace(&spec, &initial, &reference, args.batch, args.steps);
     let other = training_trace(&spec, &initial, &device, args.batch, args.steps);
-    let loss_diff = max_abs_diff(&flex.losses, &other.losses);
-    println!("  bench-cnn, batch {}, {} Adam steps: losses flex {:?}, {kind} {:?} (max diff {loss_diff:.2e})", args.batch, args.steps, flex.losses, other.losses);
-    ok &= loss_diff < 5e-4;
-    for (i, (a, b)) in flex
-        .running_means
-        .iter()
-        .zip(&other.running_means)
-        .enumerate()
-    {
-        let zeroed: Vec<usize> = (0..a.len())
-            .filter(|&c| b[c] == 0.0 && a[c] != 0.0)
-            .collect();
-        let diff = max_abs_diff(a, b);
+    let agreement = Agreement::of(&flex, &other);
+    println!(
+        "  bench-cnn, batch {}, {} Adam steps: losses flex {:?}, {kind} {:?} (max diff {:.2e})",
+        args.batch, args.steps, flex.losses, other.losses, agreement.loss_diff
+    );
+    for (i, (channels, diff, zeroed)) in agreement.layers.iter().enumerate() {
+        let zeroed = match zeroed.is_empty() {
+            true => String::new(),
+            false => format!(", exactly 0 on {kind} only in channels {zeroed:?}"),
+        };
         println!(
-            "  batch norm {i} ({} channels): running mean max diff {diff:.2e}{}",
-            a.len(),
-            if zeroed.is_empty() {
-                String::new()
-            } else {
-                format!(", exactly 0 on {kind} only in channels {zeroed:?}")
-            }
+            "  batch norm {i} ({channels} channels): running mean max diff {diff:.2e}{zeroed}"
         );
-        ok &= zeroed.is_empty() && diff < 2e-3;
     }
+    ok &= agreement.agrees();
     if !ok {
         bail!("{kind} disagrees with flex (see above)");
     }

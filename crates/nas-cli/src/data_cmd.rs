@@ -6,7 +6,9 @@ use std::time::Instant;
 
 use clap::Args;
 use nas_data::{load_named, split_validation, Fidelity, FidelityView, Holdout};
-use nas_model::{device_name, resident_bytes, BackendKind, DeviceImages};
+use nas_model::{device_name, peak_resident_bytes, resident_bytes, DeviceImages};
+
+use crate::bench_model::megabytes;
 
 /// Which dataset, from where.
 #[derive(Debug, Args)]
@@ -61,10 +63,6 @@ pub struct DataBenchArgs {
     validation: usize,
 }
 
-fn mib(bytes: Option<u64>) -> String {
-    bytes.map_or("-".into(), |b| format!("{:.1}", b as f64 / 1048576.0))
-}
-
 /// `nas bench data`: load time, fidelity views at full and reduced resolution, peak memory,
 /// and images/s of batches sliced on each backend.
 pub fn bench(args: DataBenchArgs) -> anyhow::Result<()> {
@@ -89,18 +87,17 @@ pub fn bench(args: DataBenchArgs) -> anyhow::Result<()> {
             view.train().len(),
             view.validation().len(),
             start.elapsed().as_secs_f64(),
-            mib(resident_bytes())
+            megabytes(resident_bytes())
         );
         views.push(view);
     }
-    println!("peak RSS: {} MiB", mib(peak_resident_bytes()));
+    println!("peak RSS: {} MiB", megabytes(peak_resident_bytes()));
     println!(
         "{:<8} {:<40} {:>6} {:>11} {:>12} {:>12}",
         "backend", "device", "size", "upload s", "batches/s", "images/s"
     );
     for name in &args.backend {
-        let kind: BackendKind = name.parse()?;
-        let device = kind.device()?;
+        let (kind, device) = crate::bench_model::backend(name)?;
         for view in &views {
             let start = Instant::now();
             let resident = DeviceImages::upload(view.train(), &device);
@@ -108,13 +105,12 @@ pub fn bench(args: DataBenchArgs) -> anyhow::Result<()> {
             let upload = start.elapsed().as_secs_f64();
             let start = Instant::now();
             let mut batches = 0usize;
-            for (images, labels) in resident.shuffled_batches(args.batch, 0, 0) {
+            for (images, _labels) in resident.shuffled_batches(args.batch, 0, 0) {
                 // Reading one value of the batch waits for the slice to exist on the device.
                 images
                     .slice([0..1, 0..1, 0..1, 0..1])
                     .try_into_data()
                     .map_err(|e| anyhow::anyhow!("{kind}: {e:?}"))?;
-                drop(labels);
                 batches += 1;
             }
             let secs = start.elapsed().as_secs_f64();
@@ -130,12 +126,4 @@ pub fn bench(args: DataBenchArgs) -> anyhow::Result<()> {
         }
     }
     Ok(())
-}
-
-/// Peak resident set size of this process (`VmHWM`, Linux only).
-fn peak_resident_bytes() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib * 1024)
 }

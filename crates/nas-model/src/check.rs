@@ -45,6 +45,61 @@ pub struct TrainingTrace {
     pub running_means: Vec<Vec<f32>>,
 }
 
+/// `batch` deterministic images of `spec`'s input shape with values in [-1, 1): the same on
+/// every backend, so that runs can be compared.
+pub fn fixed_images(spec: &ArchSpec, batch: usize) -> TensorData {
+    let shape = spec.input.batch_shape(batch);
+    let values: Vec<f32> = (0..shape.iter().product::<usize>())
+        .map(|i| ((i * 7919 % 257) as f32 / 128.0) - 1.0)
+        .collect();
+    TensorData::new(values, shape)
+}
+
+/// How far two training traces (reference first) are apart.
+#[derive(Debug, Clone)]
+pub struct Agreement {
+    /// Largest difference between the losses of the same step.
+    pub loss_diff: f32,
+    /// Per batch norm layer: channels, largest running-mean difference, and the channels
+    /// whose running mean is exactly 0 in the second trace only.
+    pub layers: Vec<(usize, f32, Vec<usize>)>,
+}
+
+impl Agreement {
+    /// Largest loss difference accepted as agreement.
+    pub const LOSS_TOLERANCE: f32 = 5e-4;
+    /// Largest running-mean difference accepted as agreement.
+    pub const RUNNING_MEAN_TOLERANCE: f32 = 2e-3;
+
+    /// Compares `other` with the `reference` trace.
+    pub fn of(reference: &TrainingTrace, other: &TrainingTrace) -> Agreement {
+        let layers = reference
+            .running_means
+            .iter()
+            .zip(&other.running_means)
+            .map(|(a, b)| {
+                let zeroed = (0..a.len())
+                    .filter(|&c| b[c] == 0.0 && a[c] != 0.0)
+                    .collect();
+                (a.len(), max_abs_diff(a, b), zeroed)
+            })
+            .collect();
+        Agreement {
+            loss_diff: max_abs_diff(&reference.losses, &other.losses),
+            layers,
+        }
+    }
+
+    /// Whether losses and every running mean are within tolerance, with no zeroed channel.
+    pub fn agrees(&self) -> bool {
+        self.loss_diff < Self::LOSS_TOLERANCE
+            && self
+                .layers
+                .iter()
+                .all(|(_, diff, zeroed)| zeroed.is_empty() && *diff < Self::RUNNING_MEAN_TOLERANCE)
+    }
+}
+
 /// Trains a copy of `initial` for `steps` Adam steps (lr 1e-3) on one fixed batch of
 /// deterministic images and labels, on the autodiff version of `device`.
 pub fn training_trace(
@@ -56,12 +111,8 @@ pub fn training_trace(
 ) -> TrainingTrace {
     let mut trainer = Trainer::from_network(initial.valid(), device, 1e-3);
     let ad = device.clone().autodiff();
-    let (c, h, w) = (spec.input.channels, spec.input.height, spec.input.width);
-    let pixels: Vec<f32> = (0..batch * c * h * w)
-        .map(|i| ((i * 7919 % 257) as f32 / 128.0) - 1.0)
-        .collect();
+    let x = Tensor::<4>::from_data(fixed_images(spec, batch), &ad);
     let labels: Vec<i64> = (0..batch).map(|i| (i % spec.num_classes) as i64).collect();
-    let x = Tensor::<4>::from_data(TensorData::new(pixels, [batch, c, h, w]), &ad);
     let y = Tensor::<1, Int>::from_data(TensorData::new(labels, [batch]), &ad);
     let losses = (0..steps)
         .map(|_| trainer.step(x.clone(), y.clone()).into_scalar::<f32>())

@@ -9,7 +9,7 @@ use burn::tensor::Device;
 use nas_arch::ArchSpec;
 
 use crate::error::ModelError;
-use crate::measure::{random_batch, sync, Trainer};
+use crate::measure::{percentile, random_batch, sync, Trainer};
 
 /// One architecture's costs.
 #[derive(Debug, Clone, PartialEq)]
@@ -47,7 +47,8 @@ pub fn churn(
     }
     let mut rows = Vec::with_capacity(specs.len());
     for (index, spec) in specs.iter().enumerate() {
-        let start = Instant::now();
+        // The first step's clock starts before the build, so it includes it.
+        let mut start = Instant::now();
         let mut trainer = Trainer::new(spec, device, 1e-3)?;
         let params = trainer.model().trainable_params();
         let (images, labels) = random_batch(spec, batch, device);
@@ -55,7 +56,8 @@ pub fn churn(
         for _ in 0..steps {
             trainer.step(images.clone(), labels.clone());
             sync(device)?;
-            times.push(start.elapsed().as_secs_f64() * 1e3 - times.iter().sum::<f64>());
+            times.push(start.elapsed().as_secs_f64() * 1e3);
+            start = Instant::now();
         }
         drop((trainer, images, labels));
         sync(device)?;
@@ -67,7 +69,7 @@ pub fn churn(
             index,
             params,
             first_step_ms: times[0],
-            later_step_ms: later[later.len() / 2],
+            later_step_ms: percentile(&later, 0.5),
             rss_bytes: resident_bytes(),
             device_in_use_bytes: usage.as_ref().map(|u| u.bytes_in_use),
             device_reserved_bytes: usage.as_ref().map(|u| u.bytes_reserved),
@@ -76,6 +78,14 @@ pub fn churn(
         rows.push(row);
     }
     Ok(rows)
+}
+
+/// Peak resident set size of this process (`VmHWM` in `/proc/self/status`, Linux only).
+pub fn peak_resident_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
 }
 
 /// Resident set size of this process, from `/proc/self/statm` (Linux only).

@@ -18,7 +18,9 @@ pub use backend::{device_name, BackendKind, ALL_BACKENDS};
 pub use blocks::{
     activate, conv2d, Block, BottleNeck, ConvBn, InvertedResidual, SqueezeExcite, VanillaConv,
 };
-pub use churn::{churn, resident_bytes, ChurnRow};
+/// burn's run-time device, re-exported so that callers need not depend on burn.
+pub use burn::tensor::Device;
+pub use churn::{churn, peak_resident_bytes, resident_bytes, ChurnRow};
 pub use error::ModelError;
 pub use feed::{Batches, DeviceImages};
 pub use measure::{

@@ -73,13 +73,7 @@ pub fn measure_latency(
     let model = Network::new(spec, &device)?.valid();
     let mut results = Vec::new();
     for &batch in &settings.batch_sizes {
-        let shape = [
-            batch,
-            spec.input.channels,
-            spec.input.height,
-            spec.input.width,
-        ];
-        let images = Tensor::<4>::random(shape, Distribution::Normal(0.0, 1.0), &device);
+        let images = random_images(spec, batch, &device);
         sync(&device)?;
         let first_ms = time_forward(&model, &images)?;
         for _ in 1..settings.warmup {
@@ -224,17 +218,20 @@ impl Trainer {
     }
 }
 
+/// Standard-normal images of `spec`'s input shape on `device`.
+fn random_images(spec: &ArchSpec, batch: usize, device: &Device) -> Tensor<4> {
+    Tensor::<4>::random(
+        spec.input.batch_shape(batch),
+        Distribution::Normal(0.0, 1.0),
+        device,
+    )
+}
+
 /// A random batch on the autodiff version of `device`: normal images and labels spread over
 /// the classes.
 pub fn random_batch(spec: &ArchSpec, batch: usize, device: &Device) -> (Tensor<4>, Tensor<1, Int>) {
     let device = device.clone().autodiff();
-    let shape = [
-        batch,
-        spec.input.channels,
-        spec.input.height,
-        spec.input.width,
-    ];
-    let images = Tensor::<4>::random(shape, Distribution::Normal(0.0, 1.0), &device);
+    let images = random_images(spec, batch, &device);
     let labels: Vec<i64> = (0..batch)
         .map(|i| ((i * 7 + 3) % spec.num_classes) as i64)
         .collect();
