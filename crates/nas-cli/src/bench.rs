@@ -82,6 +82,9 @@ pub enum BenchCommand {
     /// Load time, fidelity views and peak memory of a dataset, and images/s of batches sliced
     /// on each backend.
     Data(crate::data_cmd::DataBenchArgs),
+    /// The same compute budget for several sampler:scheduler pairs: best accuracy and the
+    /// compute each needed to reach the first one's best.
+    Schedulers(crate::bench_search::SchedulerBenchArgs),
 }
 
 /// Runs one benchmark.
@@ -111,6 +114,7 @@ pub fn run(command: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Churn(args) => crate::bench_model::churn(args),
         BenchCommand::BackendCheck(args) => crate::bench_model::backend_check(args),
         BenchCommand::Data(args) => crate::data_cmd::bench(args),
+        BenchCommand::Schedulers(args) => crate::bench_search::run(args),
     }
 }
 

@@ -6,7 +6,9 @@
 mod ask_tell;
 mod bench;
 mod bench_model;
+mod bench_search;
 mod data_cmd;
+mod search_cmd;
 mod space_cmd;
 
 use std::path::{Path, PathBuf};
@@ -28,6 +30,9 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Search for lightweight networks: train sampled candidates with early stopping, keep
+    /// the Pareto front. With no arguments: the quick preset on Fashion-MNIST.
+    Search(Box<search_cmd::SearchArgs>),
     /// Validate and sample search spaces.
     Space {
         #[command(subcommand)]
@@ -112,6 +117,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             SpaceCommand::Check { file } => space_cmd::check(&file),
             SpaceCommand::Sample { file, count, seed } => space_cmd::sample(&file, count, seed),
         },
+        Command::Search(args) => search_cmd::run(*args),
         Command::AskTell(args) => run_ask_tell(args),
         Command::Bench { command } => bench::run(command),
         Command::Data { command } => match command {

@@ -1,10 +1,12 @@
 //! The burn-free optimizer core of nas.
 //!
 //! - [`space`]: conditional search spaces read from TOML.
-//! - [`sampler`]: random search, TPE (univariate, multivariate, multi-objective, constrained) and
-//!   GP-BO.
+//! - [`sampler`]: random search, TPE (univariate, multivariate, multi-objective, constrained),
+//!   GP-BO and BOHB (TPE fitted per rung of a fidelity ladder).
 //! - [`study`]: studies and their trials, stored in SQLite behind the [`study::Storage`] trait.
 //! - [`pareto`]: non-dominated sorting, Pareto fronts and hypervolume.
+//! - [`schedule`]: multi-fidelity schedulers (successive halving, ASHA, Hyperband) over a
+//!   fidelity ladder.
 //!
 //! Nothing here depends on burn: this crate builds in seconds and is tested on its own.
 
@@ -12,5 +14,6 @@
 
 pub mod pareto;
 pub mod sampler;
+pub mod schedule;
 pub mod space;
 pub mod study;

@@ -95,6 +95,31 @@ impl BackendKind {
     }
 }
 
+/// The backend a search uses when none is named: a real GPU when one is found (CUDA when
+/// compiled in, else Vulkan, else wgpu), never a software rasterizer such as lavapipe; else
+/// the fastest CPU backend, flex. The text says which and why.
+pub fn auto_backend() -> (BackendKind, String) {
+    #[cfg(any(feature = "wgpu", feature = "cuda", feature = "cpu"))]
+    {
+        let gpus = Device::enumerate_physical();
+        if let Some(gpu) = gpus.first() {
+            let kind = [BackendKind::Cuda, BackendKind::Vulkan, BackendKind::Wgpu]
+                .into_iter()
+                .find(|k| k.is_compiled());
+            if let Some(kind) = kind {
+                return (kind, format!("GPU found: {} (backend {kind})", gpu.name));
+            }
+        }
+    }
+    (
+        BackendKind::DEFAULT_CPU,
+        format!(
+            "no GPU found (a software Vulkan device such as lavapipe does not count): CPU backend {}",
+            BackendKind::DEFAULT_CPU
+        ),
+    )
+}
+
 /// A human-readable name of the hardware behind a device: the adapter name for CubeCL
 /// backends (`llvmpipe (LLVM 15.0.6, 256 bits)` on lavapipe), else the host CPU.
 pub fn device_name(device: &Device, backend: BackendKind) -> String {

@@ -14,7 +14,7 @@ mod measure;
 mod network;
 mod norm;
 
-pub use backend::{device_name, BackendKind, ALL_BACKENDS};
+pub use backend::{auto_backend, device_name, BackendKind, ALL_BACKENDS};
 pub use blocks::{
     activate, conv2d, Block, BottleNeck, ConvBn, InvertedResidual, SqueezeExcite, VanillaConv,
 };

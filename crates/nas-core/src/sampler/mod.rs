@@ -3,11 +3,13 @@
 //! Every sampler is seeded: the proposal for trial number `k` is a function of the seed, `k` and
 //! the trials it is shown, so a study replayed with the same seed proposes the same points.
 
+pub mod bohb;
 pub mod encoding;
 pub mod gp;
 pub(crate) mod random;
 pub mod tpe;
 
+pub use bohb::{BohbChoice, BohbConfig, BohbSampler};
 pub use encoding::Encoder;
 pub use gp::{Acquisition, GpSampler, GpSamplerConfig};
 pub use random::RandomSampler;
@@ -99,22 +101,25 @@ pub enum SamplerKind {
     TpeMultivariate,
     /// Gaussian-process Bayesian optimisation.
     Gp,
+    /// BOHB: multivariate TPE on the highest rung with enough results, plus a random share.
+    Bohb,
 }
 
 impl SamplerKind {
-    /// Parses `random`, `tpe`, `tpe-multivariate` or `gp`.
+    /// Parses `random`, `tpe`, `tpe-multivariate`, `gp` or `bohb`.
     pub fn parse(s: &str) -> Option<Self> {
         match s {
             "random" => Some(SamplerKind::Random),
             "tpe" => Some(SamplerKind::Tpe),
             "tpe-multivariate" | "mtpe" => Some(SamplerKind::TpeMultivariate),
             "gp" | "gp-bo" => Some(SamplerKind::Gp),
+            "bohb" => Some(SamplerKind::Bohb),
             _ => None,
         }
     }
 
     /// The names [`SamplerKind::parse`] accepts.
-    pub const NAMES: [&'static str; 4] = ["random", "tpe", "tpe-multivariate", "gp"];
+    pub const NAMES: [&'static str; 5] = ["random", "tpe", "tpe-multivariate", "gp", "bohb"];
 
     /// Builds the sampler with default settings and `seed`.
     pub fn build(self, seed: u64) -> Box<dyn Sampler> {
@@ -129,6 +134,7 @@ impl SamplerKind {
                 seed,
             )),
             SamplerKind::Gp => Box::new(GpSampler::new(GpSamplerConfig::default(), seed)),
+            SamplerKind::Bohb => Box::new(BohbSampler::new(BohbConfig::default(), seed)),
         }
     }
 }

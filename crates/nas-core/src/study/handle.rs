@@ -158,6 +158,18 @@ impl Study {
             .report_intermediate(self.info.id, number, step, values)?)
     }
 
+    /// Sets a JSON attribute of trial `number` (architecture, measurements, bracket…).
+    pub fn set_trial_attr(
+        &mut self,
+        number: u64,
+        key: &str,
+        value: &serde_json::Value,
+    ) -> Result<(), StudyError> {
+        Ok(self
+            .storage
+            .set_trial_attr(self.info.id, number, key, value)?)
+    }
+
     /// Every trial, in number order.
     pub fn trials(&mut self) -> Result<Vec<Trial>, StudyError> {
         Ok(self.storage.trials(self.info.id, None)?)

@@ -1,0 +1,262 @@
+//! `nas bench schedulers`: the same compute budget for several (sampler, scheduler) pairs on
+//! one dataset; how good each got and how much compute each needed to reach the best
+//! accuracy of plain random search at full fidelity.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use clap::Parser;
+use nas_core::study::{SqliteStorage, Storage, Trial, TrialState};
+
+use crate::search_cmd::{self, SearchCli};
+
+/// Arguments of `nas bench schedulers`.
+#[derive(Debug, clap::Args)]
+pub struct SchedulerBenchArgs {
+    /// `sampler:scheduler` pairs, comma-separated; the first is the baseline.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "random:none,tpe:asha,bohb:bohb"
+    )]
+    methods: Vec<String>,
+    /// Compute budget of each method in full-resolution image passes.
+    #[arg(long, default_value_t = 150_000.0)]
+    cost: f64,
+    /// Dataset name.
+    #[arg(long, default_value = "fashion-mnist")]
+    dataset: String,
+    /// Where the dataset's files are.
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Backend.
+    #[arg(long, default_value = "flex")]
+    backend: String,
+    /// Where the studies go (each method's study is replaced).
+    #[arg(long, default_value = "results/bench-schedulers")]
+    results: PathBuf,
+    /// Seed of every method.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Sampled epochs are capped at this.
+    #[arg(long, default_value_t = 1.0)]
+    max_epochs: f64,
+    /// Share of the training split at the top rung.
+    #[arg(long, default_value_t = 0.2)]
+    top_fraction: f64,
+    /// Validation images.
+    #[arg(long, default_value_t = 2000)]
+    validation: usize,
+    /// Rungs of the fidelity ladder (η = 3).
+    #[arg(long, default_value_t = 3)]
+    rungs: usize,
+    /// Also split training time into forward/backward and optimizer.
+    #[arg(long)]
+    profile: bool,
+}
+
+/// One method's outcome.
+struct Outcome {
+    method: String,
+    trials: usize,
+    complete: usize,
+    cost: f64,
+    wall_s: f64,
+    best: Option<f64>,
+    /// (cumulative cost, best accuracy so far) after each trial ended, in end order.
+    curve: Vec<(f64, f64)>,
+}
+
+/// `nas bench schedulers`.
+pub fn run(args: SchedulerBenchArgs) -> anyhow::Result<()> {
+    let mut outcomes = Vec::new();
+    for method in &args.methods {
+        let (sampler, scheduler) = method
+            .split_once(':')
+            .with_context(|| format!("`{method}`: expected sampler:scheduler"))?;
+        let study = format!("{sampler}-{scheduler}-s{}", args.seed);
+        let dir = args.results.join(&study);
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir).with_context(|| format!("removing {}", dir.display()))?;
+        }
+        let mut argv: Vec<String> = vec!["search".into()];
+        let mut flag = |k: &str, v: String| {
+            argv.push(format!("--{k}"));
+            argv.push(v);
+        };
+        flag("dataset", args.dataset.clone());
+        if let Some(d) = &args.data_dir {
+            flag("data-dir", d.display().to_string());
+        }
+        flag("backend", args.backend.clone());
+        flag("results", args.results.display().to_string());
+        flag("study", study.clone());
+        flag("sampler", sampler.into());
+        flag("scheduler", scheduler.into());
+        flag("objectives", "accuracy".into());
+        flag("max-cost", args.cost.to_string());
+        flag("seed", args.seed.to_string());
+        flag("max-epochs", args.max_epochs.to_string());
+        flag("top-fraction", args.top_fraction.to_string());
+        flag("validation", args.validation.to_string());
+        flag("rungs", args.rungs.to_string());
+        argv.push("--quiet".into());
+        if args.profile {
+            argv.push("--profile".into());
+        }
+        eprintln!("nas bench schedulers: {method}");
+        let cli = SearchCli::try_parse_from(&argv)?;
+        search_cmd::run(cli.args)?;
+        outcomes.push(outcome(method, &dir, &study)?);
+    }
+    print_table(&outcomes);
+    if args.profile {
+        for method in &args.methods {
+            let (sampler, scheduler) = method.split_once(':').unwrap_or((method, ""));
+            let study = format!("{sampler}-{scheduler}-s{}", args.seed);
+            print_time_split(method, &read_trials(&args.results.join(&study), &study)?);
+        }
+    }
+    Ok(())
+}
+
+fn read_trials(dir: &Path, study: &str) -> anyhow::Result<Vec<Trial>> {
+    let mut storage = SqliteStorage::open(&dir.join("study.db"))?;
+    let info = storage
+        .find_study(study)?
+        .with_context(|| format!("no study `{study}` in {}", dir.display()))?;
+    Ok(storage.trials(info.id, None)?)
+}
+
+/// The accuracy a trial reached at its top rung, when complete.
+fn final_accuracy(t: &Trial) -> Option<f64> {
+    if t.state != TrialState::Complete {
+        return None;
+    }
+    let rung = nas_search::top_rung(t)?;
+    t.attrs
+        .get(&format!("rung{rung}"))?
+        .get("accuracy")?
+        .as_f64()
+}
+
+fn outcome(method: &str, dir: &Path, study: &str) -> anyhow::Result<Outcome> {
+    let mut trials = read_trials(dir, study)?;
+    trials.retain(|t| t.state.is_finished());
+    trials.sort_by(|a, b| {
+        a.finished_at
+            .unwrap_or(0.0)
+            .total_cmp(&b.finished_at.unwrap_or(0.0))
+    });
+    let mut curve = Vec::new();
+    let (mut cost, mut best) = (0.0, f64::NEG_INFINITY);
+    for t in &trials {
+        cost += t.attrs.get("cost").and_then(|c| c.as_f64()).unwrap_or(0.0);
+        if let Some(a) = final_accuracy(t) {
+            best = best.max(a);
+        }
+        curve.push((cost, best));
+    }
+    let start = trials
+        .iter()
+        .filter_map(|t| t.started_at)
+        .fold(f64::INFINITY, f64::min);
+    let end = trials
+        .iter()
+        .filter_map(|t| t.finished_at)
+        .fold(0.0, f64::max);
+    Ok(Outcome {
+        method: method.to_string(),
+        trials: trials.len(),
+        complete: trials
+            .iter()
+            .filter(|t| t.state == TrialState::Complete)
+            .count(),
+        cost,
+        wall_s: (end - start).max(0.0),
+        best: best.is_finite().then_some(best),
+        curve,
+    })
+}
+
+/// Compute spent when the best accuracy first reached `target`.
+fn cost_to_reach(o: &Outcome, target: f64) -> Option<f64> {
+    o.curve.iter().find(|(_, b)| *b >= target).map(|(c, _)| *c)
+}
+
+fn print_table(outcomes: &[Outcome]) {
+    let Some(base) = outcomes.first() else { return };
+    let target = base.best.unwrap_or(f64::INFINITY);
+    let base_cost = cost_to_reach(base, target);
+    println!(
+        "{:<16} {:>6} {:>8} {:>12} {:>8} {:>9} {:>16} {:>9}",
+        "method",
+        "trials",
+        "complete",
+        "compute",
+        "wall s",
+        "best acc",
+        "compute to base",
+        "saving"
+    );
+    for o in outcomes {
+        let reach = cost_to_reach(o, target);
+        let saving = match (base_cost, reach) {
+            (Some(b), Some(r)) if r > 0.0 => format!("{:.1}×", b / r),
+            _ => "-".into(),
+        };
+        println!(
+            "{:<16} {:>6} {:>8} {:>12.0} {:>8.0} {:>9} {:>16} {:>9}",
+            o.method,
+            o.trials,
+            o.complete,
+            o.cost,
+            o.wall_s,
+            o.best.map_or("-".into(), |b| format!("{b:.4}")),
+            reach.map_or("not reached".into(), |r| format!("{r:.0}")),
+            saving
+        );
+    }
+    println!(
+        "compute in full-resolution image passes; base = best accuracy of {}",
+        base.method
+    );
+}
+
+/// Where the time of a method's trials went.
+fn print_time_split(method: &str, trials: &[Trial]) {
+    let mut sums = [0.0f64; 7];
+    for t in trials {
+        let get = |k: &str| t.attrs.get(k).and_then(|v| v.as_f64()).unwrap_or(0.0);
+        sums[0] += get("ask_s");
+        sums[1] += get("build_s");
+        for (key, value) in &t.attrs {
+            if !key.starts_with("rung") {
+                continue;
+            }
+            let timing = |k: &str| value["timings"][k].as_f64().unwrap_or(0.0);
+            sums[2] += timing("data_s");
+            sums[3] += timing("forward_backward_s");
+            sums[4] += timing("optimizer_s");
+            sums[5] += timing("train_s") - timing("forward_backward_s") - timing("optimizer_s");
+            sums[6] += timing("eval_s");
+        }
+    }
+    let total: f64 = sums.iter().sum();
+    let names = [
+        "sampler (ask)",
+        "build + latency",
+        "data prep",
+        "forward+backward",
+        "optimizer step",
+        "batching, other",
+        "evaluation",
+    ];
+    println!("{method}: where the time went ({total:.0} s in trials)");
+    for (name, s) in names.iter().zip(sums) {
+        println!(
+            "  {name:<18} {s:>8.1} s {:>5.1} %",
+            100.0 * s / total.max(1e-9)
+        );
+    }
+}

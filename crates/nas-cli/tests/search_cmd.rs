@@ -1,0 +1,419 @@
+//! `nas search` end to end on a tiny generated dataset: every scheduler on flex, one run on
+//! wgpu (lavapipe in CI), a diverging trial, and resuming after `kill -9`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use nas_data::{write_idx_images, write_idx_labels, Compression};
+
+/// A tiny 10-class IDX dataset in the Fashion-MNIST file layout: 12×12 images, class k a
+/// bright 4×4 square at one of 9 places (class 9: the whole centre), plus noise.
+fn tiny_dataset(dir: &Path) {
+    let make = |per_class: usize, seed: u32| {
+        let mut pixels = Vec::new();
+        let mut labels = Vec::new();
+        let mut state = seed;
+        for i in 0..per_class * 10 {
+            let class = i % 10;
+            let mut image = [0u8; 144];
+            for (p, px) in image.iter_mut().enumerate() {
+                state = state.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+                let noise = (state >> 24) as u8 / 4;
+                let (y, x) = (p / 12, p % 12);
+                let (cy, cx) = if class == 9 {
+                    (4, 4)
+                } else {
+                    (class / 3 * 4, class % 3 * 4)
+                };
+                let inside = (cy..cy + 4).contains(&y) && (cx..cx + 4).contains(&x);
+                *px = if inside { 200 + noise / 4 } else { noise };
+            }
+            pixels.extend_from_slice(&image);
+            labels.push(class as u8);
+        }
+        (pixels, labels)
+    };
+    for (stem, per_class, seed) in [("train", 60, 1), ("t10k", 10, 2)] {
+        let (pixels, labels) = make(per_class, seed);
+        write_idx_images(
+            &dir.join(format!("{stem}-images-idx3-ubyte")),
+            &pixels,
+            12,
+            12,
+            Compression::Raw,
+        )
+        .unwrap();
+        write_idx_labels(
+            &dir.join(format!("{stem}-labels-idx1-ubyte")),
+            &labels,
+            Compression::Raw,
+        )
+        .unwrap();
+    }
+}
+
+/// The default search space.
+const LIGHTWEIGHT: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../search_spaces/lightweight.toml"
+);
+
+/// A search over `space` and the tiny dataset with small defaults; `extra` adds flags.
+fn search_command(
+    space: &Path,
+    data: &Path,
+    results: &Path,
+    study: &str,
+    extra: &[&str],
+) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_nas"));
+    cmd.args(["search", "--space"])
+        .arg(space)
+        .args(["--dataset", "fashion-mnist", "--data-dir"])
+        .arg(data)
+        .arg("--results")
+        .arg(results)
+        .args(["--study", study, "--validation", "100"])
+        .args(["--top-fraction", "1", "--quiet"])
+        .args(extra);
+    cmd
+}
+
+fn run_ok(mut cmd: Command) -> String {
+    let out = cmd.output().expect("run nas");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        out.status.success(),
+        "nas failed\nstdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    stdout
+}
+
+/// `(number, state, value_accuracy, fail_reason)` of every row of `trials.csv`.
+fn rows(study_dir: &Path) -> Vec<(u64, String, String, String)> {
+    let text = std::fs::read_to_string(study_dir.join("trials.csv")).unwrap_or_default();
+    let mut lines = text.lines();
+    let Some(header) = lines.next() else {
+        return Vec::new();
+    };
+    let col = |name: &str| header.split(',').position(|h| h == name).unwrap();
+    let (state, acc, reason) = (col("state"), col("value_accuracy"), col("fail_reason"));
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    reader
+        .records()
+        .map(|r| {
+            let r = r.unwrap();
+            (
+                r[0].parse().unwrap(),
+                r[state].to_string(),
+                r[acc].to_string(),
+                r[reason].to_string(),
+            )
+        })
+        .collect()
+}
+
+fn data_dir() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    tiny_dataset(&data);
+    (dir, data)
+}
+
+#[test]
+fn every_scheduler_searches_the_tiny_dataset_on_flex() {
+    let (dir, data) = data_dir();
+    for scheduler in ["none", "sha", "asha", "hyperband", "bohb"] {
+        let results = dir.path().join("results");
+        let cmd = search_command(
+            Path::new(LIGHTWEIGHT),
+            &data,
+            &results,
+            scheduler,
+            &[
+                "--backend",
+                "flex",
+                "--scheduler",
+                scheduler,
+                "--trials",
+                "9",
+                "--max-epochs",
+                "2",
+                "--min-resolution",
+                "6",
+            ],
+        );
+        let stdout = run_ok(cmd);
+        assert!(
+            stdout.contains("best validation accuracy"),
+            "{scheduler}: {stdout}"
+        );
+        let study = results.join(scheduler);
+        let rows = rows(&study);
+        let ended = rows
+            .iter()
+            .filter(|r| r.1 == "COMPLETE" || r.1 == "PRUNED")
+            .count();
+        assert_eq!(ended, 9, "{scheduler}: {rows:?}");
+        assert!(
+            rows.iter().all(|r| r.1 != "RUNNING" && r.1 != "WAITING"),
+            "{scheduler}: {rows:?}"
+        );
+        let complete: Vec<f64> = rows
+            .iter()
+            .filter(|r| r.1 == "COMPLETE")
+            .map(|r| r.2.parse().unwrap())
+            .collect();
+        assert!(
+            !complete.is_empty(),
+            "{scheduler}: a trial reaches the top rung"
+        );
+        if scheduler != "none" {
+            assert!(
+                rows.iter().any(|r| r.1 == "PRUNED"),
+                "{scheduler} stops some trials"
+            );
+        }
+        let pareto: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(study.join("pareto.json")).unwrap())
+                .unwrap();
+        let front = pareto.as_array().unwrap();
+        assert!(!front.is_empty(), "{scheduler}");
+        for entry in front {
+            let n = entry["trial"].as_u64().unwrap();
+            assert!(study.join(format!("pareto/trial-{n}.json")).is_file());
+            assert!(entry["arch"]["stages"].is_array(), "{entry}");
+        }
+        assert!(study.join("search.log").is_file() && study.join("study.db").is_file());
+    }
+}
+
+#[test]
+fn the_tiny_problem_is_learned() {
+    let (dir, data) = data_dir();
+    let results = dir.path().join("results");
+    let cmd = search_command(
+        Path::new(LIGHTWEIGHT),
+        &data,
+        &results,
+        "learn",
+        &[
+            "--backend",
+            "flex",
+            "--scheduler",
+            "none",
+            "--trials",
+            "4",
+            "--max-epochs",
+            "15",
+            "--seed",
+            "3",
+        ],
+    );
+    run_ok(cmd);
+    let best = rows(&results.join("learn"))
+        .iter()
+        .filter_map(|r| r.2.parse::<f64>().ok())
+        .fold(0.0, f64::max);
+    assert!(
+        best >= 0.5,
+        "best validation accuracy {best} on 10 easy classes (chance 0.1)"
+    );
+}
+
+#[test]
+fn the_same_seed_replays_the_same_trials() {
+    let (dir, data) = data_dir();
+    let results = dir.path().join("results");
+    let args = [
+        "--backend",
+        "flex",
+        "--scheduler",
+        "asha",
+        "--trials",
+        "5",
+        "--max-epochs",
+        "2",
+        "--objectives",
+        "accuracy",
+        "--seed",
+        "11",
+    ];
+    for study in ["first", "second"] {
+        run_ok(search_command(
+            Path::new(LIGHTWEIGHT),
+            &data,
+            &results,
+            study,
+            &args,
+        ));
+    }
+    let read = |study: &str| {
+        let text = std::fs::read_to_string(results.join(study).join("trials.csv")).unwrap();
+        let mut reader = csv::Reader::from_reader(text.as_bytes());
+        let header = reader.headers().unwrap().clone();
+        let keep: Vec<usize> = header
+            .iter()
+            .enumerate()
+            .filter(|(_, h)| !matches!(*h, "latency_ms" | "duration_s"))
+            .map(|(i, _)| i)
+            .collect();
+        reader
+            .records()
+            .map(|r| {
+                let r = r.unwrap();
+                keep.iter().map(|&i| r[i].to_string()).collect::<Vec<_>>()
+            })
+            .collect::<Vec<_>>()
+    };
+    let (first, second) = (read("first"), read("second"));
+    assert_eq!(first.len(), 5);
+    assert_eq!(first, second, "same seed, same trials, same accuracies");
+}
+
+#[test]
+fn a_diverging_trial_fails_and_the_search_goes_on() {
+    let (dir, data) = data_dir();
+    let space = dir.path().join("diverging.toml");
+    let text = std::fs::read_to_string(LIGHTWEIGHT).unwrap();
+    // Learning rates of 1e-3 or 1e30: the second one overflows the weights.
+    let start = text.find("[params.lr]").unwrap();
+    let end = start + text[start..].find("\n\n").unwrap();
+    let text = format!(
+        "{}[params.lr]\nchoices = [0.001, 1e30]{}",
+        &text[..start],
+        &text[end..]
+    );
+    std::fs::write(&space, text).unwrap();
+    let results = dir.path().join("results");
+    let cmd = search_command(
+        &space,
+        &data,
+        &results,
+        "nan",
+        &[
+            "--backend",
+            "flex",
+            "--scheduler",
+            "none",
+            "--trials",
+            "4",
+            "--seed",
+            "5",
+            "--sampler",
+            "random",
+            "--max-epochs",
+            "2",
+        ],
+    );
+    run_ok(cmd);
+    let rows = rows(&results.join("nan"));
+    let failed: Vec<_> = rows.iter().filter(|r| r.1 == "FAIL").collect();
+    assert!(!failed.is_empty(), "lr 1e30 diverges: {rows:?}");
+    assert!(
+        failed.iter().all(|r| r.3.starts_with("diverged")),
+        "{failed:?}"
+    );
+    assert_eq!(rows.iter().filter(|r| r.1 == "COMPLETE").count(), 4);
+}
+
+#[test]
+fn a_killed_search_resumes_with_its_finished_trials_intact() {
+    let (dir, data) = data_dir();
+    let results = dir.path().join("results");
+    let study = results.join("resume");
+    let args = [
+        "--backend",
+        "flex",
+        "--scheduler",
+        "none",
+        "--trials",
+        "8",
+        "--max-epochs",
+        "6",
+    ];
+    let mut child = search_command(Path::new(LIGHTWEIGHT), &data, &results, "resume", &args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while rows(&study).iter().filter(|r| r.1 == "COMPLETE").count() < 2 {
+        assert!(Instant::now() < deadline, "no progress before the kill");
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the search ended before it was killed"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let before: Vec<_> = rows(&study)
+        .into_iter()
+        .filter(|r| r.1 == "COMPLETE")
+        .collect();
+
+    let stdout = run_ok(search_command(
+        Path::new(LIGHTWEIGHT),
+        &data,
+        &results,
+        "resume",
+        &args,
+    ));
+    assert!(stdout.contains("search done"), "{stdout}");
+    let after = rows(&study);
+    for row in &before {
+        assert!(after.contains(row), "finished trial {row:?} kept as it was");
+    }
+    let complete = after.iter().filter(|r| r.1 == "COMPLETE").count();
+    assert_eq!(complete, 8, "the study reaches its 8 trials: {after:?}");
+    let interrupted: Vec<_> = after.iter().filter(|r| r.1 == "FAIL").collect();
+    assert!(interrupted.len() <= 1, "{after:?}");
+    assert!(
+        interrupted
+            .iter()
+            .all(|r| r.3.contains("died") || r.3.contains("process")),
+        "{interrupted:?}"
+    );
+}
+
+#[test]
+fn a_search_runs_on_wgpu() {
+    let (dir, data) = data_dir();
+    let space = Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/one_network.toml"
+    ));
+    let results = dir.path().join("results");
+    let cmd = search_command(
+        space,
+        &data,
+        &results,
+        "wgpu",
+        &[
+            "--backend",
+            "wgpu",
+            "--scheduler",
+            "asha",
+            "--trials",
+            "3",
+            "--max-epochs",
+            "3",
+            "--min-resolution",
+            "12",
+        ],
+    );
+    run_ok(cmd);
+    let rows = rows(&results.join("wgpu"));
+    assert_eq!(
+        rows.iter()
+            .filter(|r| r.1 == "COMPLETE" || r.1 == "PRUNED")
+            .count(),
+        3,
+        "{rows:?}"
+    );
+    assert!(rows.iter().any(|r| r.1 == "COMPLETE"), "{rows:?}");
+}

@@ -1,0 +1,268 @@
+//! Fidelity ladders: the rungs a trial trains through, from cheap to full fidelity.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use super::ScheduleError;
+
+/// One rung of a fidelity ladder. Training progress is measured in images seen: a trial's full
+/// budget is `epochs × (training images at the top rung)`, and rung r ends when `budget_share`
+/// of it has been seen.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rung {
+    /// Share of the trial's full training budget seen by the end of this rung, in (0, 1]; the
+    /// top rung has 1.
+    pub budget_share: f64,
+    /// Share of the training split this rung trains on, in (0, 1]; 1 when left out.
+    #[serde(default = "full_share")]
+    pub data_fraction: f64,
+    /// Image side length in pixels during this rung; `None` = the dataset's own resolution.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolution: Option<u32>,
+}
+
+fn full_share() -> f64 {
+    1.0
+}
+
+impl Rung {
+    /// A rung at full data and resolution ending at `budget_share`.
+    pub fn at_budget(budget_share: f64) -> Self {
+        Rung {
+            budget_share,
+            data_fraction: 1.0,
+            resolution: None,
+        }
+    }
+}
+
+/// `11%`, `3.7%`, `0.41%`: enough digits to tell small shares apart.
+fn percent(share: f64) -> String {
+    let p = share * 100.0;
+    if p >= 10.0 {
+        format!("{p:.0}%")
+    } else if p >= 1.0 {
+        format!("{p:.1}%")
+    } else {
+        format!("{p:.2}%")
+    }
+}
+
+impl fmt::Display for Rung {
+    /// `11% budget, 11% data, 14 px` (`full res` when the resolution is the dataset's).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} budget, {} data, ",
+            percent(self.budget_share),
+            percent(self.data_fraction)
+        )?;
+        match self.resolution {
+            Some(px) => write!(f, "{px} px"),
+            None => write!(f, "full res"),
+        }
+    }
+}
+
+/// The rungs of a multi-fidelity search and its reduction factor `eta`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FidelityLadder {
+    rungs: Vec<Rung>,
+    eta: f64,
+}
+
+impl FidelityLadder {
+    /// Validates: at least one rung; budget_share strictly increasing, the last one 1;
+    /// data_fraction and resolution non-decreasing (`None` counts as the largest); each share
+    /// in (0, 1]; resolutions positive; eta a finite number ≥ 2.
+    pub fn new(rungs: Vec<Rung>, eta: f64) -> Result<Self, ScheduleError> {
+        if !(eta.is_finite() && eta >= 2.0) {
+            return Err(ScheduleError::Eta { eta });
+        }
+        let top = rungs.len().checked_sub(1).ok_or(ScheduleError::NoRungs)?;
+        for (r, rung) in rungs.iter().enumerate() {
+            check_rung(r, rung)?;
+            if r > 0 {
+                check_step(r, &rungs[r - 1], rung)?;
+            }
+        }
+        let last = rungs[top].budget_share;
+        if last != 1.0 {
+            return Err(ScheduleError::TopBudgetNotOne {
+                rung: top,
+                value: last,
+            });
+        }
+        Ok(FidelityLadder { rungs, eta })
+    }
+
+    /// One rung at full fidelity (eta 3, irrelevant).
+    pub fn full() -> Self {
+        FidelityLadder {
+            rungs: vec![Rung::at_budget(1.0)],
+            eta: 3.0,
+        }
+    }
+
+    /// `num_rungs` rungs with `budget_share = eta^(r - top)`; `data_fraction` the same when
+    /// `shrink_data`, else 1. With `resolution = Some((min, full))` rung 0 uses `min`, the top
+    /// rung the dataset's own (`None`), and the rungs in between interpolate geometrically,
+    /// rounded to whole pixels (never below `min`).
+    pub fn geometric(
+        eta: u32,
+        num_rungs: usize,
+        shrink_data: bool,
+        resolution: Option<(u32, u32)>,
+    ) -> Result<Self, ScheduleError> {
+        if let Some((min, full)) = resolution {
+            if min == 0 || min > full {
+                return Err(ScheduleError::ResolutionRange { min, full });
+            }
+        }
+        let top = num_rungs.checked_sub(1).ok_or(ScheduleError::NoRungs)?;
+        let rungs = (0..num_rungs)
+            .map(|r| {
+                let share = f64::from(eta).powi(r as i32 - top as i32);
+                Rung {
+                    budget_share: share,
+                    data_fraction: if shrink_data { share } else { 1.0 },
+                    resolution: resolution.and_then(|range| interpolate(range, r, top)),
+                }
+            })
+            .collect();
+        FidelityLadder::new(rungs, f64::from(eta))
+    }
+
+    /// The rungs, cheapest first.
+    pub fn rungs(&self) -> &[Rung] {
+        &self.rungs
+    }
+
+    /// Number of rungs.
+    pub fn len(&self) -> usize {
+        self.rungs.len()
+    }
+
+    /// Always false: a ladder has at least one rung.
+    pub fn is_empty(&self) -> bool {
+        self.rungs.is_empty()
+    }
+
+    /// The reduction factor.
+    pub fn eta(&self) -> f64 {
+        self.eta
+    }
+
+    /// Index of the last (full-fidelity) rung.
+    pub fn top(&self) -> usize {
+        self.rungs.len() - 1
+    }
+
+    /// Compute of training from the end of rung `from` (`None` = from scratch) to the end of
+    /// rung `to`, in units of one full budget at full resolution: the sum over the rungs k of
+    /// the segment of `(budget_share_k − budget_share_{k−1}) × (res_k / full_resolution)²`
+    /// (`None` = full resolution). 0 when `to` is not past `from`; `to` beyond the top counts
+    /// as the top; a `full_resolution` of 0 makes every resolution factor 1.
+    pub fn cost(&self, from: Option<usize>, to: usize, full_resolution: u32) -> f64 {
+        let start = from.map_or(0, |f| f + 1);
+        let end = to.min(self.top());
+        (start..=end)
+            .map(|k| {
+                let before = k.checked_sub(1).map_or(0.0, |p| self.rungs[p].budget_share);
+                let rung = &self.rungs[k];
+                (rung.budget_share - before) * pixel_factor(rung.resolution, full_resolution)
+            })
+            .sum()
+    }
+}
+
+impl fmt::Display for FidelityLadder {
+    /// One line per rung: `rung 0: 11% budget, 11% data, 14 px`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (r, rung) in self.rungs.iter().enumerate() {
+            if r > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "rung {r}: {rung}")?;
+        }
+        Ok(())
+    }
+}
+
+/// `(res / full)²`, 1 for the full resolution.
+fn pixel_factor(resolution: Option<u32>, full_resolution: u32) -> f64 {
+    match resolution {
+        Some(px) if full_resolution > 0 => (f64::from(px) / f64::from(full_resolution)).powi(2),
+        _ => 1.0,
+    }
+}
+
+/// Resolution of rung `r` of `top + 1` between `min` (rung 0) and full (the top, `None`).
+fn interpolate((min, full): (u32, u32), r: usize, top: usize) -> Option<u32> {
+    if r == top {
+        return None;
+    }
+    let t = r as f64 / top as f64;
+    let px = f64::from(min) * (f64::from(full) / f64::from(min)).powf(t);
+    Some((px.round() as u32).max(min))
+}
+
+/// Checks a rung's own values.
+fn check_rung(r: usize, rung: &Rung) -> Result<(), ScheduleError> {
+    let in_unit = |x: f64| x > 0.0 && x <= 1.0;
+    for (field, value) in [
+        ("budget_share", rung.budget_share),
+        ("data_fraction", rung.data_fraction),
+    ] {
+        if !in_unit(value) {
+            return Err(ScheduleError::ShareOutOfRange {
+                rung: r,
+                field,
+                value,
+            });
+        }
+    }
+    if rung.resolution == Some(0) {
+        return Err(ScheduleError::ZeroResolution { rung: r });
+    }
+    Ok(())
+}
+
+/// Checks that rung `r` does not go below rung `r − 1`.
+fn check_step(r: usize, before: &Rung, rung: &Rung) -> Result<(), ScheduleError> {
+    if rung.budget_share <= before.budget_share {
+        return Err(ScheduleError::BudgetNotIncreasing {
+            rung: r,
+            value: rung.budget_share,
+            previous_rung: r - 1,
+            previous: before.budget_share,
+        });
+    }
+    let decreasing = |field, value: String, previous: String| ScheduleError::FidelityDecreasing {
+        rung: r,
+        field,
+        value,
+        previous_rung: r - 1,
+        previous,
+    };
+    if rung.data_fraction < before.data_fraction {
+        return Err(decreasing(
+            "data_fraction",
+            rung.data_fraction.to_string(),
+            before.data_fraction.to_string(),
+        ));
+    }
+    // `None` is the dataset's own resolution, larger than any explicit one.
+    let side = |res: Option<u32>| res.map_or(u64::MAX, u64::from);
+    if side(rung.resolution) < side(before.resolution) {
+        let show = |res: Option<u32>| res.map_or("full".to_string(), |px| px.to_string());
+        return Err(decreasing(
+            "resolution",
+            show(rung.resolution),
+            show(before.resolution),
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,620 @@
+//! [`Search`]: the loop that asks the study for configurations, trains them rung by rung on
+//! worker threads, and lets the scheduler continue, pause or stop each one.
+//!
+//! One coordinator (the calling thread) owns the study and the scheduler; `concurrency`
+//! worker threads train. A worker gets a job (start a trial and train its first rung, or
+//! train a running trial to its next rung), and sends back the trial's state with its score.
+//! Every decision is written to the study before the next job is handed out, so a killed
+//! search loses no finished trial: reopening the study fails the interrupted ones and
+//! queues their configurations again.
+
+use std::collections::{HashMap, VecDeque};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use nas_core::schedule::{Decision, RungContext, Scheduler};
+use nas_core::study::{Study, StudyError, Trial, TrialEnd, TrialState};
+use serde_json::json;
+
+use crate::runner::{
+    Measurements, Segment, SegmentScore, TrialFailure, TrialRun, TrialRunner, TrialStart,
+};
+use crate::scoring::Scoring;
+use crate::settings::SearchSettings;
+
+/// Why a search stopped early.
+#[derive(Debug, thiserror::Error)]
+pub enum SearchError {
+    /// The study failed (storage, sampler).
+    #[error(transparent)]
+    Study(#[from] StudyError),
+    /// Most recent trials failed: something is wrong beyond one configuration.
+    #[error("{failed} of the last {window} trials failed; the last because: {reason}")]
+    TooManyFailures {
+        /// Failed trials in the window.
+        failed: usize,
+        /// The window.
+        window: usize,
+        /// The last failure's reason.
+        reason: String,
+    },
+}
+
+/// What the search reports as it goes; the CLI draws progress bars from it.
+pub trait Progress {
+    /// A trial started (`resumed` when it is a queued configuration of an interrupted one).
+    fn started(&mut self, number: u64, bracket: usize) {
+        let _ = (number, bracket);
+    }
+    /// A trial finished a rung.
+    fn rung_done(&mut self, number: u64, rung: usize, score: &SegmentScore, values: &[f64]) {
+        let _ = (number, rung, score, values);
+    }
+    /// A trial ended.
+    fn ended(&mut self, trial: &Trial, trials: &[Trial]) {
+        let _ = (trial, trials);
+    }
+}
+
+/// A [`Progress`] that reports nothing.
+pub struct Silent;
+impl Progress for Silent {}
+
+/// What a search did.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SearchSummary {
+    /// Trials that ended in this run, by end state.
+    pub completed: usize,
+    /// Trials stopped by the scheduler (or the budget).
+    pub pruned: usize,
+    /// Trials that failed.
+    pub failed: usize,
+    /// Compute spent in this run, in full-resolution images trained on.
+    pub cost: f64,
+    /// Wall-clock seconds.
+    pub seconds: f64,
+}
+
+/// Work for a worker thread.
+enum Job {
+    /// Build the trial's network, then train to `rung`.
+    Start { start: TrialStart, rung: usize },
+    /// Train a running trial on to `rung`.
+    Continue {
+        number: u64,
+        run: Box<dyn TrialRun>,
+        rung: usize,
+    },
+}
+
+/// What a worker sends back.
+enum Event {
+    /// The network was built and measured.
+    Built {
+        number: u64,
+        measurements: Measurements,
+        description: serde_json::Value,
+        seconds: f64,
+    },
+    /// A rung was trained.
+    Trained {
+        number: u64,
+        rung: usize,
+        score: SegmentScore,
+        run: Box<dyn TrialRun>,
+    },
+    /// The trial failed.
+    Failed { number: u64, failure: TrialFailure },
+}
+
+/// A trial this run has in hand.
+struct Active {
+    measurements: Option<Measurements>,
+    cost: f64,
+}
+
+/// One search over a study.
+pub struct Search<'a> {
+    study: &'a mut Study,
+    scheduler: &'a dyn Scheduler,
+    scoring: &'a Scoring,
+    settings: &'a SearchSettings,
+    segments: Vec<Segment>,
+}
+
+impl<'a> Search<'a> {
+    /// A search of `study` (opened with `scoring.directions()`), scheduled by `scheduler`.
+    pub fn new(
+        study: &'a mut Study,
+        scheduler: &'a dyn Scheduler,
+        scoring: &'a Scoring,
+        settings: &'a SearchSettings,
+    ) -> Search<'a> {
+        let segments = scheduler
+            .ladder()
+            .rungs()
+            .iter()
+            .enumerate()
+            .map(|(rung, r)| Segment {
+                rung,
+                until_share: r.budget_share,
+                data_fraction: r.data_fraction,
+                resolution: r.resolution,
+            })
+            .collect();
+        Search {
+            study,
+            scheduler,
+            scoring,
+            settings,
+            segments,
+        }
+    }
+
+    /// Runs until the budget is spent, training on `settings.concurrency` threads.
+    pub fn run(
+        &mut self,
+        runner: Arc<dyn TrialRunner>,
+        progress: &mut dyn Progress,
+    ) -> Result<SearchSummary, SearchError> {
+        let workers = self.settings.concurrency.max(1);
+        let (job_tx, job_rx) = mpsc::channel::<Job>();
+        let (event_tx, event_rx) = mpsc::channel::<Event>();
+        let job_rx = Arc::new(Mutex::new(job_rx));
+        std::thread::scope(|scope| {
+            for _ in 0..workers {
+                let jobs = job_rx.clone();
+                let events = event_tx.clone();
+                let runner = runner.clone();
+                let segments = self.segments.clone();
+                scope.spawn(move || work(&jobs, &events, runner.as_ref(), &segments));
+            }
+            drop(event_tx);
+            let result = Coordinator::new(self, workers).run(&job_tx, &event_rx, progress);
+            drop(job_tx);
+            result
+        })
+    }
+}
+
+/// A worker: takes jobs until the channel closes.
+fn work(
+    jobs: &Mutex<mpsc::Receiver<Job>>,
+    events: &mpsc::Sender<Event>,
+    runner: &dyn TrialRunner,
+    segments: &[Segment],
+) {
+    loop {
+        let job = {
+            let rx = jobs.lock().unwrap_or_else(|p| p.into_inner());
+            rx.recv()
+        };
+        let Ok(job) = job else { return };
+        let event = match job {
+            Job::Start { start, rung } => {
+                let number = start.number;
+                let clock = Instant::now();
+                match guarded(|| runner.start(&start)) {
+                    Err(failure) => Event::Failed { number, failure },
+                    Ok(run) => {
+                        let built = Event::Built {
+                            number,
+                            measurements: run.measurements(),
+                            description: run.describe(),
+                            seconds: clock.elapsed().as_secs_f64(),
+                        };
+                        if events.send(built).is_err() {
+                            return;
+                        }
+                        train(number, run, &segments[rung])
+                    }
+                }
+            }
+            Job::Continue { number, run, rung } => train(number, run, &segments[rung]),
+        };
+        if events.send(event).is_err() {
+            return;
+        }
+    }
+}
+
+/// Trains one segment of a trial, turning a panic into a failure.
+fn train(number: u64, mut run: Box<dyn TrialRun>, segment: &Segment) -> Event {
+    match guarded(|| run.train(segment)) {
+        Ok(score) => Event::Trained {
+            number,
+            rung: segment.rung,
+            score,
+            run,
+        },
+        Err(failure) => Event::Failed { number, failure },
+    }
+}
+
+/// Runs `f`, catching a panic as [`TrialFailure::Panicked`] (or out of memory, when the
+/// message says so).
+fn guarded<T>(f: impl FnOnce() -> Result<T, TrialFailure>) -> Result<T, TrialFailure> {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(result) => result,
+        Err(payload) => {
+            let message = payload
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "unknown panic".to_string());
+            let lower = message.to_ascii_lowercase();
+            if lower.contains("out of memory") || lower.contains("outofmemory") {
+                Err(TrialFailure::OutOfMemory(message))
+            } else {
+                Err(TrialFailure::Panicked(message))
+            }
+        }
+    }
+}
+
+/// The coordinator's state during one run.
+struct Coordinator<'s, 'a> {
+    search: &'s mut Search<'a>,
+    workers: usize,
+    in_flight: usize,
+    pending: VecDeque<Job>,
+    paused: HashMap<u64, (Box<dyn TrialRun>, usize)>,
+    active: HashMap<u64, Active>,
+    recent: VecDeque<Option<String>>,
+    summary: SearchSummary,
+    started: Instant,
+}
+
+impl<'s, 'a> Coordinator<'s, 'a> {
+    fn new(search: &'s mut Search<'a>, workers: usize) -> Self {
+        Coordinator {
+            search,
+            workers,
+            in_flight: 0,
+            pending: VecDeque::new(),
+            paused: HashMap::new(),
+            active: HashMap::new(),
+            recent: VecDeque::new(),
+            summary: SearchSummary::default(),
+            started: Instant::now(),
+        }
+    }
+
+    fn run(
+        mut self,
+        jobs: &mpsc::Sender<Job>,
+        events: &mpsc::Receiver<Event>,
+        progress: &mut dyn Progress,
+    ) -> Result<SearchSummary, SearchError> {
+        loop {
+            self.dispatch(jobs, progress)?;
+            if self.in_flight == 0 {
+                self.end_paused(progress)?;
+                break;
+            }
+            let Ok(event) = events.recv() else { break };
+            self.handle(event, progress)?;
+        }
+        self.summary.seconds = self.started.elapsed().as_secs_f64();
+        Ok(self.summary)
+    }
+
+    /// Hands out jobs while workers are free: continuing trials first, then new ones.
+    fn dispatch(
+        &mut self,
+        jobs: &mpsc::Sender<Job>,
+        progress: &mut dyn Progress,
+    ) -> Result<(), SearchError> {
+        while self.in_flight < self.workers {
+            let job = if self.out_of_time() {
+                // No promotions after the deadline: the trial ends with what it has.
+                if let Some(Job::Continue { number, .. }) = self.pending.pop_front() {
+                    self.end_pruned(number, "stopped: budget spent", progress)?;
+                    continue;
+                }
+                None
+            } else if let Some(job) = self.pending.pop_front() {
+                Some(job)
+            } else if self.may_start()? {
+                Some(self.new_trial(progress)?)
+            } else {
+                None
+            };
+            let Some(job) = job else { break };
+            if jobs.send(job).is_err() {
+                break;
+            }
+            self.in_flight += 1;
+        }
+        Ok(())
+    }
+
+    /// Whether the time or compute budget is spent.
+    fn out_of_time(&self) -> bool {
+        let settings = self.search.settings;
+        settings.budget.is_some_and(|b| self.started.elapsed() >= b)
+            || settings.max_cost.is_some_and(|c| self.summary.cost >= c)
+    }
+
+    /// Whether the trial budget allows one more trial: trials that ended complete or pruned
+    /// (in any run of the study) plus those in hand stay under `trials`.
+    fn may_start(&mut self) -> Result<bool, SearchError> {
+        if self.out_of_time() {
+            return Ok(false);
+        }
+        let settings = self.search.settings;
+        let Some(limit) = settings.trials else {
+            return Ok(settings.budget.is_some() || settings.max_cost.is_some());
+        };
+        let trials = self.search.study.trials()?;
+        let done = trials
+            .iter()
+            .filter(|t| matches!(t.state, TrialState::Complete | TrialState::Pruned))
+            .count();
+        Ok(((done + self.active.len()) as u64) < limit)
+    }
+
+    /// Asks the study for a trial and makes its start job.
+    fn new_trial(&mut self, progress: &mut dyn Progress) -> Result<Job, SearchError> {
+        let asked = Instant::now();
+        let trial = self.search.study.ask()?;
+        let number = trial.number;
+        let ask_s = asked.elapsed().as_secs_f64();
+        self.search
+            .study
+            .set_trial_attr(number, "ask_s", &json!(ask_s))?;
+        let trials = self.search.study.trials()?;
+        let ctx = RungContext {
+            trials: &trials,
+            directions: &self.search.study.info().directions,
+        };
+        let bracket = self.search.scheduler.bracket_for(&ctx, number);
+        let rung = self.search.scheduler.first_rung(bracket);
+        self.search
+            .study
+            .set_trial_attr(number, "bracket", &json!(bracket))?;
+        let seed = trial_seed(self.search.settings.seed, number);
+        self.search
+            .study
+            .set_trial_attr(number, "seed", &json!(seed))?;
+        self.active.insert(
+            number,
+            Active {
+                measurements: None,
+                cost: 0.0,
+            },
+        );
+        progress.started(number, bracket);
+        tracing::info!(trial = number, bracket, rung, "trial started");
+        Ok(Job::Start {
+            start: TrialStart {
+                number,
+                params: trial.params,
+                seed,
+            },
+            rung,
+        })
+    }
+
+    fn handle(&mut self, event: Event, progress: &mut dyn Progress) -> Result<(), SearchError> {
+        match event {
+            Event::Built {
+                number,
+                measurements,
+                description,
+                seconds,
+            } => {
+                self.in_flight += 1; // the same job goes on to train
+                let study = &mut *self.search.study;
+                study.set_trial_attr(number, "arch", &description)?;
+                study.set_trial_attr(number, "build_s", &json!(seconds))?;
+                study.set_trial_attr(number, "measurements", &json!(measurements))?;
+                if let Some(a) = self.active.get_mut(&number) {
+                    a.measurements = Some(measurements);
+                }
+            }
+            Event::Failed { number, failure } => {
+                self.fail(number, &failure, progress)?;
+            }
+            Event::Trained {
+                number,
+                rung,
+                score,
+                run,
+            } => self.trained(number, rung, score, run, progress)?,
+        }
+        self.in_flight -= 1;
+        Ok(())
+    }
+
+    fn trained(
+        &mut self,
+        number: u64,
+        rung: usize,
+        score: SegmentScore,
+        run: Box<dyn TrialRun>,
+        progress: &mut dyn Progress,
+    ) -> Result<(), SearchError> {
+        let measurements = run.measurements();
+        let values = self.search.scoring.values(&score, &measurements);
+        self.summary.cost += score.cost;
+        let cost = self.active.get_mut(&number).map_or(score.cost, |a| {
+            a.cost += score.cost;
+            a.cost
+        });
+        let study = &mut *self.search.study;
+        study.report(number, rung as u64, &values)?;
+        study.set_trial_attr(number, &format!("rung{rung}"), &json!(score))?;
+        study.set_trial_attr(number, "cost", &json!(cost))?;
+        progress.rung_done(number, rung, &score, &values);
+        tracing::info!(
+            trial = number,
+            rung,
+            accuracy = score.accuracy,
+            loss = score.loss,
+            seconds = score.timings.train_s + score.timings.eval_s,
+            "rung done"
+        );
+        if rung == self.search.scheduler.ladder().top() {
+            return self.complete(number, &values, &measurements, progress);
+        }
+        let trials = self.search.study.trials()?;
+        let ctx = RungContext {
+            trials: &trials,
+            directions: &self.search.study.info().directions,
+        };
+        let decision = self.search.scheduler.decide(&ctx, number, rung);
+        self.apply(number, rung, decision, run, progress)?;
+        self.review(progress)
+    }
+
+    /// Carries out a decision about a trial that has finished `rung`.
+    fn apply(
+        &mut self,
+        number: u64,
+        rung: usize,
+        decision: Decision,
+        run: Box<dyn TrialRun>,
+        progress: &mut dyn Progress,
+    ) -> Result<(), SearchError> {
+        match decision {
+            Decision::Continue => self.pending.push_back(Job::Continue {
+                number,
+                run,
+                rung: rung + 1,
+            }),
+            Decision::Pause => {
+                self.paused.insert(number, (run, rung));
+            }
+            Decision::Stop => self.end_pruned(number, "stopped by the scheduler", progress)?,
+        }
+        Ok(())
+    }
+
+    /// Asks the scheduler about paused trials after new results.
+    fn review(&mut self, progress: &mut dyn Progress) -> Result<(), SearchError> {
+        if self.paused.is_empty() {
+            return Ok(());
+        }
+        let trials = self.search.study.trials()?;
+        let ctx = RungContext {
+            trials: &trials,
+            directions: &self.search.study.info().directions,
+        };
+        let mut paused: Vec<(u64, usize)> =
+            self.paused.iter().map(|(&n, (_, r))| (n, *r)).collect();
+        paused.sort_unstable();
+        for (number, decision) in self.search.scheduler.review(&ctx, &paused) {
+            if matches!(decision, Decision::Pause) {
+                continue;
+            }
+            if let Some((run, rung)) = self.paused.remove(&number) {
+                self.apply(number, rung, decision, run, progress)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Ends trials still paused when nothing else can run (their rung can no longer fill).
+    fn end_paused(&mut self, progress: &mut dyn Progress) -> Result<(), SearchError> {
+        let mut numbers: Vec<u64> = self.paused.keys().copied().collect();
+        numbers.sort_unstable();
+        for number in numbers {
+            self.paused.remove(&number);
+            self.end_pruned(
+                number,
+                "stopped: its rung could not fill within the budget",
+                progress,
+            )?;
+        }
+        Ok(())
+    }
+
+    fn complete(
+        &mut self,
+        number: u64,
+        values: &[f64],
+        measurements: &Measurements,
+        progress: &mut dyn Progress,
+    ) -> Result<(), SearchError> {
+        let constraints = self.search.scoring.constraints(measurements);
+        let mut end = TrialEnd::complete(values);
+        if let Some(c) = &constraints {
+            end = end.with_constraints(c);
+        }
+        self.search.study.tell(number, end)?;
+        self.summary.completed += 1;
+        self.ended(number, None, progress)
+    }
+
+    fn end_pruned(
+        &mut self,
+        number: u64,
+        why: &str,
+        progress: &mut dyn Progress,
+    ) -> Result<(), SearchError> {
+        let study = &mut *self.search.study;
+        study.set_trial_attr(number, "stopped", &json!(why))?;
+        study.tell(number, TrialEnd::pruned())?;
+        self.summary.pruned += 1;
+        self.ended(number, None, progress)
+    }
+
+    fn fail(
+        &mut self,
+        number: u64,
+        failure: &TrialFailure,
+        progress: &mut dyn Progress,
+    ) -> Result<(), SearchError> {
+        let reason = failure.to_string();
+        tracing::warn!(trial = number, %reason, "trial failed");
+        self.search.study.tell(number, TrialEnd::fail(&reason))?;
+        self.summary.failed += 1;
+        self.ended(number, Some(reason), progress)
+    }
+
+    /// Bookkeeping of an ended trial; stops the search when most recent trials failed.
+    fn ended(
+        &mut self,
+        number: u64,
+        failure: Option<String>,
+        progress: &mut dyn Progress,
+    ) -> Result<(), SearchError> {
+        self.active.remove(&number);
+        let trials = self.search.study.trials()?;
+        if let Some(trial) = trials.iter().find(|t| t.number == number) {
+            progress.ended(trial, &trials);
+        }
+        let window = self.search.settings.failure_window;
+        self.recent.push_back(failure);
+        while self.recent.len() > window {
+            self.recent.pop_front();
+        }
+        let failed = self.recent.iter().filter(|f| f.is_some()).count();
+        if window > 0 && self.recent.len() == window && failed * 5 >= window * 4 {
+            let reason = self
+                .recent
+                .iter()
+                .rev()
+                .find_map(|f| f.clone())
+                .unwrap_or_default();
+            return Err(SearchError::TooManyFailures {
+                failed,
+                window,
+                reason,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// The seed of trial `number`'s training under the search seed.
+pub fn trial_seed(seed: u64, number: u64) -> u64 {
+    // SplitMix64 of the pair, so neighbouring trials get unrelated seeds.
+    let mut z = seed ^ number.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}

@@ -1,0 +1,24 @@
+//! `nas-search`: the search driver, burn-free.
+//!
+//! - [`Search`]: asks the study for configurations, trains them rung by rung through a
+//!   [`TrialRunner`] on worker threads, and lets the scheduler continue, pause or stop each.
+//! - [`Scoring`]: objectives (accuracy, latency, params, MACs), limits, MnasNet's reward.
+//! - [`write_results`]: `trials.csv`, `pareto.json` and the Pareto trials' architectures.
+//!
+//! It knows nothing of burn: `nas-train` implements [`TrialRunner`] with real networks, and
+//! the tests here use cheap functions, so the driver is tested in seconds.
+#![warn(missing_docs)]
+
+mod driver;
+mod results;
+mod runner;
+mod scoring;
+mod settings;
+
+pub use driver::{trial_seed, Progress, Search, SearchError, SearchSummary, Silent};
+pub use results::{top_rung, write_results, ResultsError};
+pub use runner::{
+    Measurements, Segment, SegmentScore, Timings, TrialFailure, TrialRun, TrialRunner, TrialStart,
+};
+pub use scoring::{Limits, MnasReward, Objective, Scoring};
+pub use settings::SearchSettings;

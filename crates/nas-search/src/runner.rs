@@ -1,0 +1,120 @@
+//! What the driver asks of whoever trains the candidates: start a trial from its
+//! configuration, train it segment by segment up the fidelity ladder, report its scores.
+//!
+//! The driver knows nothing of burn; `nas-train` implements [`TrialRunner`] with real
+//! networks, and tests implement it with cheap functions.
+
+use nas_core::space::Config;
+use serde::{Deserialize, Serialize};
+
+/// A trial about to start.
+#[derive(Debug, Clone)]
+pub struct TrialStart {
+    /// The trial's number in its study.
+    pub number: u64,
+    /// Its sampled configuration (architecture and training recipe).
+    pub params: Config,
+    /// Seed of everything random in its training (initialisation, batch order, subsets).
+    pub seed: u64,
+}
+
+/// The part of training between two rungs: train until `until_share` of the trial's full
+/// budget (its epochs over the whole training split) has been seen, on `data_fraction` of the
+/// training split at `resolution`, then evaluate.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Segment {
+    /// The rung this segment ends at.
+    pub rung: usize,
+    /// Share of the full budget seen at the end of the segment, in (0, 1].
+    pub until_share: f64,
+    /// Share of the training split to draw batches from, in (0, 1].
+    pub data_fraction: f64,
+    /// Image side length; `None` = the dataset's own.
+    pub resolution: Option<u32>,
+}
+
+/// What a trial's network costs, known before training.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Measurements {
+    /// Trainable parameters.
+    pub params: u64,
+    /// Multiply-accumulates of one forward at full resolution.
+    pub macs: u64,
+    /// Median inference latency in milliseconds at the configured batch size.
+    pub latency_ms: f64,
+}
+
+/// The outcome of one segment.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct SegmentScore {
+    /// Validation accuracy in [0, 1].
+    pub accuracy: f64,
+    /// Mean validation cross-entropy.
+    pub loss: f64,
+    /// Mean training loss over the segment.
+    pub train_loss: f64,
+    /// Training images seen in this segment.
+    pub images: u64,
+    /// Resolution actually trained at (a network too deep for the rung's resolution trains
+    /// at the full one).
+    pub resolution: u32,
+    /// Compute of the segment in full-resolution image passes: `images × (resolution /
+    /// full resolution)²`, the unit schedulers are compared in.
+    pub cost: f64,
+    /// Where the segment's time went.
+    pub timings: Timings,
+}
+
+/// Seconds spent in the parts of a segment.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Timings {
+    /// Preparing the fidelity's data (subset, resize, normalise, upload), when not cached.
+    pub data_s: f64,
+    /// Training steps (batch selection, forward, backward, optimizer), device-synchronised.
+    pub train_s: f64,
+    /// Of `train_s`, forward and backward passes (measured only when profiling, which syncs
+    /// the device twice per step; else 0).
+    pub forward_backward_s: f64,
+    /// Of `train_s`, optimizer updates (profiling only).
+    pub optimizer_s: f64,
+    /// Evaluating on the validation split.
+    pub eval_s: f64,
+}
+
+/// Why a trial failed; the search records it and goes on.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum TrialFailure {
+    /// The configuration makes no valid network (e.g. too many stride-2 stages).
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+    /// The loss became NaN or infinite.
+    #[error("diverged: {0}")]
+    Diverged(String),
+    /// The device ran out of memory.
+    #[error("out of memory: {0}")]
+    OutOfMemory(String),
+    /// The trial's code panicked.
+    #[error("panicked: {0}")]
+    Panicked(String),
+    /// Any other error of the device or the data.
+    #[error("{0}")]
+    Other(String),
+}
+
+/// Trains candidates. Shared by the worker threads of a search.
+pub trait TrialRunner: Send + Sync {
+    /// Builds the trial's network and measures its cost.
+    fn start(&self, start: &TrialStart) -> Result<Box<dyn TrialRun>, TrialFailure>;
+}
+
+/// One trial being trained; moved between worker threads between segments.
+pub trait TrialRun: Send {
+    /// The network's cost.
+    fn measurements(&self) -> Measurements;
+
+    /// A JSON description of the network (its architecture spec), kept with the trial.
+    fn describe(&self) -> serde_json::Value;
+
+    /// Trains one segment and evaluates on the validation split.
+    fn train(&mut self, segment: &Segment) -> Result<SegmentScore, TrialFailure>;
+}

@@ -1,0 +1,37 @@
+//! The budget and parallelism of a search run.
+
+use std::time::Duration;
+
+/// How long and how wide a search runs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SearchSettings {
+    /// Stop starting trials once the study has this many complete or pruned trials (counting
+    /// earlier runs of the same study).
+    pub trials: Option<u64>,
+    /// Stop starting trials and promoting them after this long (this run's wall clock).
+    pub budget: Option<Duration>,
+    /// Stop starting trials and promoting them once this run has trained this much compute
+    /// (full-resolution image passes, [`crate::SegmentScore::cost`]): equal budgets for
+    /// comparing schedulers.
+    pub max_cost: Option<f64>,
+    /// Trials trained at once, each on its own worker thread.
+    pub concurrency: usize,
+    /// Seed of the trials' training (the sampler has its own).
+    pub seed: u64,
+    /// The search stops when 80 % of the last `failure_window` ended trials failed (0 never
+    /// stops).
+    pub failure_window: usize,
+}
+
+impl Default for SearchSettings {
+    fn default() -> Self {
+        SearchSettings {
+            trials: Some(20),
+            budget: None,
+            max_cost: None,
+            concurrency: 1,
+            seed: 0,
+            failure_window: 10,
+        }
+    }
+}

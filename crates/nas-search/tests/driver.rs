@@ -1,0 +1,483 @@
+//! The search driver with a cheap runner: every scheduler end to end, failures, resume,
+//! concurrency and the time budget. The runner's accuracy is a known function of the
+//! configuration, so the right trials must win.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use nas_core::sampler::SamplerKind;
+use nas_core::schedule::{self, bracket_of, FidelityLadder, ScheduleOptions, SchedulerKind};
+use nas_core::space::SearchSpace;
+use nas_core::study::{SqliteStorage, Study, Trial, TrialState};
+use nas_search::{
+    Measurements, Scoring, Search, SearchError, SearchSettings, Segment, SegmentScore, Silent,
+    Timings, TrialFailure, TrialRun, TrialRunner, TrialStart,
+};
+
+const SPACE: &str = r#"
+[params.x]
+type = "float"
+low = 0.0
+high = 1.0
+
+[params.width]
+type = "int"
+low = 1
+high = 8
+"#;
+
+/// Accuracy `x × share` (so higher x always wins at every rung), latency = width.
+/// Fails (diverges) when x is above `fail_above`, panics when below `panic_below`.
+struct FakeRunner {
+    fail_above: f64,
+    panic_below: f64,
+    sleep: Duration,
+    counters: Arc<Counters>,
+}
+
+/// Trials training now, and the most at once.
+#[derive(Default)]
+struct Counters {
+    running: AtomicUsize,
+    peak: AtomicUsize,
+}
+
+impl FakeRunner {
+    fn new() -> Self {
+        FakeRunner {
+            fail_above: 2.0,
+            panic_below: -1.0,
+            sleep: Duration::ZERO,
+            counters: Arc::default(),
+        }
+    }
+}
+
+struct FakeRun {
+    x: f64,
+    width: i64,
+    fail: bool,
+    panic: bool,
+    sleep: Duration,
+    counters: Arc<Counters>,
+}
+
+impl TrialRunner for FakeRunner {
+    fn start(&self, start: &TrialStart) -> Result<Box<dyn TrialRun>, TrialFailure> {
+        let x = start.params["x"].as_f64().expect("x is a float");
+        Ok(Box::new(FakeRun {
+            x,
+            width: start.params["width"].as_i64().expect("width is an int"),
+            fail: x > self.fail_above,
+            panic: x < self.panic_below,
+            sleep: self.sleep,
+            counters: self.counters.clone(),
+        }))
+    }
+}
+
+impl TrialRun for FakeRun {
+    fn measurements(&self) -> Measurements {
+        Measurements {
+            params: 1000 * self.width as u64,
+            macs: 0,
+            latency_ms: self.width as f64,
+        }
+    }
+
+    fn describe(&self) -> serde_json::Value {
+        serde_json::json!({ "arch": { "x": self.x } })
+    }
+
+    fn train(&mut self, segment: &Segment) -> Result<SegmentScore, TrialFailure> {
+        let now = self.counters.running.fetch_add(1, Ordering::SeqCst) + 1;
+        self.counters.peak.fetch_max(now, Ordering::SeqCst);
+        std::thread::sleep(self.sleep);
+        self.counters.running.fetch_sub(1, Ordering::SeqCst);
+        if self.panic {
+            panic!("injected panic at x = {}", self.x);
+        }
+        if self.fail {
+            return Err(TrialFailure::Diverged(format!(
+                "loss is NaN at x = {}",
+                self.x
+            )));
+        }
+        Ok(SegmentScore {
+            accuracy: self.x * segment.until_share,
+            loss: 1.0 - self.x,
+            train_loss: 1.0 - self.x,
+            images: 100,
+            resolution: 28,
+            cost: 100.0 * segment.until_share,
+            timings: Timings::default(),
+        })
+    }
+}
+
+fn open_study(
+    storage: SqliteStorage,
+    name: &str,
+    scoring: &Scoring,
+    sampler: SamplerKind,
+) -> Study {
+    let space = SearchSpace::from_toml_str(SPACE, "test.toml").expect("valid space");
+    Study::open(
+        Box::new(storage),
+        name,
+        &scoring.directions(),
+        space,
+        sampler.build(7),
+    )
+    .expect("study opens")
+}
+
+fn accuracy_only() -> Scoring {
+    Scoring {
+        objectives: vec![nas_search::Objective::Accuracy],
+        ..Scoring::default()
+    }
+}
+
+fn run(
+    kind: SchedulerKind,
+    trials: u64,
+    concurrency: usize,
+    runner: Arc<FakeRunner>,
+) -> (Result<nas_search::SearchSummary, SearchError>, Vec<Trial>) {
+    let scoring = accuracy_only();
+    let mut study = open_study(
+        SqliteStorage::in_memory().expect("db"),
+        "t",
+        &scoring,
+        SamplerKind::Random,
+    );
+    let ladder = if kind == SchedulerKind::None {
+        FidelityLadder::full()
+    } else {
+        FidelityLadder::geometric(3, 3, true, None).expect("ladder")
+    };
+    let scheduler = schedule::build(kind, ladder, &ScheduleOptions::default());
+    let settings = SearchSettings {
+        trials: Some(trials),
+        concurrency,
+        ..SearchSettings::default()
+    };
+    let result =
+        Search::new(&mut study, scheduler.as_ref(), &scoring, &settings).run(runner, &mut Silent);
+    let all = study.trials().expect("trials");
+    (result, all)
+}
+
+fn count(trials: &[Trial], state: TrialState) -> usize {
+    trials.iter().filter(|t| t.state == state).count()
+}
+
+#[test]
+fn without_a_scheduler_every_trial_completes_at_full_fidelity() {
+    let (result, trials) = run(SchedulerKind::None, 6, 1, Arc::new(FakeRunner::new()));
+    let summary = result.expect("search runs");
+    assert_eq!(summary.completed, 6);
+    assert_eq!(count(&trials, TrialState::Complete), 6);
+    for t in &trials {
+        assert_eq!(t.intermediate.len(), 1, "one rung: {t:?}");
+        let x = t.params["x"].as_f64().unwrap();
+        assert_eq!(t.values.as_deref(), Some(&[x][..]));
+        assert!(t.attrs.contains_key("arch") && t.attrs.contains_key("measurements"));
+    }
+}
+
+#[test]
+fn asha_stops_weak_trials_and_completes_the_rest_at_the_top_rung() {
+    let (result, trials) = run(SchedulerKind::Asha, 15, 1, Arc::new(FakeRunner::new()));
+    let summary = result.expect("search runs");
+    assert_eq!(summary.completed + summary.pruned, 15);
+    assert!(
+        summary.pruned >= 5,
+        "ASHA with η = 3 stops most trials: {summary:?}"
+    );
+    assert!(summary.completed >= 1);
+    for t in &trials {
+        match t.state {
+            TrialState::Complete => assert_eq!(t.intermediate.len(), 3, "{t:?}"),
+            TrialState::Pruned => assert!(!t.intermediate.contains_key(&2), "{t:?}"),
+            other => panic!("unexpected state {other:?}"),
+        }
+    }
+    // Compute: a pruned trial costs less than a complete one.
+    let cost = |t: &Trial| t.attrs["cost"].as_f64().unwrap();
+    let full = trials
+        .iter()
+        .find(|t| t.state == TrialState::Complete)
+        .map(cost)
+        .unwrap();
+    assert!(trials
+        .iter()
+        .filter(|t| t.state == TrialState::Pruned)
+        .all(|t| cost(t) < full));
+}
+
+#[test]
+fn successive_halving_waits_for_the_rung_and_promotes_the_best_third() {
+    let (result, trials) = run(
+        SchedulerKind::SuccessiveHalving,
+        9,
+        2,
+        Arc::new(FakeRunner::new()),
+    );
+    let summary = result.expect("search runs");
+    assert_eq!(summary.completed, 1, "9 → 3 → 1: {summary:?}");
+    assert_eq!(summary.pruned, 8);
+    let reached = |r: u64| {
+        trials
+            .iter()
+            .filter(|t| t.intermediate.contains_key(&r))
+            .count()
+    };
+    assert_eq!((reached(0), reached(1), reached(2)), (9, 3, 1));
+    let best = trials
+        .iter()
+        .max_by(|a, b| {
+            a.params["x"]
+                .as_f64()
+                .unwrap()
+                .total_cmp(&b.params["x"].as_f64().unwrap())
+        })
+        .unwrap();
+    assert_eq!(best.state, TrialState::Complete, "the best x wins");
+}
+
+#[test]
+fn hyperband_starts_each_bracket_at_its_own_rung() {
+    let (result, trials) = run(SchedulerKind::Hyperband, 20, 1, Arc::new(FakeRunner::new()));
+    result.expect("search runs");
+    let brackets: std::collections::BTreeSet<usize> = trials.iter().map(bracket_of).collect();
+    assert!(brackets.len() >= 2, "several brackets used: {brackets:?}");
+    for t in &trials {
+        let first = *t.intermediate.keys().next().expect("a rung") as usize;
+        assert_eq!(
+            first,
+            bracket_of(t),
+            "trial {} of bracket {}",
+            t.number,
+            bracket_of(t)
+        );
+    }
+}
+
+#[test]
+fn bohb_runs_with_its_model_based_sampler() {
+    let scoring = accuracy_only();
+    let mut study = open_study(
+        SqliteStorage::in_memory().unwrap(),
+        "b",
+        &scoring,
+        SamplerKind::Bohb,
+    );
+    let scheduler = schedule::build(
+        SchedulerKind::Bohb,
+        FidelityLadder::geometric(3, 3, true, None).unwrap(),
+        &ScheduleOptions::default(),
+    );
+    let settings = SearchSettings {
+        trials: Some(40),
+        ..SearchSettings::default()
+    };
+    Search::new(&mut study, scheduler.as_ref(), &scoring, &settings)
+        .run(Arc::new(FakeRunner::new()), &mut Silent)
+        .expect("search runs");
+    let trials = study.trials().unwrap();
+    assert_eq!(trials.len(), 40);
+    // The model learns that large x is good: later proposals are better than the first ones.
+    let mean_x = |ts: &[Trial]| {
+        ts.iter()
+            .map(|t| t.params["x"].as_f64().unwrap())
+            .sum::<f64>()
+            / ts.len() as f64
+    };
+    assert!(
+        mean_x(&trials[25..]) > mean_x(&trials[..15]),
+        "BOHB should move towards large x"
+    );
+}
+
+#[test]
+fn failed_and_panicking_trials_are_recorded_and_the_search_goes_on() {
+    let runner = Arc::new(FakeRunner {
+        fail_above: 0.8,
+        panic_below: 0.15,
+        ..FakeRunner::new()
+    });
+    let (result, trials) = run(SchedulerKind::None, 12, 2, runner);
+    let summary = result.expect("search goes on");
+    assert_eq!(summary.completed, 12);
+    let failed: Vec<&Trial> = trials
+        .iter()
+        .filter(|t| t.state == TrialState::Fail)
+        .collect();
+    assert!(!failed.is_empty(), "some x fell outside (0.15, 0.8)");
+    for t in failed {
+        let x = t.params["x"].as_f64().unwrap();
+        let reason = t.fail_reason.as_deref().unwrap();
+        if x > 0.8 {
+            assert!(reason.starts_with("diverged: loss is NaN"), "{reason}");
+        } else {
+            assert!(reason.starts_with("panicked: injected panic"), "{reason}");
+        }
+    }
+}
+
+#[test]
+fn a_search_whose_trials_all_fail_stops_with_the_reason() {
+    let runner = Arc::new(FakeRunner {
+        fail_above: -1.0,
+        ..FakeRunner::new()
+    });
+    let (result, trials) = run(SchedulerKind::Asha, 50, 1, runner);
+    match result {
+        Err(SearchError::TooManyFailures {
+            failed,
+            window,
+            reason,
+        }) => {
+            assert_eq!((failed, window), (10, 10));
+            assert!(reason.contains("diverged"), "{reason}");
+        }
+        other => panic!("expected TooManyFailures, got {other:?}"),
+    }
+    assert_eq!(trials.len(), 10);
+}
+
+#[test]
+fn a_second_run_of_the_same_study_continues_to_the_target() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("study.db");
+    let scoring = accuracy_only();
+    let ladder = || FidelityLadder::geometric(3, 3, true, None).unwrap();
+    for target in [4, 9] {
+        let mut study = open_study(
+            SqliteStorage::open(&path).unwrap(),
+            "r",
+            &scoring,
+            SamplerKind::Tpe,
+        );
+        let scheduler = schedule::build(SchedulerKind::Asha, ladder(), &ScheduleOptions::default());
+        let settings = SearchSettings {
+            trials: Some(target),
+            ..SearchSettings::default()
+        };
+        Search::new(&mut study, scheduler.as_ref(), &scoring, &settings)
+            .run(Arc::new(FakeRunner::new()), &mut Silent)
+            .unwrap();
+        let trials = study.trials().unwrap();
+        assert_eq!(trials.len() as u64, target);
+        assert!(trials.iter().all(|t| t.state.is_finished()));
+    }
+}
+
+#[test]
+fn concurrent_workers_train_at_once_and_run_every_trial_once() {
+    let runner = Arc::new(FakeRunner {
+        sleep: Duration::from_millis(30),
+        ..FakeRunner::new()
+    });
+    let counters = runner.counters.clone();
+    let (result, trials) = run(SchedulerKind::Asha, 16, 4, runner);
+    let summary = result.expect("search runs");
+    assert_eq!(summary.completed + summary.pruned, 16);
+    assert_eq!(trials.len(), 16, "no trial ran twice or was lost");
+    assert_eq!(
+        counters.peak.load(Ordering::SeqCst),
+        4,
+        "four trials trained at once"
+    );
+}
+
+#[test]
+fn the_time_budget_stops_the_search_and_leaves_nothing_running() {
+    let runner = Arc::new(FakeRunner {
+        sleep: Duration::from_millis(50),
+        ..FakeRunner::new()
+    });
+    let scoring = accuracy_only();
+    let mut study = open_study(
+        SqliteStorage::in_memory().unwrap(),
+        "t",
+        &scoring,
+        SamplerKind::Random,
+    );
+    let scheduler = schedule::build(
+        SchedulerKind::Asha,
+        FidelityLadder::geometric(3, 3, true, None).unwrap(),
+        &ScheduleOptions::default(),
+    );
+    let settings = SearchSettings {
+        trials: None,
+        budget: Some(Duration::from_millis(400)),
+        ..SearchSettings::default()
+    };
+    let start = std::time::Instant::now();
+    Search::new(&mut study, scheduler.as_ref(), &scoring, &settings)
+        .run(runner, &mut Silent)
+        .unwrap();
+    assert!(start.elapsed() < Duration::from_millis(1500));
+    let trials = study.trials().unwrap();
+    assert!(trials.len() >= 3, "{} trials", trials.len());
+    assert!(trials.iter().all(|t| t.state.is_finished()));
+}
+
+#[test]
+fn several_objectives_and_limits_are_recorded() {
+    let scoring = Scoring {
+        objectives: vec![
+            nas_search::Objective::Accuracy,
+            nas_search::Objective::Latency,
+        ],
+        limits: nas_search::Limits {
+            max_latency_ms: Some(4.0),
+            ..Default::default()
+        },
+        reward: None,
+    };
+    let mut study = open_study(
+        SqliteStorage::in_memory().unwrap(),
+        "mo",
+        &scoring,
+        SamplerKind::Random,
+    );
+    let scheduler = schedule::build(
+        SchedulerKind::Asha,
+        FidelityLadder::geometric(3, 3, true, None).unwrap(),
+        &ScheduleOptions::default(),
+    );
+    let settings = SearchSettings {
+        trials: Some(12),
+        ..SearchSettings::default()
+    };
+    Search::new(&mut study, scheduler.as_ref(), &scoring, &settings)
+        .run(Arc::new(FakeRunner::new()), &mut Silent)
+        .unwrap();
+    for t in study.trials().unwrap() {
+        let width = t.params["width"].as_i64().unwrap() as f64;
+        for values in t.intermediate.values() {
+            assert_eq!(values[1], width, "latency = width");
+        }
+        if t.state == TrialState::Complete {
+            let c = t.constraints.as_ref().expect("constraints recorded")[0];
+            assert!((c - (width / 4.0 - 1.0)).abs() < 1e-12);
+            assert_eq!(t.is_feasible(), width <= 4.0);
+        }
+    }
+}
+
+#[test]
+fn mnas_reward_trades_accuracy_for_latency() {
+    let reward = nas_search::MnasReward {
+        target_ms: 10.0,
+        exponent: -0.07,
+    };
+    assert!((reward.of(0.9, 10.0) - 0.9).abs() < 1e-12);
+    assert!(reward.of(0.9, 20.0) < 0.9 && reward.of(0.9, 5.0) > 0.9);
+    assert!((reward.of(0.8, 20.0) - 0.8 * 2f64.powf(-0.07)).abs() < 1e-12);
+}

@@ -1,0 +1,23 @@
+//! `nas-train`: trains candidate networks on burn with the training recipe of their
+//! configuration, and runs them for the search.
+//!
+//! - [`Recipe`]: optimizer (Adam, AdamW, SGD) and its parameters, batch size, epochs,
+//!   warm-up, label smoothing, read from a configuration.
+//! - [`LrSchedule`]: linear warm-up, then cosine decay.
+//! - [`CandidateTrainer`]: trains a network on device-resident data and evaluates it; a
+//!   non-finite loss stops it with [`TrainError::Diverged`].
+//! - [`BurnRunner`]: the search's [`nas_search::TrialRunner`], sharing one device copy of
+//!   each fidelity's data between all trials.
+#![warn(missing_docs)]
+
+mod error;
+mod lr;
+mod recipe;
+mod runner;
+mod trainer;
+
+pub use error::{looks_like_oom, TrainError};
+pub use lr::LrSchedule;
+pub use recipe::{Optimizer, Recipe};
+pub use runner::{BurnRunner, BurnTrialRun, RunnerSettings};
+pub use trainer::{evaluate, CandidateTrainer, Evaluation, StepProfile, TrainStats};
