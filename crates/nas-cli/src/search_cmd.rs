@@ -335,12 +335,7 @@ pub fn run(args: SearchArgs) -> anyhow::Result<()> {
         scheduler.name(),
         sampler_name,
         settings.concurrency,
-        match (settings.trials, budget) {
-            (Some(n), Some(b)) => format!("{n} trials or {} s", b.as_secs()),
-            (Some(n), None) => format!("{n} trials"),
-            (None, Some(b)) => format!("{} s", b.as_secs()),
-            (None, None) => "no budget".into(),
-        }
+        budget_text(&settings)
     );
     let value_names = scoring.value_names();
     let mut bars = Bars::new(settings.trials, args.quiet, &value_names, &directions);
@@ -384,6 +379,21 @@ impl std::io::Write for CurrentLog {
             None => Ok(()),
         }
     }
+}
+
+/// The budget in words: `20 trials`, `1800 s`, `100000 image passes`, joined by "or".
+fn budget_text(settings: &SearchSettings) -> String {
+    let mut parts = Vec::new();
+    if let Some(n) = settings.trials {
+        parts.push(format!("{n} trials"));
+    }
+    if let Some(b) = settings.budget {
+        parts.push(format!("{} s", b.as_secs()));
+    }
+    if let Some(c) = settings.max_cost {
+        parts.push(format!("{c} image passes"));
+    }
+    parts.join(" or ")
 }
 
 /// Sends `tracing` events to `path` (appending) from now on.

@@ -185,7 +185,9 @@ impl CandidateTrainer {
             let _ = sync(&self.device);
             c.elapsed().as_secs_f64()
         });
-        let lr = self.schedule.at(self.step);
+        // The schedule runs over images seen: epochs end with a short batch, so counting
+        // steps would run past the schedule's end.
+        let lr = self.schedule.at(self.images / self.batch_size as u64);
         self.model = Some(self.optimizer.step(lr, model, grads));
         self.step += 1;
         if let (Some(profile), Some(clock), Some(middle)) = (self.profile.as_mut(), clock, middle) {
