@@ -5,48 +5,15 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use nas_data::{write_idx_images, write_idx_labels, Compression};
+use nas_data::{squares, write_idx, Compression};
 
-/// A tiny 10-class IDX dataset in the Fashion-MNIST file layout: 12×12 images, class k a
-/// bright 4×4 square at one of 9 places (class 9: the whole centre), plus noise.
+/// The 10-class squares dataset (`nas_data::squares`, 12×12) in the Fashion-MNIST file layout.
 fn tiny_dataset(dir: &Path) {
-    let make = |per_class: usize, seed: u32| {
-        let mut pixels = Vec::new();
-        let mut labels = Vec::new();
-        let mut state = seed;
-        for i in 0..per_class * 10 {
-            let class = i % 10;
-            let mut image = [0u8; 144];
-            for (p, px) in image.iter_mut().enumerate() {
-                state = state.wrapping_mul(1_103_515_245).wrapping_add(12_345);
-                let noise = (state >> 24) as u8 / 4;
-                let (y, x) = (p / 12, p % 12);
-                let (cy, cx) = if class == 9 {
-                    (4, 4)
-                } else {
-                    (class / 3 * 4, class % 3 * 4)
-                };
-                let inside = (cy..cy + 4).contains(&y) && (cx..cx + 4).contains(&x);
-                *px = if inside { 200 + noise / 4 } else { noise };
-            }
-            pixels.extend_from_slice(&image);
-            labels.push(class as u8);
-        }
-        (pixels, labels)
-    };
     for (stem, per_class, seed) in [("train", 60, 1), ("t10k", 10, 2)] {
-        let (pixels, labels) = make(per_class, seed);
-        write_idx_images(
+        write_idx(
+            &squares(per_class, seed),
             &dir.join(format!("{stem}-images-idx3-ubyte")),
-            &pixels,
-            12,
-            12,
-            Compression::Raw,
-        )
-        .unwrap();
-        write_idx_labels(
             &dir.join(format!("{stem}-labels-idx1-ubyte")),
-            &labels,
             Compression::Raw,
         )
         .unwrap();

@@ -16,6 +16,7 @@ mod folder;
 mod idx;
 mod named;
 mod split;
+mod synthetic;
 
 pub use augment::{random_crop, random_horizontal_flip, Augmentation};
 pub use cifar::{
@@ -37,3 +38,4 @@ pub use split::{
     largest_remainder, split_validation, stratified_subset, subset_indices, validation_indices,
     Holdout, IndexSplit, TrainValidation,
 };
+pub use synthetic::{squares, SQUARES_SIZE};

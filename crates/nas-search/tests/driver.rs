@@ -133,6 +133,23 @@ fn open_study(
     .expect("study opens")
 }
 
+/// Searches `study` under `kind` (3 rungs, η 3 unless `none`) with `runner`.
+fn search(
+    study: &mut Study,
+    kind: SchedulerKind,
+    scoring: &Scoring,
+    settings: &SearchSettings,
+    runner: Arc<FakeRunner>,
+) -> Result<nas_search::SearchSummary, SearchError> {
+    let ladder = if kind == SchedulerKind::None {
+        FidelityLadder::full()
+    } else {
+        FidelityLadder::geometric(3, 3, true, None).expect("ladder")
+    };
+    let scheduler = schedule::build(kind, ladder, &ScheduleOptions::default());
+    Search::new(study, scheduler.as_ref(), scoring, settings).run(runner, &mut Silent)
+}
+
 fn accuracy_only() -> Scoring {
     Scoring {
         objectives: vec![nas_search::Objective::Accuracy],
@@ -153,19 +170,12 @@ fn run(
         &scoring,
         SamplerKind::Random,
     );
-    let ladder = if kind == SchedulerKind::None {
-        FidelityLadder::full()
-    } else {
-        FidelityLadder::geometric(3, 3, true, None).expect("ladder")
-    };
-    let scheduler = schedule::build(kind, ladder, &ScheduleOptions::default());
     let settings = SearchSettings {
         trials: Some(trials),
         concurrency,
         ..SearchSettings::default()
     };
-    let result =
-        Search::new(&mut study, scheduler.as_ref(), &scoring, &settings).run(runner, &mut Silent);
+    let result = search(&mut study, kind, &scoring, &settings, runner);
     let all = study.trials().expect("trials");
     (result, all)
 }
@@ -275,18 +285,18 @@ fn bohb_runs_with_its_model_based_sampler() {
         &scoring,
         SamplerKind::Bohb,
     );
-    let scheduler = schedule::build(
-        SchedulerKind::Bohb,
-        FidelityLadder::geometric(3, 3, true, None).unwrap(),
-        &ScheduleOptions::default(),
-    );
     let settings = SearchSettings {
         trials: Some(40),
         ..SearchSettings::default()
     };
-    Search::new(&mut study, scheduler.as_ref(), &scoring, &settings)
-        .run(Arc::new(FakeRunner::new()), &mut Silent)
-        .expect("search runs");
+    search(
+        &mut study,
+        SchedulerKind::Bohb,
+        &scoring,
+        &settings,
+        Arc::new(FakeRunner::new()),
+    )
+    .expect("search runs");
     let trials = study.trials().unwrap();
     assert_eq!(trials.len(), 40);
     // The model learns that large x is good: later proposals are better than the first ones.
@@ -354,7 +364,6 @@ fn a_second_run_of_the_same_study_continues_to_the_target() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("study.db");
     let scoring = accuracy_only();
-    let ladder = || FidelityLadder::geometric(3, 3, true, None).unwrap();
     for target in [4, 9] {
         let mut study = open_study(
             SqliteStorage::open(&path).unwrap(),
@@ -362,14 +371,12 @@ fn a_second_run_of_the_same_study_continues_to_the_target() {
             &scoring,
             SamplerKind::Tpe,
         );
-        let scheduler = schedule::build(SchedulerKind::Asha, ladder(), &ScheduleOptions::default());
         let settings = SearchSettings {
             trials: Some(target),
             ..SearchSettings::default()
         };
-        Search::new(&mut study, scheduler.as_ref(), &scoring, &settings)
-            .run(Arc::new(FakeRunner::new()), &mut Silent)
-            .unwrap();
+        let runner = Arc::new(FakeRunner::new());
+        search(&mut study, SchedulerKind::Asha, &scoring, &settings, runner).unwrap();
         let trials = study.trials().unwrap();
         assert_eq!(trials.len() as u64, target);
         assert!(trials.iter().all(|t| t.state.is_finished()));
@@ -407,20 +414,13 @@ fn the_time_budget_stops_the_search_and_leaves_nothing_running() {
         &scoring,
         SamplerKind::Random,
     );
-    let scheduler = schedule::build(
-        SchedulerKind::Asha,
-        FidelityLadder::geometric(3, 3, true, None).unwrap(),
-        &ScheduleOptions::default(),
-    );
     let settings = SearchSettings {
         trials: None,
         budget: Some(Duration::from_millis(400)),
         ..SearchSettings::default()
     };
     let start = std::time::Instant::now();
-    Search::new(&mut study, scheduler.as_ref(), &scoring, &settings)
-        .run(runner, &mut Silent)
-        .unwrap();
+    search(&mut study, SchedulerKind::Asha, &scoring, &settings, runner).unwrap();
     assert!(start.elapsed() < Duration::from_millis(1500));
     let trials = study.trials().unwrap();
     assert!(trials.len() >= 3, "{} trials", trials.len());
@@ -446,18 +446,18 @@ fn several_objectives_and_limits_are_recorded() {
         &scoring,
         SamplerKind::Random,
     );
-    let scheduler = schedule::build(
-        SchedulerKind::Asha,
-        FidelityLadder::geometric(3, 3, true, None).unwrap(),
-        &ScheduleOptions::default(),
-    );
     let settings = SearchSettings {
         trials: Some(12),
         ..SearchSettings::default()
     };
-    Search::new(&mut study, scheduler.as_ref(), &scoring, &settings)
-        .run(Arc::new(FakeRunner::new()), &mut Silent)
-        .unwrap();
+    search(
+        &mut study,
+        SchedulerKind::Asha,
+        &scoring,
+        &settings,
+        Arc::new(FakeRunner::new()),
+    )
+    .unwrap();
     for t in study.trials().unwrap() {
         let width = t.params["width"].as_i64().unwrap() as f64;
         for values in t.intermediate.values() {

@@ -2,38 +2,9 @@
 //! learning rate that blows up is reported as divergence.
 
 use nas_arch::preset;
-use nas_data::{Dataset, Fidelity, FidelityView, ImageShape};
+use nas_data::{squares, Fidelity, FidelityView};
 use nas_model::{BackendKind, DeviceImages};
 use nas_train::{CandidateTrainer, Optimizer, Recipe, TrainError};
-
-/// 10 classes of 12×12 images: a bright 4×4 square at a class-specific place, plus noise.
-fn squares(per_class: usize, seed: u32) -> Dataset {
-    let mut pixels = Vec::new();
-    let mut labels = Vec::new();
-    let mut state = seed;
-    for i in 0..per_class * 10 {
-        let class = i % 10;
-        for p in 0..144 {
-            state = state.wrapping_mul(1_103_515_245).wrapping_add(12_345);
-            let noise = (state >> 24) as u8 / 4;
-            let (y, x) = (p / 12, p % 12);
-            let (cy, cx) = if class == 9 {
-                (4, 4)
-            } else {
-                (class / 3 * 4, class % 3 * 4)
-            };
-            let inside = (cy..cy + 4).contains(&y) && (cx..cx + 4).contains(&x);
-            pixels.push(if inside { 200 + noise / 4 } else { noise });
-        }
-        labels.push(class as u16);
-    }
-    let shape = ImageShape {
-        channels: 1,
-        height: 12,
-        width: 12,
-    };
-    Dataset::new(pixels, labels, 10, shape, None).unwrap()
-}
 
 fn data() -> (DeviceImages, DeviceImages) {
     let device = BackendKind::Flex.device().unwrap();
