@@ -44,7 +44,7 @@ pub enum SearchError {
 
 /// What the search reports as it goes; the CLI draws progress bars from it.
 pub trait Progress {
-    /// A trial started (`resumed` when it is a queued configuration of an interrupted one).
+    /// A trial started in `bracket`.
     fn started(&mut self, number: u64, bracket: usize) {
         let _ = (number, bracket);
     }
@@ -65,7 +65,7 @@ impl Progress for Silent {}
 /// What a search did.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SearchSummary {
-    /// Trials that ended in this run, by end state.
+    /// Trials that completed in this run.
     pub completed: usize,
     /// Trials stopped by the scheduler (or the budget).
     pub pruned: usize,
