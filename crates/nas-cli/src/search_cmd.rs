@@ -6,10 +6,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
-use nas_core::pareto::pareto_front_indices;
 use nas_core::sampler::SamplerKind;
 use nas_core::schedule::{self, FidelityLadder, MoRank, ScheduleOptions, SchedulerKind};
-use nas_core::study::{SqliteStorage, Study, Trial, TrialState};
+use nas_core::study::{best_of, SqliteStorage, Study, Trial, TrialState};
 use nas_data::{load_named, split_validation, Holdout};
 use nas_search::{
     write_results, Limits, MnasReward, Objective, Progress, Scoring, Search, SearchSettings,
@@ -460,21 +459,14 @@ fn best_accuracy(trials: &[Trial]) -> Option<(u64, f64)> {
         .max_by(|a, b| a.1.total_cmp(&b.1))
 }
 
+/// Trials on the front of feasible completed trials ([`best_of`], the study's own rule).
 fn pareto_size(trials: &[Trial], directions: &[nas_core::study::Direction]) -> usize {
-    let points: Vec<Vec<f64>> = trials
+    let complete = trials
         .iter()
-        .filter(|t| t.state == TrialState::Complete && t.is_feasible())
-        .filter_map(|t| {
-            let v = t.values.as_ref()?;
-            Some(
-                v.iter()
-                    .zip(directions)
-                    .map(|(&x, d)| d.to_loss(x))
-                    .collect(),
-            )
-        })
+        .filter(|t| t.state == TrialState::Complete)
+        .cloned()
         .collect();
-    pareto_front_indices(&points).len()
+    best_of(complete, directions).len()
 }
 
 /// Progress bars: one for the study, one line per running trial.

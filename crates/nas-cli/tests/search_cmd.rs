@@ -384,3 +384,32 @@ fn a_search_runs_on_wgpu() {
     );
     assert!(rows.iter().any(|r| r.1 == "COMPLETE"), "{rows:?}");
 }
+
+#[test]
+fn bad_search_options_are_refused_by_name() {
+    let cases: [(&[&str], &str); 5] = [
+        (
+            &["--budget", "ten minutes"],
+            "`ten minutes` is not a duration",
+        ),
+        (&["--budget", "5d"], "unknown unit `d`"),
+        (&["--scheduler", "pbt"], "unknown scheduler `pbt`"),
+        (
+            &["--objectives", "accuracy,energy"],
+            "unknown objective `energy`",
+        ),
+        (&["--mo-rank", "random"], "unknown --mo-rank `random`"),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    for (args, expected) in cases {
+        let out = Command::new(env!("CARGO_BIN_EXE_nas"))
+            .args(["search", "--space", LIGHTWEIGHT, "--results"])
+            .arg(dir.path())
+            .args(args)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?} accepted");
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+    }
+}

@@ -19,7 +19,8 @@ use nas_core::study::{Study, StudyError, Trial, TrialEnd, TrialState};
 use serde_json::json;
 
 use crate::runner::{
-    Measurements, Segment, SegmentScore, TrialFailure, TrialRun, TrialRunner, TrialStart,
+    looks_like_oom, Measurements, Segment, SegmentScore, TrialFailure, TrialRun, TrialRunner,
+    TrialStart,
 };
 use crate::scoring::Scoring;
 use crate::settings::SearchSettings;
@@ -111,7 +112,7 @@ enum Event {
 
 /// A trial this run has in hand.
 struct Active {
-    measurements: Option<Measurements>,
+    /// Compute spent on it so far.
     cost: f64,
 }
 
@@ -244,8 +245,7 @@ fn guarded<T>(f: impl FnOnce() -> Result<T, TrialFailure>) -> Result<T, TrialFai
                 .cloned()
                 .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
                 .unwrap_or_else(|| "unknown panic".to_string());
-            let lower = message.to_ascii_lowercase();
-            if lower.contains("out of memory") || lower.contains("outofmemory") {
+            if looks_like_oom(&message) {
                 Err(TrialFailure::OutOfMemory(message))
             } else {
                 Err(TrialFailure::Panicked(message))
@@ -379,13 +379,7 @@ impl<'s, 'a> Coordinator<'s, 'a> {
         self.search
             .study
             .set_trial_attr(number, "seed", &json!(seed))?;
-        self.active.insert(
-            number,
-            Active {
-                measurements: None,
-                cost: 0.0,
-            },
-        );
+        self.active.insert(number, Active { cost: 0.0 });
         progress.started(number, bracket);
         tracing::info!(trial = number, bracket, rung, "trial started");
         Ok(Job::Start {
@@ -411,9 +405,6 @@ impl<'s, 'a> Coordinator<'s, 'a> {
                 study.set_trial_attr(number, "arch", &description)?;
                 study.set_trial_attr(number, "build_s", &json!(seconds))?;
                 study.set_trial_attr(number, "measurements", &json!(measurements))?;
-                if let Some(a) = self.active.get_mut(&number) {
-                    a.measurements = Some(measurements);
-                }
             }
             Event::Failed { number, failure } => {
                 self.fail(number, &failure, progress)?;

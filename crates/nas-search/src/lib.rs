@@ -18,7 +18,8 @@ mod settings;
 pub use driver::{trial_seed, Progress, Search, SearchError, SearchSummary, Silent};
 pub use results::{top_rung, write_results, ResultsError};
 pub use runner::{
-    Measurements, Segment, SegmentScore, Timings, TrialFailure, TrialRun, TrialRunner, TrialStart,
+    looks_like_oom, Measurements, Segment, SegmentScore, Timings, TrialFailure, TrialRun,
+    TrialRunner, TrialStart,
 };
 pub use scoring::{Limits, MnasReward, Objective, Scoring};
 pub use settings::SearchSettings;

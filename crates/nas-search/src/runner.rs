@@ -118,3 +118,9 @@ pub trait TrialRun: Send {
     /// Trains one segment and evaluates on the validation split.
     fn train(&mut self, segment: &Segment) -> Result<SegmentScore, TrialFailure>;
 }
+
+/// Whether an error or panic message reports exhausted device memory.
+pub fn looks_like_oom(message: &str) -> bool {
+    let m = message.to_ascii_lowercase();
+    m.contains("out of memory") || m.contains("outofmemory") || m.contains("oom")
+}

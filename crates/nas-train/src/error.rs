@@ -1,6 +1,6 @@
 //! Errors of training a candidate.
 
-use nas_search::TrialFailure;
+use nas_search::{looks_like_oom, TrialFailure};
 
 /// Why a candidate could not be trained.
 #[derive(Debug, thiserror::Error)]
@@ -47,10 +47,4 @@ impl From<TrainError> for TrialFailure {
             }
         }
     }
-}
-
-/// Whether an error or panic message reports exhausted device memory.
-pub fn looks_like_oom(message: &str) -> bool {
-    let m = message.to_ascii_lowercase();
-    m.contains("out of memory") || m.contains("outofmemory") || m.contains("oom")
 }

@@ -16,7 +16,7 @@ mod recipe;
 mod runner;
 mod trainer;
 
-pub use error::{looks_like_oom, TrainError};
+pub use error::TrainError;
 pub use lr::LrSchedule;
 pub use recipe::{Optimizer, Recipe};
 pub use runner::{BurnRunner, BurnTrialRun, RunnerSettings};

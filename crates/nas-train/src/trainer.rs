@@ -219,11 +219,11 @@ pub fn evaluate(
     }
     let mut correct: Option<Tensor<1, Int>> = None;
     let mut loss_sum: Option<Tensor<1>> = None;
-    let mut device = None;
+    let mut criterion = None;
     for (images, labels) in data.ordered_batches(batch) {
         let n = labels.dims()[0];
-        device.get_or_insert_with(|| labels.device());
-        let criterion = CrossEntropyLossConfig::new().init(&labels.device());
+        let criterion =
+            criterion.get_or_insert_with(|| CrossEntropyLossConfig::new().init(&labels.device()));
         let logits = model.forward(images);
         let hits = logits
             .clone()
