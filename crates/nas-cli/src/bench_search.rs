@@ -20,9 +20,17 @@ pub struct SchedulerBenchArgs {
         default_value = "random:none,tpe:asha,bohb:bohb"
     )]
     methods: Vec<String>,
-    /// Compute budget of each method in full-resolution image passes.
-    #[arg(long, default_value_t = 150_000.0)]
+    /// Compute budget of each method in GMACs (a training image counts three forward
+    /// passes, an evaluated image one).
+    #[arg(long, default_value_t = 20_000.0)]
     cost: f64,
+    /// Budget of every method but the first, as a share of `--cost` (below 1 saves time
+    /// when only the compute to reach the baseline's best matters).
+    #[arg(long, default_value_t = 1.0)]
+    challenger_share: f64,
+    /// The search space.
+    #[arg(long, default_value = "search_spaces/lightweight.toml")]
+    space: PathBuf,
     /// Dataset name.
     #[arg(long, default_value = "fashion-mnist")]
     dataset: String,
@@ -63,14 +71,29 @@ struct Outcome {
     cost: f64,
     wall_s: f64,
     best: Option<f64>,
-    /// (cumulative cost, best accuracy so far) after each trial ended, in end order.
-    curve: Vec<(f64, f64)>,
+    /// After each trial ended, in end order.
+    curve: Vec<Point>,
+}
+
+/// A method's state when one of its trials ended.
+struct Point {
+    /// Compute of the trials ended so far, GMACs.
+    cost: f64,
+    /// Their seconds in trials (device time, summed over workers).
+    seconds: f64,
+    /// Best top-rung accuracy so far.
+    best: f64,
 }
 
 /// `nas bench schedulers`.
 pub fn run(args: SchedulerBenchArgs) -> anyhow::Result<()> {
     let mut outcomes = Vec::new();
-    for method in &args.methods {
+    for (i, method) in args.methods.iter().enumerate() {
+        let cost = if i == 0 {
+            args.cost
+        } else {
+            args.cost * args.challenger_share
+        };
         let (sampler, scheduler) = method
             .split_once(':')
             .with_context(|| format!("`{method}`: expected sampler:scheduler"))?;
@@ -84,6 +107,7 @@ pub fn run(args: SchedulerBenchArgs) -> anyhow::Result<()> {
             argv.push(format!("--{k}"));
             argv.push(v);
         };
+        flag("space", args.space.display().to_string());
         flag("dataset", args.dataset.clone());
         if let Some(d) = &args.data_dir {
             flag("data-dir", d.display().to_string());
@@ -94,7 +118,7 @@ pub fn run(args: SchedulerBenchArgs) -> anyhow::Result<()> {
         flag("sampler", sampler.into());
         flag("scheduler", scheduler.into());
         flag("objectives", "accuracy".into());
-        flag("max-cost", args.cost.to_string());
+        flag("max-cost", cost.to_string());
         flag("seed", args.seed.to_string());
         flag("max-epochs", args.max_epochs.to_string());
         flag("top-fraction", args.top_fraction.to_string());
@@ -149,13 +173,18 @@ fn outcome(method: &str, dir: &Path, study: &str) -> anyhow::Result<Outcome> {
             .total_cmp(&b.finished_at.unwrap_or(0.0))
     });
     let mut curve = Vec::new();
-    let (mut cost, mut best) = (0.0, f64::NEG_INFINITY);
+    let (mut cost, mut seconds, mut best) = (0.0, 0.0, f64::NEG_INFINITY);
     for t in &trials {
         cost += t.attrs.get("cost").and_then(|c| c.as_f64()).unwrap_or(0.0);
+        seconds += t.duration_s().unwrap_or(0.0);
         if let Some(a) = final_accuracy(t) {
             best = best.max(a);
         }
-        curve.push((cost, best));
+        curve.push(Point {
+            cost,
+            seconds,
+            best,
+        });
     }
     let start = trials
         .iter()
@@ -179,17 +208,17 @@ fn outcome(method: &str, dir: &Path, study: &str) -> anyhow::Result<Outcome> {
     })
 }
 
-/// Compute spent when the best accuracy first reached `target`.
-fn cost_to_reach(o: &Outcome, target: f64) -> Option<f64> {
-    o.curve.iter().find(|(_, b)| *b >= target).map(|(c, _)| *c)
+/// The point at which the best accuracy first reached `target`.
+fn reach(o: &Outcome, target: f64) -> Option<&Point> {
+    o.curve.iter().find(|p| p.best >= target)
 }
 
 fn print_table(outcomes: &[Outcome]) {
     let Some(base) = outcomes.first() else { return };
     let target = base.best.unwrap_or(f64::INFINITY);
-    let base_cost = cost_to_reach(base, target);
+    let base_reach = reach(base, target);
     println!(
-        "{:<16} {:>6} {:>8} {:>12} {:>8} {:>9} {:>16} {:>9}",
+        "{:<16} {:>6} {:>8} {:>10} {:>8} {:>9} {:>16} {:>13} {:>7}",
         "method",
         "trials",
         "complete",
@@ -197,30 +226,29 @@ fn print_table(outcomes: &[Outcome]) {
         "wall s",
         "best acc",
         "compute to base",
+        "trial s to base",
         "saving"
     );
     for o in outcomes {
-        let reach = cost_to_reach(o, target);
-        let saving = match (base_cost, reach) {
-            (Some(b), Some(r)) if r > 0.0 => format!("{:.1}×", b / r),
+        let at = reach(o, target);
+        let saving = match (base_reach, at) {
+            (Some(b), Some(r)) if r.cost > 0.0 => format!("{:.1}×", b.cost / r.cost),
             _ => "-".into(),
         };
         println!(
-            "{:<16} {:>6} {:>8} {:>12.0} {:>8.0} {:>9} {:>16} {:>9}",
+            "{:<16} {:>6} {:>8} {:>10.0} {:>8.0} {:>9} {:>16} {:>13} {:>7}",
             o.method,
             o.trials,
             o.complete,
             o.cost,
             o.wall_s,
             o.best.map_or("-".into(), |b| format!("{b:.4}")),
-            reach.map_or("not reached".into(), |r| format!("{r:.0}")),
+            at.map_or("not reached".into(), |r| format!("{:.0}", r.cost)),
+            at.map_or("-".into(), |r| format!("{:.0}", r.seconds)),
             saving
         );
     }
-    println!(
-        "compute in full-resolution image passes; base = best accuracy of {}",
-        base.method
-    );
+    println!("compute in GMACs; base = best accuracy of {}", base.method);
 }
 
 /// Where the time of a method's trials went.

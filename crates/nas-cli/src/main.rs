@@ -10,6 +10,7 @@ mod bench_search;
 mod data_cmd;
 mod search_cmd;
 mod space_cmd;
+mod study_config;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;

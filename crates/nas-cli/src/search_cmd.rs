@@ -6,104 +6,35 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
-use nas_core::sampler::SamplerKind;
+use nas_core::sampler::{SamplerKind, WarmStart};
 use nas_core::schedule::{self, FidelityLadder, MoRank, ScheduleOptions, SchedulerKind};
-use nas_core::study::{best_of, SqliteStorage, Study, Trial, TrialState};
+use nas_core::study::{best_of, SqliteStorage, Storage, Study, Trial, TrialState};
 use nas_data::{load_named, split_validation, Holdout};
 use nas_search::{
-    write_results, Limits, MnasReward, Objective, Progress, Scoring, Search, SearchSettings,
-    SegmentScore,
+    write_results, Advance, Limits, MnasReward, Objective, Progress, Scoring, Search,
+    SearchSettings, SegmentScore,
 };
 use nas_train::{BurnRunner, RunnerSettings};
+
+use crate::study_config::StudyConfig;
 
 /// Arguments of `nas search`.
 #[derive(Debug, clap::Args)]
 pub struct SearchArgs {
-    /// The TOML search space.
-    #[arg(long, default_value = "search_spaces/lightweight.toml")]
-    space: PathBuf,
-    /// Dataset name (fashion-mnist, mnist, cifar10, cifar100) or a folder of class folders.
-    #[arg(long, default_value = "fashion-mnist")]
-    dataset: String,
-    /// Where the dataset's files are (default: the dataset's usual place).
+    /// The study's settings; each flag can also be a key of `--config`.
+    #[command(flatten)]
+    settings: StudyConfig,
+    /// A study config file (TOML): one key per flag (`max_epochs = 2`), and `[[rung]]`
+    /// tables for an explicit fidelity ladder. Flags override it.
     #[arg(long)]
-    data_dir: Option<PathBuf>,
-    /// flex, cpu, wgpu, vulkan, cuda; default: a real GPU if found, else flex.
-    #[arg(long)]
-    backend: Option<String>,
-    /// quick (20 trials, 2 rungs, at most 2 epochs on a third of the training split) or full
-    /// (200 trials, 4 rungs, the sampled epochs on all of it).
-    #[arg(long, default_value = "quick")]
-    preset: String,
-    /// Stop once the study has this many complete or pruned trials.
-    #[arg(long)]
-    trials: Option<u64>,
-    /// Wall-clock budget of this run, e.g. 30m, 2h, 90s.
-    #[arg(long)]
-    budget: Option<String>,
-    /// none, sha, asha, hyperband or bohb.
-    #[arg(long, default_value = "asha")]
-    scheduler: String,
-    /// random, tpe, tpe-multivariate or gp (bohb uses its own).
-    #[arg(long, default_value = "tpe")]
-    sampler: String,
-    /// Trials trained at once.
-    #[arg(long, default_value_t = 1)]
-    concurrency: usize,
-    /// Study name; its results go to `<results>/<study>/`. Running again resumes it.
+    config: Option<PathBuf>,
+    /// Study name; its results go to `<results>/<study>/`. Running again resumes it, with
+    /// the settings saved in its `config.toml`.
     #[arg(long, default_value = "default")]
     study: String,
     /// Where studies live.
     #[arg(long, default_value = "results")]
     results: PathBuf,
-    /// Seed of the sampler, the validation split and the training.
-    #[arg(long, default_value_t = 0)]
-    seed: u64,
-    /// Objectives, comma-separated: accuracy, latency, params, macs.
-    #[arg(long, default_value = "accuracy,latency", value_delimiter = ',')]
-    objectives: Vec<String>,
-    /// Largest acceptable number of trainable parameters.
-    #[arg(long)]
-    max_params: Option<u64>,
-    /// Largest acceptable latency in milliseconds.
-    #[arg(long)]
-    max_latency_ms: Option<f64>,
-    /// Largest acceptable multiply-accumulates.
-    #[arg(long)]
-    max_macs: Option<u64>,
-    /// Optimise MnasNet's reward ACC × (LAT/T)^w with this target latency T (ms) instead.
-    #[arg(long)]
-    reward_target_ms: Option<f64>,
-    /// The reward's exponent w.
-    #[arg(long, default_value_t = -0.07, allow_hyphen_values = true)]
-    reward_exponent: f64,
-    /// Reduction factor η of the fidelity ladder.
-    #[arg(long, default_value_t = 3)]
-    eta: u32,
-    /// Rungs of the fidelity ladder (default: the preset's).
-    #[arg(long)]
-    rungs: Option<usize>,
-    /// Image side length at the lowest rung (default: half the dataset's).
-    #[arg(long)]
-    min_resolution: Option<u32>,
-    /// crowding or hypervolume: how several objectives are ranked at a rung.
-    #[arg(long, default_value = "crowding")]
-    mo_rank: String,
-    /// Images held out of the training split for validation.
-    #[arg(long)]
-    validation: Option<usize>,
-    /// Batch size of the latency measurement.
-    #[arg(long, default_value_t = 1)]
-    latency_batch: usize,
-    /// Caps the sampled epochs (the quick preset caps at 2).
-    #[arg(long)]
-    max_epochs: Option<f64>,
-    /// Share of the training split the top rung trains on (the quick preset uses 1/3).
-    #[arg(long)]
-    top_fraction: Option<f64>,
-    /// Stop once this run has trained this much compute (full-resolution image passes).
-    #[arg(long)]
-    max_cost: Option<f64>,
     /// Split training time into forward/backward and optimizer (syncs the device twice per
     /// step; for `nas bench`).
     #[arg(long)]
@@ -173,9 +104,9 @@ pub fn parse_duration(text: &str) -> anyhow::Result<Duration> {
     Ok(Duration::from_secs_f64(seconds))
 }
 
-fn scoring(args: &SearchArgs) -> anyhow::Result<Scoring> {
+fn scoring(args: &StudyConfig) -> anyhow::Result<Scoring> {
     let objectives = args
-        .objectives
+        .objectives()
         .iter()
         .map(|o| {
             Objective::parse(o).with_context(|| {
@@ -195,43 +126,69 @@ fn scoring(args: &SearchArgs) -> anyhow::Result<Scoring> {
         },
         reward: args.reward_target_ms.map(|target_ms| MnasReward {
             target_ms,
-            exponent: args.reward_exponent,
+            exponent: args.reward_exponent(),
         }),
     })
 }
 
+/// The study's settings: the flags over `--config` over the study's saved `config.toml`.
+fn settings_of(cli: &SearchCliSettings<'_>) -> anyhow::Result<StudyConfig> {
+    let mut settings = cli.flags.clone();
+    if let Some(file) = cli.config {
+        settings = settings.overlay(StudyConfig::read(file)?);
+    }
+    let saved = cli.study_dir.join("config.toml");
+    if saved.is_file() {
+        settings = settings.overlay(StudyConfig::read(&saved)?);
+    }
+    Ok(settings)
+}
+
+/// Where [`settings_of`] looks.
+struct SearchCliSettings<'a> {
+    flags: &'a StudyConfig,
+    config: Option<&'a Path>,
+    study_dir: &'a Path,
+}
+
 /// `nas search`.
-pub fn run(args: SearchArgs) -> anyhow::Result<()> {
-    let preset = preset(&args.preset)?;
-    let space = crate::load_space(&args.space)?;
+pub fn run(cli: SearchArgs) -> anyhow::Result<()> {
+    let study_dir = cli.results.join(&cli.study);
+    let args = settings_of(&SearchCliSettings {
+        flags: &cli.settings,
+        config: cli.config.as_deref(),
+        study_dir: &study_dir,
+    })?;
+    let preset = preset(args.preset())?;
+    let space = crate::load_space(&args.space())?;
     let scoring = scoring(&args)?;
-    let Some(kind) = SchedulerKind::parse(&args.scheduler) else {
+    let Some(kind) = SchedulerKind::parse(args.scheduler()) else {
         bail!(
             "unknown scheduler `{}`; choose one of {}",
-            args.scheduler,
+            args.scheduler(),
             SchedulerKind::NAMES.join(", ")
         );
     };
     let sampler_name = if kind == SchedulerKind::Bohb {
         "bohb"
     } else {
-        &args.sampler
+        args.sampler()
     };
     let Some(sampler) = SamplerKind::parse(sampler_name) else {
         bail!(
             "unknown sampler `{}`; choose one of {}",
-            args.sampler,
+            args.sampler(),
             SamplerKind::NAMES.join(", ")
         );
     };
-    let Some(rank) = MoRank::parse(&args.mo_rank) else {
+    let Some(rank) = MoRank::parse(args.mo_rank()) else {
         bail!(
             "unknown --mo-rank `{}`; choose crowding or hypervolume",
-            args.mo_rank
+            args.mo_rank()
         );
     };
+    let folds = args.cv()?;
     let budget = args.budget.as_deref().map(parse_duration).transpose()?;
-    let study_dir = args.results.join(&args.study);
     std::fs::create_dir_all(&study_dir)
         .with_context(|| format!("creating {}", study_dir.display()))?;
     init_log(&study_dir.join("search.log"))?;
@@ -246,18 +203,18 @@ pub fn run(args: SearchArgs) -> anyhow::Result<()> {
         nas_model::device_name(&device, backend)
     );
 
-    let splits = load_named(&args.dataset, args.data_dir.as_deref())?;
+    let splits = load_named(args.dataset(), args.data_dir.as_deref())?;
     let held_out = args.validation.unwrap_or(preset.validation);
     let holdout = if held_out * 4 <= splits.train.len() {
         Holdout::Count(held_out)
     } else {
         Holdout::Fraction(0.2)
     };
-    let carved = split_validation(&splits.train, holdout, args.seed)?;
+    let carved = split_validation(&splits.train, holdout, args.seed())?;
     let full = carved.train.height() as u32;
     eprintln!(
         "nas: {} — {} training, {} validation images ({}×{}); the test split is not used by the search",
-        args.dataset,
+        args.dataset(),
         carved.train.len(),
         carved.validation.len(),
         full,
@@ -266,10 +223,13 @@ pub fn run(args: SearchArgs) -> anyhow::Result<()> {
 
     let ladder = if kind == SchedulerKind::None {
         FidelityLadder::full()
+    } else if let Some(rungs) = &args.rung {
+        FidelityLadder::new(rungs.clone(), f64::from(args.eta()))
+            .context("the [[rung]] ladder of the study config")?
     } else {
         let min = args.min_resolution.unwrap_or(full.div_ceil(2)).min(full);
         FidelityLadder::geometric(
-            args.eta,
+            args.eta(),
             args.rungs.unwrap_or(preset.rungs),
             true,
             Some((min, full)),
@@ -291,24 +251,38 @@ pub fn run(args: SearchArgs) -> anyhow::Result<()> {
         RunnerSettings {
             max_epochs: args.max_epochs.or(preset.max_epochs),
             top_fraction,
-            latency_batch: args.latency_batch,
-            data_seed: args.seed,
-            profile: args.profile,
+            latency_batch: args.latency_batch(),
+            data_seed: args.seed(),
+            cv_folds: folds,
+            profile: cli.profile,
             ..RunnerSettings::default()
         },
     );
 
+    let warm = match &args.warm_start {
+        Some(name) => Some(warm_start(
+            &cli.results,
+            name,
+            &scoring,
+            args.warm_start_weight(),
+        )?),
+        None => None,
+    };
+    let sampler_box = sampler
+        .build_warm(args.seed(), warm)
+        .with_context(|| format!("--warm-start with sampler `{sampler_name}`"))?;
     let storage = SqliteStorage::open(&study_dir.join("study.db"))
         .with_context(|| format!("opening {}", study_dir.join("study.db").display()))?;
     let param_names: Vec<String> = space.params().iter().map(|p| p.name.clone()).collect();
     let directions = scoring.directions();
     let mut study = Study::open(
         Box::new(storage),
-        &args.study,
+        &cli.study,
         &directions,
         space,
-        sampler.build(args.seed),
+        sampler_box,
     )?;
+    args.for_study().write(&study_dir.join("config.toml"))?;
     if !study.recovered().is_empty() {
         eprintln!(
             "nas: resuming; trials {:?} were interrupted: marked failed, their configurations queued again",
@@ -323,13 +297,13 @@ pub fn run(args: SearchArgs) -> anyhow::Result<()> {
         },
         budget,
         max_cost: args.max_cost,
-        concurrency: args.concurrency.max(1),
-        seed: args.seed,
+        concurrency: args.concurrency(),
+        seed: args.seed(),
         ..SearchSettings::default()
     };
     eprintln!(
         "nas: study `{}` in {} — scheduler {}, sampler {}, {} at once, {}",
-        args.study,
+        cli.study,
         study_dir.display(),
         scheduler.name(),
         sampler_name,
@@ -337,7 +311,7 @@ pub fn run(args: SearchArgs) -> anyhow::Result<()> {
         budget_text(&settings)
     );
     let value_names = scoring.value_names();
-    let mut bars = Bars::new(settings.trials, args.quiet, &value_names, &directions);
+    let mut bars = Bars::new(settings.trials, cli.quiet, &value_names, &directions);
     bars.results = Some((study_dir.clone(), param_names.clone()));
     let started = Instant::now();
     let outcome = Search::new(&mut study, scheduler.as_ref(), &scoring, &settings)
@@ -355,6 +329,47 @@ pub fn run(args: SearchArgs) -> anyhow::Result<()> {
         &study_dir,
     );
     Ok(())
+}
+
+/// The finished trials of study `name` under `results`, checked to have this search's
+/// objectives, as a warm start of weight `weight`.
+fn warm_start(
+    results: &Path,
+    name: &str,
+    scoring: &Scoring,
+    weight: f64,
+) -> anyhow::Result<WarmStart> {
+    if !(weight > 0.0 && weight <= 1.0) {
+        bail!("--warm-start-weight {weight}: must be in (0, 1]");
+    }
+    let db = results.join(name).join("study.db");
+    if !db.is_file() {
+        bail!("--warm-start {name}: no study at {}", db.display());
+    }
+    let mut storage =
+        SqliteStorage::open(&db).with_context(|| format!("opening {}", db.display()))?;
+    let info = storage
+        .find_study(name)?
+        .with_context(|| format!("--warm-start: no study `{name}` in {}", db.display()))?;
+    let names = scoring.value_names();
+    if info.directions != scoring.directions() {
+        bail!(
+            "--warm-start {name}: that study has {} objective(s), this one {} ({}); they must match",
+            info.directions.len(),
+            names.len(),
+            names.join(", ")
+        );
+    }
+    let trials: Vec<Trial> = storage
+        .trials(info.id, None)?
+        .into_iter()
+        .filter(|t| t.state.is_finished() && t.state != TrialState::Fail)
+        .collect();
+    eprintln!(
+        "nas: warm start from study `{name}`: {} finished trials at weight {weight}",
+        trials.len()
+    );
+    Ok(WarmStart { trials, weight })
 }
 
 /// The file `tracing` events go to: the current study's `search.log` (a benchmark runs
@@ -380,7 +395,7 @@ impl std::io::Write for CurrentLog {
     }
 }
 
-/// The budget in words: `20 trials`, `1800 s`, `100000 image passes`, joined by "or".
+/// The budget in words: `20 trials`, `1800 s`, `50000 GMACs`, joined by "or".
 fn budget_text(settings: &SearchSettings) -> String {
     let mut parts = Vec::new();
     if let Some(n) = settings.trials {
@@ -390,7 +405,7 @@ fn budget_text(settings: &SearchSettings) -> String {
         parts.push(format!("{} s", b.as_secs()));
     }
     if let Some(c) = settings.max_cost {
-        parts.push(format!("{c} image passes"));
+        parts.push(format!("{c} GMACs"));
     }
     parts.join(" or ")
 }
@@ -422,7 +437,7 @@ fn print_summary(
     let best = best_accuracy(trials);
     let front = pareto_size(trials, directions);
     println!(
-        "search done in {:.1} min: {} trials ({} complete, {} pruned, {} failed); compute this run {:.0} image passes",
+        "search done in {:.1} min: {} trials ({} complete, {} pruned, {} failed); compute this run {:.0} GMACs",
         elapsed.as_secs_f64() / 60.0,
         trials.len(),
         count(TrialState::Complete),
@@ -522,6 +537,18 @@ impl Progress for Bars {
         bar.set_message(format!("trial {number} (bracket {bracket}): building"));
         bar.enable_steady_tick(Duration::from_millis(250));
         self.running.insert(number, bar);
+    }
+
+    fn advanced(&mut self, number: u64, rung: usize, advance: Advance) {
+        if let Some(bar) = self.running.get(&number) {
+            bar.set_message(format!(
+                "trial {number}: rung {rung}, epoch {} done, {}/{} images ({:.0} %)",
+                advance.epochs,
+                advance.images,
+                advance.of,
+                100.0 * advance.images as f64 / advance.of.max(1) as f64
+            ));
+        }
     }
 
     fn rung_done(&mut self, number: u64, rung: usize, score: &SegmentScore, _values: &[f64]) {

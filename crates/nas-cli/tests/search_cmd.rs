@@ -387,7 +387,7 @@ fn a_search_runs_on_wgpu() {
 
 #[test]
 fn bad_search_options_are_refused_by_name() {
-    let cases: [(&[&str], &str); 5] = [
+    let cases: [(&[&str], &str); 8] = [
         (
             &["--budget", "ten minutes"],
             "`ten minutes` is not a duration",
@@ -399,6 +399,18 @@ fn bad_search_options_are_refused_by_name() {
             "unknown objective `energy`",
         ),
         (&["--mo-rank", "random"], "unknown --mo-rank `random`"),
+        (
+            &["--cv", "1"],
+            "--cv 1: cross-validation needs at least 2 folds",
+        ),
+        (
+            &["--warm-start", "nowhere"],
+            "--warm-start nowhere: no study at",
+        ),
+        (
+            &["--config", "/nonexistent/study.toml"],
+            "reading study config /nonexistent/study.toml",
+        ),
     ];
     let dir = tempfile::tempdir().unwrap();
     for (args, expected) in cases {
@@ -412,4 +424,212 @@ fn bad_search_options_are_refused_by_name() {
         assert!(!out.status.success(), "{args:?} accepted");
         assert!(stderr.contains(expected), "{args:?}: {stderr}");
     }
+}
+
+/// The `attrs` JSON of every trial, by number, from the study database.
+fn trial_attrs(study_dir: &Path, study: &str) -> Vec<(u64, String, serde_json::Value)> {
+    use nas_core::study::{SqliteStorage, Storage};
+    let mut storage = SqliteStorage::open(&study_dir.join("study.db")).unwrap();
+    let info = storage.find_study(study).unwrap().unwrap();
+    storage
+        .trials(info.id, None)
+        .unwrap()
+        .into_iter()
+        .map(|t| {
+            let attrs = serde_json::to_value(&t.attrs).unwrap();
+            (t.number, t.state.as_str().to_string(), attrs)
+        })
+        .collect()
+}
+
+#[test]
+fn a_study_config_sets_objectives_and_ladder_and_a_resume_reads_it_back() {
+    let (dir, data) = data_dir();
+    let results = dir.path().join("results");
+    let config = dir.path().join("study.toml");
+    std::fs::write(
+        &config,
+        r#"
+objectives = ["accuracy", "params"]
+scheduler = "asha"
+trials = 4
+max_epochs = 1
+backend = "flex"
+
+[[rung]]
+budget_share = 0.25
+data_fraction = 0.5
+resolution = 8
+
+[[rung]]
+budget_share = 1.0
+"#,
+    )
+    .unwrap();
+    let mut cmd = search_command(Path::new(LIGHTWEIGHT), &data, &results, "cfg", &[]);
+    cmd.arg("--config").arg(&config);
+    run_ok(cmd);
+    let study_dir = results.join("cfg");
+    let header = std::fs::read_to_string(study_dir.join("trials.csv")).unwrap();
+    assert!(
+        header.lines().next().unwrap().contains("value_params"),
+        "{header}"
+    );
+    let saved = std::fs::read_to_string(study_dir.join("config.toml")).unwrap();
+    assert!(
+        saved.contains("[[rung]]") && saved.contains("\"params\""),
+        "{saved}"
+    );
+    assert!(
+        !saved.contains("backend"),
+        "run-level settings are not kept: {saved}"
+    );
+    // The explicit ladder: rung 0 at 8 px (or full size for a network too deep for it).
+    let attrs = trial_attrs(&study_dir, "cfg");
+    assert_eq!(attrs.len(), 4);
+    for (number, _, a) in &attrs {
+        let px = a["rung0"]["resolution"].as_u64().unwrap();
+        assert!(px == 8 || px == 12, "trial {number}: rung 0 at {px} px");
+    }
+    // Resumed without --config: the saved objectives still apply (another set would not
+    // open the study), and the flag raises the target.
+    let cmd = search_command(
+        Path::new(LIGHTWEIGHT),
+        &data,
+        &results,
+        "cfg",
+        &["--trials", "6", "--backend", "flex"],
+    );
+    run_ok(cmd);
+    assert_eq!(trial_attrs(&study_dir, "cfg").len(), 6);
+    // A typo in the file is refused with the file and the key named.
+    std::fs::write(&config, "objectivs = [\"accuracy\"]\n").unwrap();
+    let mut cmd = search_command(Path::new(LIGHTWEIGHT), &data, &results, "typo", &[]);
+    cmd.arg("--config").arg(&config);
+    let out = cmd.output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("study.toml") && stderr.contains("objectivs"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn cross_validation_scores_the_subset_rungs_by_folds() {
+    let (dir, data) = data_dir();
+    let results = dir.path().join("results");
+    let cmd = search_command(
+        Path::new(LIGHTWEIGHT),
+        &data,
+        &results,
+        "cv",
+        &[
+            "--backend",
+            "flex",
+            "--scheduler",
+            "asha",
+            "--rungs",
+            "2",
+            "--trials",
+            "3",
+            "--max-epochs",
+            "1",
+            "--cv",
+            "3",
+            "--objectives",
+            "accuracy",
+        ],
+    );
+    run_ok(cmd);
+    for (number, state, a) in trial_attrs(&results.join("cv"), "cv") {
+        assert_ne!(state, "FAIL", "trial {number}: {a}");
+        let folds: Vec<f64> = a["rung0"]["folds"]
+            .as_array()
+            .unwrap_or_else(|| panic!("trial {number}: no folds at rung 0: {a}"))
+            .iter()
+            .map(|f| f.as_f64().unwrap())
+            .collect();
+        assert_eq!(folds.len(), 3, "trial {number}");
+        let mean = folds.iter().sum::<f64>() / 3.0;
+        let acc = a["rung0"]["accuracy"].as_f64().unwrap();
+        assert!(
+            (acc - mean).abs() < 1e-9,
+            "trial {number}: {acc} vs mean {mean}"
+        );
+        // The full-data rung is scored on the validation split, without folds.
+        if let Some(top) = a.get("rung1") {
+            assert!(top.get("folds").is_none(), "trial {number}: {top}");
+        }
+    }
+}
+
+#[test]
+fn a_warm_start_reads_the_earlier_study_and_is_refused_for_random_search() {
+    let (dir, data) = data_dir();
+    let results = dir.path().join("results");
+    let base = [
+        "--backend",
+        "flex",
+        "--scheduler",
+        "none",
+        "--max-epochs",
+        "1",
+    ];
+    let first = [&base[..], &["--trials", "3", "--objectives", "accuracy"]].concat();
+    run_ok(search_command(
+        Path::new(LIGHTWEIGHT),
+        &data,
+        &results,
+        "first",
+        &first,
+    ));
+    let warm = [
+        &base[..],
+        &[
+            "--trials",
+            "2",
+            "--objectives",
+            "accuracy",
+            "--warm-start",
+            "first",
+        ],
+    ]
+    .concat();
+    let out = search_command(Path::new(LIGHTWEIGHT), &data, &results, "second", &warm)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("warm start from study `first`: 3 finished trials"),
+        "{stderr}"
+    );
+    // Other objectives than the earlier study's, or random search, are refused.
+    let other = [
+        &base[..],
+        &[
+            "--trials",
+            "1",
+            "--objectives",
+            "accuracy,latency",
+            "--warm-start",
+            "first",
+        ],
+    ]
+    .concat();
+    let out = search_command(Path::new(LIGHTWEIGHT), &data, &results, "third", &other)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("they must match"), "{stderr}");
+    let random = [&warm[..], &["--sampler", "random"]].concat();
+    let out = search_command(Path::new(LIGHTWEIGHT), &data, &results, "fourth", &random)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("a warm start needs a TPE sampler"),
+        "{stderr}"
+    );
 }

@@ -261,6 +261,14 @@ fn multi_objective_rank_by_front_then_crowding() {
 }
 
 #[test]
+fn front_extremes_tie_on_the_first_objective() {
+    // Both are extremes (infinite crowding): the more accurate one ranks first even though
+    // it is the later trial, so MO-ASHA with k = 1 keeps it.
+    let p = points(&[&[0.7, 1.0], &[0.9, 10.0]]);
+    assert_eq!(rank_at_rung(&p, &ACC_LATENCY, MoRank::Crowding), vec![1, 0]);
+}
+
+#[test]
 fn multi_objective_rank_by_hypervolume_contribution() {
     // Reference: (−0.6 + 0.03, 10 + 0.9) = (−0.57, 10.9) in losses. Exclusive boxes:
     // a 0.05 × 0.9 = 0.045, d 0.05 × 4 = 0.2, b 0.1 × 1 = 0.1, c 0.13 × 4 = 0.52.

@@ -2,7 +2,9 @@
 //! constant liar, and that it beats random search (its bandwidth does not collapse).
 
 use nas_core::pareto::hypervolume;
-use nas_core::sampler::{RandomSampler, SampleContext, Sampler, TpeConfig, TpeSampler};
+use nas_core::sampler::{
+    RandomSampler, SampleContext, Sampler, SamplerKind, TpeConfig, TpeSampler, WarmStart,
+};
 use nas_core::space::{Comparison, Condition, Config, Distribution, Param, SearchSpace};
 use nas_core::study::{Direction, Trial, TrialState};
 
@@ -448,4 +450,85 @@ fn a_proposal_depends_only_on_seed_number_and_history() {
             propose(&mut tpe(5, multivariate), &trials)
         );
     }
+}
+
+/// Median loss of `n` proposals made from the same `history` (nothing told in between).
+fn median_proposal_loss(sampler: &mut dyn Sampler, history: &[Trial], n: u64) -> f64 {
+    let space = conditional_space();
+    let losses = (0..n)
+        .map(|k| {
+            let ctx = SampleContext {
+                space: &space,
+                directions: &[Direction::Minimize],
+                trials: history,
+                number: history.len() as u64 + k,
+            };
+            conditional_loss(&sampler.sample(&ctx).unwrap())
+        })
+        .collect();
+    median(losses)
+}
+
+/// 40 random trials on the conditional space, complete with their loss.
+fn earlier_study(seed: u64) -> Vec<Trial> {
+    run(
+        &mut RandomSampler::new(seed),
+        &conditional_space(),
+        &[Direction::Minimize],
+        40,
+        &|c| vec![conditional_loss(c)],
+    )
+}
+
+#[test]
+fn warm_start_steers_the_first_proposals_to_the_earlier_optimum() {
+    // A new study with no trials of its own: cold TPE draws at random, warm TPE models the
+    // earlier study's trials at once.
+    for seed in 0..3 {
+        let warm = WarmStart {
+            trials: earlier_study(100 + seed),
+            weight: 0.5,
+        };
+        let cold = median_proposal_loss(&mut tpe(seed, false), &[], 40);
+        let warmed = median_proposal_loss(&mut tpe(seed, false).with_warm_start(warm), &[], 40);
+        assert!(
+            warmed < 0.7 * cold,
+            "seed {seed}: warm-started median loss {warmed:.3} vs cold {cold:.3}"
+        );
+    }
+}
+
+#[test]
+fn warm_start_needs_a_tpe_sampler() {
+    let warm = || Some(WarmStart::default());
+    assert!(SamplerKind::Random.build_warm(0, warm()).is_err());
+    assert!(SamplerKind::Gp.build_warm(0, warm()).is_err());
+    for kind in [
+        SamplerKind::Tpe,
+        SamplerKind::TpeMultivariate,
+        SamplerKind::Bohb,
+    ] {
+        assert!(kind.build_warm(0, warm()).is_ok());
+    }
+}
+
+#[test]
+fn pruned_trials_with_reports_end_the_random_start_up() {
+    // Every trial pruned at rung 0 with its loss reported there: no complete trial at all,
+    // yet TPE models the reports (as Optuna does) and beats random proposals.
+    let history: Vec<Trial> = earlier_study(7)
+        .into_iter()
+        .map(|mut t| {
+            let loss = t.values.take().unwrap();
+            t.state = TrialState::Pruned;
+            t.intermediate.insert(0, loss);
+            t
+        })
+        .collect();
+    let tpe_median = median_proposal_loss(&mut tpe(1, false), &history, 40);
+    let random_median = median_proposal_loss(&mut RandomSampler::new(1), &history, 40);
+    assert!(
+        tpe_median < 0.7 * random_median,
+        "TPE median {tpe_median:.3} vs random {random_median:.3}"
+    );
 }

@@ -171,6 +171,24 @@ impl F32Images {
         }
         (values, indices.iter().map(|&i| self.labels[i]).collect())
     }
+
+    /// Fold `k` of `folds` for k-fold cross-validation, as (training part, held-out part):
+    /// image `i` is held out when `i mod folds = k`. On images grouped by class this keeps
+    /// every class's share in each fold; on shuffled ones it is a random split. Panics when
+    /// `k ≥ folds`.
+    pub fn fold(&self, k: usize, folds: usize) -> (F32Images, F32Images) {
+        assert!(k < folds, "fold {k} of {folds}");
+        let (held, kept): (Vec<usize>, Vec<usize>) = (0..self.len()).partition(|i| i % folds == k);
+        let part = |indices: &[usize]| {
+            let (values, labels) = self.batch(indices);
+            F32Images {
+                values,
+                labels,
+                shape: self.shape,
+            }
+        };
+        (part(&kept), part(&held))
+    }
 }
 
 /// The training data of one fidelity, prepared once: a stratified subset of the training

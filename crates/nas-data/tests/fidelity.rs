@@ -4,7 +4,7 @@ mod common;
 
 use common::{assert_mentions, grey_dataset};
 use nas_data::{
-    random_crop, random_horizontal_flip, to_f32_images, Augmentation, Dataset, Fidelity,
+    random_crop, random_horizontal_flip, to_f32_images, Augmentation, Dataset, F32Images, Fidelity,
     FidelityView, ImageShape,
 };
 use rand::SeedableRng;
@@ -217,4 +217,36 @@ fn augmentation_is_seeded() {
     let mut batch = numbered_batch(4, SHAPE);
     Augmentation::default().apply(&mut batch, SHAPE, &mut ChaCha8Rng::seed_from_u64(0));
     assert_eq!(batch, numbered_batch(4, SHAPE));
+}
+
+#[test]
+fn folds_partition_the_images_round_robin() {
+    let shape = ImageShape {
+        channels: 1,
+        height: 1,
+        width: 2,
+    };
+    let set = F32Images {
+        values: (0..14).map(|v| v as f32).collect(),
+        labels: (0..7).collect(),
+        shape,
+    };
+    let mut held_out = Vec::new();
+    for k in 0..3 {
+        let (kept, held) = set.fold(k, 3);
+        assert_eq!(kept.len() + held.len(), 7);
+        assert!(held.labels.iter().all(|&l| l as usize % 3 == k), "{k}");
+        assert!(kept.labels.iter().all(|&l| l as usize % 3 != k), "{k}");
+        // Each image keeps its own values.
+        for (i, &l) in held.labels.iter().enumerate() {
+            assert_eq!(held.image(i), &[2.0 * l as f32, 2.0 * l as f32 + 1.0]);
+        }
+        held_out.extend(held.labels);
+    }
+    held_out.sort_unstable();
+    assert_eq!(
+        held_out,
+        (0..7).collect::<Vec<u16>>(),
+        "every image held out once"
+    );
 }

@@ -19,8 +19,8 @@ use nas_core::study::{Study, StudyError, Trial, TrialEnd, TrialState};
 use serde_json::json;
 
 use crate::runner::{
-    looks_like_oom, Measurements, Segment, SegmentScore, TrialFailure, TrialRun, TrialRunner,
-    TrialStart,
+    looks_like_oom, Advance, Measurements, Segment, SegmentScore, TrialFailure, TrialRun,
+    TrialRunner, TrialStart,
 };
 use crate::scoring::Scoring;
 use crate::settings::SearchSettings;
@@ -48,6 +48,10 @@ pub trait Progress {
     /// A trial started in `bracket`.
     fn started(&mut self, number: u64, bracket: usize) {
         let _ = (number, bracket);
+    }
+    /// A running trial got further into training `rung`.
+    fn advanced(&mut self, number: u64, rung: usize, advance: Advance) {
+        let _ = (number, rung, advance);
     }
     /// A trial finished a rung.
     fn rung_done(&mut self, number: u64, rung: usize, score: &SegmentScore, values: &[f64]) {
@@ -108,6 +112,12 @@ enum Event {
     },
     /// The trial failed.
     Failed { number: u64, failure: TrialFailure },
+    /// Training went on (the job is still running).
+    Advanced {
+        number: u64,
+        rung: usize,
+        advance: Advance,
+    },
 }
 
 /// A trial this run has in hand.
@@ -209,11 +219,11 @@ fn work(
                         if events.send(built).is_err() {
                             return;
                         }
-                        train(number, run, &segments[rung])
+                        train(number, run, &segments[rung], events)
                     }
                 }
             }
-            Job::Continue { number, run, rung } => train(number, run, &segments[rung]),
+            Job::Continue { number, run, rung } => train(number, run, &segments[rung], events),
         };
         if events.send(event).is_err() {
             return;
@@ -221,9 +231,22 @@ fn work(
     }
 }
 
-/// Trains one segment of a trial, turning a panic into a failure.
-fn train(number: u64, mut run: Box<dyn TrialRun>, segment: &Segment) -> Event {
-    match guarded(|| run.train(segment)) {
+/// Trains one segment of a trial, turning a panic into a failure; sends its advances on.
+fn train(
+    number: u64,
+    mut run: Box<dyn TrialRun>,
+    segment: &Segment,
+    events: &mpsc::Sender<Event>,
+) -> Event {
+    let rung = segment.rung;
+    let mut advance = |advance| {
+        let _ = events.send(Event::Advanced {
+            number,
+            rung,
+            advance,
+        });
+    };
+    match guarded(|| run.train(segment, &mut advance)) {
         Ok(score) => Event::Trained {
             number,
             rung: segment.rung,
@@ -415,6 +438,14 @@ impl<'s, 'a> Coordinator<'s, 'a> {
                 score,
                 run,
             } => self.trained(number, rung, score, run, progress)?,
+            Event::Advanced {
+                number,
+                rung,
+                advance,
+            } => {
+                progress.advanced(number, rung, advance);
+                return Ok(()); // the job goes on
+            }
         }
         self.in_flight -= 1;
         Ok(())

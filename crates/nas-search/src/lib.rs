@@ -18,7 +18,7 @@ mod settings;
 pub use driver::{trial_seed, Progress, Search, SearchError, SearchSummary, Silent};
 pub use results::{top_rung, write_results, ResultsError};
 pub use runner::{
-    looks_like_oom, Measurements, Segment, SegmentScore, Timings, TrialFailure, TrialRun,
+    looks_like_oom, Advance, Measurements, Segment, SegmentScore, Timings, TrialFailure, TrialRun,
     TrialRunner, TrialStart,
 };
 pub use scoring::{Limits, MnasReward, Objective, Scoring};

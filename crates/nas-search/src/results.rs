@@ -115,7 +115,7 @@ fn write_csv(
             "params",
             "macs",
             "latency_ms",
-            "cost_images",
+            "cost_gmacs",
             "duration_s",
             "fail_reason",
         ]

@@ -45,7 +45,7 @@ pub struct Measurements {
 }
 
 /// The outcome of one segment.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SegmentScore {
     /// Validation accuracy in [0, 1].
     pub accuracy: f64,
@@ -58,9 +58,15 @@ pub struct SegmentScore {
     /// Resolution actually trained at (a network too deep for the rung's resolution trains
     /// at the full one).
     pub resolution: u32,
-    /// Compute of the segment in full-resolution image passes: `images × (resolution /
-    /// full resolution)²`, the unit schedulers are compared in.
+    /// Compute of the segment in GMACs (10⁹ multiply-accumulates): three forward passes per
+    /// training image, one per evaluated image, at the segment's resolution. The unit that
+    /// budgets (`max_cost`) and scheduler comparisons count in; unlike images, it grows with
+    /// the network.
     pub cost: f64,
+    /// Held-out accuracy of each fold when the segment was scored by k-fold
+    /// cross-validation (`accuracy` is their mean); empty otherwise.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub folds: Vec<f64>,
     /// Where the segment's time went.
     pub timings: Timings,
 }
@@ -101,6 +107,17 @@ pub enum TrialFailure {
     Other(String),
 }
 
+/// How far a segment's training has got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Advance {
+    /// Epochs over the segment's data finished so far in this segment.
+    pub epochs: u64,
+    /// Images trained on in this segment so far.
+    pub images: u64,
+    /// Images the segment trains on in all.
+    pub of: u64,
+}
+
 /// Trains candidates. Shared by the worker threads of a search.
 pub trait TrialRunner: Send + Sync {
     /// Builds the trial's network and measures its cost.
@@ -115,8 +132,13 @@ pub trait TrialRun: Send {
     /// A JSON description of the network (its architecture spec), kept with the trial.
     fn describe(&self) -> serde_json::Value;
 
-    /// Trains one segment and evaluates on the validation split.
-    fn train(&mut self, segment: &Segment) -> Result<SegmentScore, TrialFailure>;
+    /// Trains one segment and evaluates on the validation split, calling `advance` as the
+    /// training goes (after each epoch over the segment's data).
+    fn train(
+        &mut self,
+        segment: &Segment,
+        advance: &mut dyn FnMut(Advance),
+    ) -> Result<SegmentScore, TrialFailure>;
 }
 
 /// Whether an error or panic message reports exhausted device memory.

@@ -11,7 +11,7 @@ pub struct SearchSettings {
     /// Stop starting trials and promoting them after this long (this run's wall clock).
     pub budget: Option<Duration>,
     /// Stop starting trials and promoting them once this run has trained this much compute
-    /// (full-resolution image passes, [`crate::SegmentScore::cost`]): equal budgets for
+    /// (GMACs, [`crate::SegmentScore::cost`]): equal budgets for
     /// comparing schedulers.
     pub max_cost: Option<f64>,
     /// Trials trained at once, each on its own worker thread.

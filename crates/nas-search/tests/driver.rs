@@ -11,8 +11,8 @@ use nas_core::schedule::{self, bracket_of, FidelityLadder, ScheduleOptions, Sche
 use nas_core::space::SearchSpace;
 use nas_core::study::{SqliteStorage, Study, Trial, TrialState};
 use nas_search::{
-    Measurements, Scoring, Search, SearchError, SearchSettings, Segment, SegmentScore, Silent,
-    Timings, TrialFailure, TrialRun, TrialRunner, TrialStart,
+    Advance, Measurements, Scoring, Search, SearchError, SearchSettings, Segment, SegmentScore,
+    Silent, Timings, TrialFailure, TrialRun, TrialRunner, TrialStart,
 };
 
 const SPACE: &str = r#"
@@ -90,7 +90,16 @@ impl TrialRun for FakeRun {
         serde_json::json!({ "arch": { "x": self.x } })
     }
 
-    fn train(&mut self, segment: &Segment) -> Result<SegmentScore, TrialFailure> {
+    fn train(
+        &mut self,
+        segment: &Segment,
+        advance: &mut dyn FnMut(Advance),
+    ) -> Result<SegmentScore, TrialFailure> {
+        advance(Advance {
+            epochs: 1,
+            images: 100,
+            of: 100,
+        });
         let now = self.counters.running.fetch_add(1, Ordering::SeqCst) + 1;
         self.counters.peak.fetch_max(now, Ordering::SeqCst);
         std::thread::sleep(self.sleep);
@@ -111,6 +120,7 @@ impl TrialRun for FakeRun {
             images: 100,
             resolution: 28,
             cost: 100.0 * segment.until_share,
+            folds: Vec::new(),
             timings: Timings::default(),
         })
     }
@@ -480,4 +490,51 @@ fn mnas_reward_trades_accuracy_for_latency() {
     assert!((reward.of(0.9, 10.0) - 0.9).abs() < 1e-12);
     assert!(reward.of(0.9, 20.0) < 0.9 && reward.of(0.9, 5.0) > 0.9);
     assert!((reward.of(0.8, 20.0) - 0.8 * 2f64.powf(-0.07)).abs() < 1e-12);
+}
+
+/// Counts what the search reports while it runs.
+#[derive(Default)]
+struct Recorder {
+    advances: Vec<(u64, usize, Advance)>,
+    rungs_done: usize,
+}
+
+impl nas_search::Progress for Recorder {
+    fn advanced(&mut self, number: u64, rung: usize, advance: Advance) {
+        self.advances.push((number, rung, advance));
+    }
+    fn rung_done(&mut self, _: u64, _: usize, _: &SegmentScore, _: &[f64]) {
+        self.rungs_done += 1;
+    }
+}
+
+#[test]
+fn training_advances_reach_the_progress_before_each_rung_ends() {
+    let scoring = accuracy_only();
+    let mut study = open_study(
+        SqliteStorage::in_memory().expect("db"),
+        "t",
+        &scoring,
+        SamplerKind::Random,
+    );
+    let settings = SearchSettings {
+        trials: Some(6),
+        concurrency: 2,
+        ..SearchSettings::default()
+    };
+    let ladder = FidelityLadder::geometric(3, 3, true, None).expect("ladder");
+    let scheduler = schedule::build(SchedulerKind::Asha, ladder, &ScheduleOptions::default());
+    let mut recorder = Recorder::default();
+    Search::new(&mut study, scheduler.as_ref(), &scoring, &settings)
+        .run(Arc::new(FakeRunner::new()), &mut recorder)
+        .expect("search runs");
+    // The fake runner reports one epoch per segment: one advance per trained rung.
+    assert_eq!(recorder.advances.len(), recorder.rungs_done);
+    assert!(recorder.rungs_done >= 6);
+    let trials = study.trials().expect("trials");
+    for (number, rung, advance) in &recorder.advances {
+        let t = &trials[*number as usize];
+        assert!(t.intermediate.contains_key(&(*rung as u64)), "{t:?}");
+        assert_eq!((advance.images, advance.of), (100, 100));
+    }
 }

@@ -3,6 +3,11 @@
 //! The training and validation splits are prepared once per fidelity (subset, resolution)
 //! and uploaded once to the device; every trial at that fidelity, on every worker thread,
 //! trains from the same copy.
+//!
+//! With `cv_folds = K ≥ 2`, a rung on a data subset is scored by K-fold cross-validation on
+//! that subset: K copies of the network train on K − 1 folds each and are scored on the fold
+//! they did not see; the rung's accuracy is the mean. The trial goes on with the copy of
+//! fold 0, so a promotion still keeps its weights. The rung costs K times as much.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -12,7 +17,8 @@ use nas_arch::{ArchSpec, Plan, SpecOptions};
 use nas_data::{Dataset, Fidelity, FidelityView};
 use nas_model::{measure_latency, Device, DeviceImages, LatencySettings};
 use nas_search::{
-    Measurements, Segment, SegmentScore, Timings, TrialFailure, TrialRun, TrialRunner, TrialStart,
+    Advance, Measurements, Segment, SegmentScore, Timings, TrialFailure, TrialRun, TrialRunner,
+    TrialStart,
 };
 
 use crate::error::TrainError;
@@ -35,6 +41,9 @@ pub struct RunnerSettings {
     pub eval_batch: usize,
     /// Seed of the training subsets of every fidelity (the same for all trials).
     pub data_seed: u64,
+    /// Folds of cross-validation on the rungs below full data; 1 = none, each rung is
+    /// scored on the validation split.
+    pub cv_folds: usize,
     /// Split training time into forward/backward and optimizer (syncs twice per step).
     pub profile: bool,
 }
@@ -48,6 +57,7 @@ impl Default for RunnerSettings {
             latency_runs: 10,
             eval_batch: 500,
             data_seed: 0,
+            cv_folds: 1,
             profile: false,
         }
     }
@@ -57,6 +67,9 @@ impl Default for RunnerSettings {
 struct Prepared {
     train: DeviceImages,
     validation: DeviceImages,
+    /// (training part, held-out part) of each cross-validation fold of `train`; empty
+    /// without cross-validation.
+    folds: Vec<(DeviceImages, DeviceImages)>,
 }
 
 /// What every trial of a search shares.
@@ -90,9 +103,25 @@ impl Shared {
             fidelity,
             self.settings.data_seed,
         )?;
+        let autodiff = self.device.clone().autodiff();
+        let k = self.settings.cv_folds;
+        let folds = if k >= 2 && fraction < 1.0 {
+            (0..k)
+                .map(|fold| {
+                    let (kept, held) = view.train().fold(fold, k);
+                    (
+                        DeviceImages::upload(&kept, &autodiff),
+                        DeviceImages::upload(&held, &self.device),
+                    )
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
         let prepared = Arc::new(Prepared {
-            train: DeviceImages::upload(view.train(), &self.device.clone().autodiff()),
+            train: DeviceImages::upload(view.train(), &autodiff),
             validation: DeviceImages::upload(view.validation(), &self.device),
+            folds,
         });
         tracing::info!(
             fraction,
@@ -175,6 +204,7 @@ impl BurnRunner {
             trainer.enable_profile();
         }
         Ok(BurnTrialRun {
+            fold_trainers: Vec::new(),
             shared: shared.clone(),
             measurements: Measurements {
                 params: plan.params(),
@@ -204,6 +234,8 @@ pub struct BurnTrialRun {
     spec: ArchSpec,
     recipe: Recipe,
     trainer: CandidateTrainer,
+    /// The copies of folds 1.. while the trial is on cross-validated rungs.
+    fold_trainers: Vec<(CandidateTrainer, u64)>,
     total_images: u64,
     seed: u64,
     epoch: u64,
@@ -227,17 +259,51 @@ impl BurnTrialRun {
         }
     }
 
-    fn train_segment(&mut self, segment: &Segment) -> Result<SegmentScore, TrainError> {
+    /// The segment's compute in GMACs: a training image costs three forward passes (forward
+    /// and backward), an evaluated image one, at the resolution the segment ran at.
+    fn compute_gmacs(
+        &self,
+        resolution: usize,
+        trained: u64,
+        evaluated: usize,
+    ) -> Result<f64, TrainError> {
+        let mut spec = self.spec.clone();
+        spec.input.height = resolution;
+        spec.input.width = resolution;
+        let macs = Plan::of(&spec)?.macs() as f64;
+        Ok((3.0 * trained as f64 + evaluated as f64) * macs / 1e9)
+    }
+
+    fn train_segment(
+        &mut self,
+        segment: &Segment,
+        advance: &mut dyn FnMut(Advance),
+    ) -> Result<SegmentScore, TrainError> {
         let resolution = self.resolution(segment);
-        let full = self.shared.train.height();
         let (data, data_s) = self.shared.prepared(segment.data_fraction, resolution)?;
         let target = (segment.until_share * self.total_images as f64).round() as u64;
+        if !data.folds.is_empty() {
+            return self.cross_validate(&data, target, resolution, data_s, advance);
+        }
+        self.fold_trainers.clear();
         let count = target.saturating_sub(self.trainer.images());
         let before = self.trainer.profile().unwrap_or_default();
         let start = Instant::now();
-        let stats = self
-            .trainer
-            .train(&data.train, count, self.seed, &mut self.epoch)?;
+        let mut epochs = 0;
+        let stats = self.trainer.train_reporting(
+            &data.train,
+            count,
+            self.seed,
+            &mut self.epoch,
+            &mut |images| {
+                epochs += 1;
+                advance(Advance {
+                    epochs,
+                    images,
+                    of: count,
+                })
+            },
+        )?;
         let train_s = start.elapsed().as_secs_f64();
         let start = Instant::now();
         let eval = self
@@ -250,7 +316,8 @@ impl BurnTrialRun {
             train_loss: stats.mean_loss,
             images: stats.images,
             resolution: resolution as u32,
-            cost: stats.images as f64 * (resolution as f64 / full as f64).powi(2),
+            cost: self.compute_gmacs(resolution, stats.images, data.validation.len())?,
+            folds: Vec::new(),
             timings: Timings {
                 data_s,
                 train_s,
@@ -259,6 +326,87 @@ impl BurnTrialRun {
                 eval_s: start.elapsed().as_secs_f64(),
             },
         })
+    }
+}
+
+impl BurnTrialRun {
+    /// Trains every fold's copy up to `target` images on its training part and scores it on
+    /// its held-out part; fold 0's copy is the trial's own network.
+    fn cross_validate(
+        &mut self,
+        data: &Prepared,
+        target: u64,
+        resolution: usize,
+        data_s: f64,
+        advance: &mut dyn FnMut(Advance),
+    ) -> Result<SegmentScore, TrainError> {
+        let settings = &self.shared.settings;
+        while self.fold_trainers.len() + 1 < data.folds.len() {
+            let fold = self.fold_trainers.len() as u64 + 1;
+            self.shared.device.seed(self.seed.wrapping_add(fold));
+            let mut copy = CandidateTrainer::new(
+                &self.spec,
+                &self.recipe,
+                &self.shared.device,
+                self.total_images,
+            )?;
+            if settings.profile {
+                copy.enable_profile();
+            }
+            self.fold_trainers.push((copy, 0));
+        }
+        let mut score = SegmentScore {
+            accuracy: 0.0,
+            loss: 0.0,
+            train_loss: 0.0,
+            images: 0,
+            resolution: resolution as u32,
+            cost: 0.0,
+            folds: Vec::with_capacity(data.folds.len()),
+            timings: Timings {
+                data_s,
+                ..Timings::default()
+            },
+        };
+        let k = data.folds.len() as f64;
+        let (mut epochs, mut done) = (0, 0);
+        let of = data.folds.len() as u64 * target.saturating_sub(self.trainer.images());
+        for (fold, (kept, held)) in data.folds.iter().enumerate() {
+            let (trainer, epoch) = if fold == 0 {
+                (&mut self.trainer, &mut self.epoch)
+            } else {
+                let (t, e) = &mut self.fold_trainers[fold - 1];
+                (t, e)
+            };
+            let count = target.saturating_sub(trainer.images());
+            let before = trainer.profile().unwrap_or_default();
+            let start = Instant::now();
+            let seed = self.seed + fold as u64;
+            let stats = trainer.train_reporting(kept, count, seed, epoch, &mut |images| {
+                epochs += 1;
+                advance(Advance {
+                    epochs,
+                    images: done + images,
+                    of,
+                })
+            })?;
+            done += stats.images;
+            score.timings.train_s += start.elapsed().as_secs_f64();
+            let start = Instant::now();
+            let eval = trainer.evaluate(held, settings.eval_batch)?;
+            score.timings.eval_s += start.elapsed().as_secs_f64();
+            let after = trainer.profile().unwrap_or_default();
+            score.timings.forward_backward_s +=
+                after.forward_backward_s - before.forward_backward_s;
+            score.timings.optimizer_s += after.optimizer_s - before.optimizer_s;
+            score.accuracy += eval.accuracy / k;
+            score.loss += eval.loss / k;
+            score.train_loss += stats.mean_loss / k;
+            score.images += stats.images;
+            score.cost += self.compute_gmacs(resolution, stats.images, held.len())?;
+            score.folds.push(eval.accuracy);
+        }
+        Ok(score)
     }
 }
 
@@ -275,7 +423,11 @@ impl TrialRun for BurnTrialRun {
         })
     }
 
-    fn train(&mut self, segment: &Segment) -> Result<SegmentScore, TrialFailure> {
-        Ok(self.train_segment(segment)?)
+    fn train(
+        &mut self,
+        segment: &Segment,
+        advance: &mut dyn FnMut(Advance),
+    ) -> Result<SegmentScore, TrialFailure> {
+        Ok(self.train_segment(segment, advance)?)
     }
 }

@@ -125,6 +125,19 @@ impl CandidateTrainer {
         seed: u64,
         epoch: &mut u64,
     ) -> Result<TrainStats, TrainError> {
+        self.train_reporting(data, count, seed, epoch, &mut |_| {})
+    }
+
+    /// [`CandidateTrainer::train`], calling `after_epoch` with the images trained on so far
+    /// in this call after each (possibly cut short) epoch.
+    pub fn train_reporting(
+        &mut self,
+        data: &DeviceImages,
+        count: u64,
+        seed: u64,
+        epoch: &mut u64,
+        after_epoch: &mut dyn FnMut(u64),
+    ) -> Result<TrainStats, TrainError> {
         let (start_step, start_images) = (self.step, self.images);
         let mut window: Option<Tensor<1>> = None;
         let mut window_steps = 0u64;
@@ -144,6 +157,7 @@ impl CandidateTrainer {
                 }
             }
             *epoch += 1;
+            after_epoch(self.images - start_images);
         }
         loss_sum += self.drain(&mut window, &mut window_steps)?;
         let steps = self.step - start_step;

@@ -6,7 +6,9 @@
 use rand::Rng;
 
 use super::random::sample_uniform;
-use super::{trial_rng, Encoder, SampleContext, Sampler, SamplerError, TpeConfig, TpeSampler};
+use super::{
+    trial_rng, Encoder, SampleContext, Sampler, SamplerError, TpeConfig, TpeSampler, WarmStart,
+};
 use crate::space::{Config, SearchSpace};
 use crate::study::{Direction, Trial, TrialState};
 
@@ -70,6 +72,13 @@ impl BohbSampler {
     pub fn new(config: BohbConfig, seed: u64) -> Self {
         let tpe = TpeSampler::new(config.tpe.clone(), seed ^ TPE_SEED_OFFSET);
         BohbSampler { config, seed, tpe }
+    }
+
+    /// The same sampler whose TPE also sees the finished trials of an earlier study (at their
+    /// final values, with their weight scaled by `warm.weight`).
+    pub fn with_warm_start(mut self, warm: WarmStart) -> Self {
+        self.tpe = self.tpe.with_warm_start(warm);
+        self
     }
 
     /// Results a rung needs before the model uses it, for `space`.

@@ -13,7 +13,7 @@ pub use bohb::{BohbChoice, BohbConfig, BohbSampler};
 pub use encoding::Encoder;
 pub use gp::{Acquisition, GpSampler, GpSamplerConfig};
 pub use random::RandomSampler;
-pub use tpe::{TpeConfig, TpeSampler};
+pub use tpe::{TpeConfig, TpeSampler, WarmStart};
 
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -120,6 +120,39 @@ impl SamplerKind {
 
     /// The names [`SamplerKind::parse`] accepts.
     pub const NAMES: [&'static str; 5] = ["random", "tpe", "tpe-multivariate", "gp", "bohb"];
+
+    /// Builds the sampler with default settings and `seed`, warm-started from `warm` when
+    /// given; only the TPE samplers (`tpe`, `tpe-multivariate`, `bohb`) can be warm-started.
+    pub fn build_warm(
+        self,
+        seed: u64,
+        warm: Option<WarmStart>,
+    ) -> Result<Box<dyn Sampler>, SamplerError> {
+        let Some(warm) = warm else {
+            return Ok(self.build(seed));
+        };
+        let multivariate = TpeConfig {
+            multivariate: true,
+            ..TpeConfig::default()
+        };
+        Ok(match self {
+            SamplerKind::Tpe => {
+                Box::new(TpeSampler::new(TpeConfig::default(), seed).with_warm_start(warm))
+            }
+            SamplerKind::TpeMultivariate => {
+                Box::new(TpeSampler::new(multivariate, seed).with_warm_start(warm))
+            }
+            SamplerKind::Bohb => {
+                Box::new(BohbSampler::new(BohbConfig::default(), seed).with_warm_start(warm))
+            }
+            SamplerKind::Random | SamplerKind::Gp => {
+                return Err(SamplerError::Unsupported {
+                    sampler: self.build(seed).name(),
+                    reason: "a warm start needs a TPE sampler (tpe, tpe-multivariate, bohb)".into(),
+                })
+            }
+        })
+    }
 
     /// Builds the sampler with default settings and `seed`.
     pub fn build(self, seed: u64) -> Box<dyn Sampler> {

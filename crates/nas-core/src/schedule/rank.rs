@@ -76,7 +76,9 @@ fn by_loss(mut points: Vec<Scored>) -> Vec<u64> {
     points.iter().map(|s| s.number).collect()
 }
 
-/// Several objectives: front first, then the larger within-front score, then number.
+/// Several objectives: front first, then the larger within-front score, then the better
+/// first objective (so the two extremes of a front, both of infinite crowding distance, are
+/// told apart by the objective the study lists first), then number.
 fn by_front(mut points: Vec<Scored>, rule: MoRank) -> Vec<u64> {
     let losses: Vec<Vec<f64>> = points.iter().map(|s| s.losses.clone()).collect();
     let fronts = non_dominated_sort(&losses);
@@ -98,6 +100,7 @@ fn by_front(mut points: Vec<Scored>, rule: MoRank) -> Vec<u64> {
         a.front
             .cmp(&b.front)
             .then(b.score.total_cmp(&a.score))
+            .then(a.losses[0].total_cmp(&b.losses[0]))
             .then(a.number.cmp(&b.number))
     });
     points.iter().map(|s| s.number).collect()

@@ -9,6 +9,9 @@
 //! - Several objectives split by non-dominated rank, then hypervolume contribution (MOTPE).
 //! - Constraints add one density ratio each, satisfied against violated (c-TPE).
 //! - Running trials count as bad (constant liar), so parallel workers spread out.
+//! - Pruned trials count as bad unless too few trials completed (then the furthest, best ones
+//!   are good), and they count towards the random start-up, as in Optuna.
+//! - Trials of an earlier study ([`WarmStart`]) join the history with a smaller weight.
 
 mod joint;
 mod math;
@@ -17,6 +20,8 @@ mod parzen;
 mod split;
 
 use joint::JointParzen;
+pub use observations::WarmStart;
+
 use observations::{ObservationCache, Observations};
 use parzen::{BandwidthRule, CategoricalParzen, NumericParzen};
 use split::Split;
@@ -33,7 +38,8 @@ use crate::space::{Config, ParamValue, SearchSpace};
 pub struct TpeConfig {
     /// Model the configuration jointly ([`JointParzen`]) instead of one parameter at a time.
     pub multivariate: bool,
-    /// Completed trials drawn at random before the densities are used.
+    /// Finished trials (complete or pruned, warm-start ones included) drawn at random before
+    /// the densities are used.
     pub n_startup_trials: usize,
     /// Candidates drawn from `l` per proposal.
     pub n_ei_candidates: usize,
@@ -82,6 +88,13 @@ impl TpeSampler {
             cache: ObservationCache::default(),
         }
     }
+
+    /// The same sampler, shown the finished trials of an earlier study first (their weight
+    /// scaled by `warm.weight`), so it starts from what that study learned.
+    pub fn with_warm_start(mut self, warm: WarmStart) -> Self {
+        self.cache = ObservationCache::with_warm_start(warm);
+        self
+    }
 }
 
 impl Sampler for TpeSampler {
@@ -99,15 +112,14 @@ impl Sampler for TpeSampler {
         let obs = self
             .cache
             .observe(ctx.space, ctx.directions, ctx.trials, config.constant_liar);
-        if obs.n_complete() < config.n_startup_trials.max(1) {
+        if obs.n_finished() < config.n_startup_trials.max(1) {
             return Ok(sample_uniform(ctx.space, obs.encoder, &mut rng));
         }
         let n_good = split::n_below(obs.items.len(), config.gamma, config.gamma_cap);
         let splits = Splits {
             objective: split::split_by_objectives(&obs.items, n_good),
             constraints: constraint_splits(&obs, n_good),
-        }
-        .into_rows(&obs);
+        };
         let proposal = Proposal {
             config: &config,
             space: ctx.space,
@@ -122,23 +134,14 @@ impl Sampler for TpeSampler {
     }
 }
 
-/// The objective split and one split per reported constraint.
+/// The objective split and one split per reported constraint (indices into the
+/// observations' items).
 struct Splits {
     objective: Split,
     constraints: Vec<Split>,
 }
 
 impl Splits {
-    /// The same splits with each observation index replaced by its encoded row.
-    fn into_rows(mut self, obs: &Observations<'_>) -> Self {
-        let to_rows = |set: &mut Vec<usize>| set.iter_mut().for_each(|i| *i = obs.items[*i].row);
-        for split in std::iter::once(&mut self.objective).chain(&mut self.constraints) {
-            to_rows(&mut split.below);
-            to_rows(&mut split.above);
-        }
-        self
-    }
-
     /// Every split that contributes a density ratio.
     fn all(&self) -> impl Iterator<Item = &Split> {
         std::iter::once(&self.objective).chain(&self.constraints)
@@ -177,13 +180,18 @@ impl Proposal<'_> {
         self.config.n_ei_candidates.max(1)
     }
 
-    /// Values of parameter `d` over a set of encoded rows, skipping inactive ones.
-    fn values_of(&self, rows: &[usize], d: usize) -> Vec<f64> {
+    /// Values of parameter `d` over a set of observations, skipping inactive ones, with
+    /// their weights: `base` (uniform or recency, over the kept values in trial order)
+    /// times each observation's own weight.
+    fn values_of(&self, set: &[usize], d: usize, base: fn(usize) -> Vec<f64>) -> Weighted {
         let column = self.obs.column(d);
-        rows.iter()
-            .map(|&r| column[r])
-            .filter(|x| !x.is_nan())
-            .collect()
+        let (xs, own): (Vec<f64>, Vec<f64>) = set
+            .iter()
+            .map(|&i| (column[self.obs.items[i].row], self.obs.items[i].weight))
+            .filter(|(x, _)| !x.is_nan())
+            .unzip();
+        let ws = base(xs.len()).iter().zip(own).map(|(b, w)| b * w).collect();
+        Weighted { xs, ws }
     }
 
     /// Univariate TPE: each active parameter, parents first, from its own `l / g`.
@@ -213,10 +221,10 @@ impl Proposal<'_> {
             .splits
             .all()
             .map(|s| {
-                let (below, above) = (self.values_of(&s.below, d), self.values_of(&s.above, d));
-                let (wb, wa) = (vec![1.0; below.len()], recency_weights(above.len()));
-                let l = NumericParzen::fit(below, wb, prior, &rule);
-                let g = NumericParzen::fit(above, wa, prior, &rule);
+                let below = self.values_of(&s.below, d, uniform_weights);
+                let above = self.values_of(&s.above, d, recency_weights);
+                let l = NumericParzen::fit(below.xs, below.ws, prior, &rule);
+                let g = NumericParzen::fit(above.xs, above.ws, prior, &rule);
                 (l, g)
             })
             .collect();
@@ -242,8 +250,9 @@ impl Proposal<'_> {
 
     fn categorical(&self, rng: &mut ChaCha8Rng, d: usize, n: usize) -> f64 {
         let fit = |set: &[usize], weights: fn(usize) -> Vec<f64>| {
-            let cs: Vec<usize> = self.values_of(set, d).iter().map(|&x| x as usize).collect();
-            CategoricalParzen::fit(&cs, &weights(cs.len()), self.config.prior_weight, n)
+            let values = self.values_of(set, d, weights);
+            let cs: Vec<usize> = values.xs.iter().map(|&x| x as usize).collect();
+            CategoricalParzen::fit(&cs, &values.ws, self.config.prior_weight, n)
         };
         let ratios: Vec<(CategoricalParzen, CategoricalParzen)> = self
             .splits
@@ -272,8 +281,13 @@ impl Proposal<'_> {
         let encoder = self.obs.encoder;
         let rule = self.rule();
         let fit = |set: &[usize], weights: fn(usize) -> Vec<f64>| {
-            let rows: Vec<&[f64]> = set.iter().map(|&r| self.obs.row(r)).collect();
-            let w = weights(rows.len());
+            let items = set.iter().map(|&i| self.obs.items[i]);
+            let rows: Vec<&[f64]> = items.clone().map(|o| self.obs.row(o.row)).collect();
+            let w: Vec<f64> = weights(rows.len())
+                .iter()
+                .zip(items)
+                .map(|(b, o)| b * o.weight)
+                .collect();
             JointParzen::fit(&rows, &w, encoder, self.config.prior_weight, &rule)
         };
         let ratios: Vec<(JointParzen, JointParzen)> = self
@@ -302,6 +316,12 @@ impl Proposal<'_> {
             .collect();
         to_config(self.space, values)
     }
+}
+
+/// Values of one parameter and their weights.
+struct Weighted {
+    xs: Vec<f64>,
+    ws: Vec<f64>,
 }
 
 /// Unit weights.

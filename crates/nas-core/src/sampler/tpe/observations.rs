@@ -2,6 +2,8 @@
 //!
 //! A trial's parameters never change after it is created, so its encoded row is computed once
 //! and cached by trial number; each proposal then only walks the trial list.
+//!
+//! Trials of an earlier study ([`WarmStart`]) come first, with a smaller weight.
 
 use crate::sampler::Encoder;
 use crate::space::SearchSpace;
@@ -12,11 +14,33 @@ use crate::study::{Direction, Trial, TrialState};
 pub enum Outcome {
     /// Finished, with losses (objectives turned to minimisation).
     Complete(Vec<f64>),
-    /// Stopped early: counted among the bad configurations.
-    Pruned,
+    /// Stopped early, with its last report (if any): pruned trials fill the good set only
+    /// when too few trials completed, ranked by how far they got, then by that report.
+    Pruned(Option<LastReport>),
     /// Still running: counted among the bad configurations (constant liar), so concurrent
     /// proposals move away from points already being evaluated.
     Running,
+}
+
+/// The last intermediate report of a pruned trial.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LastReport {
+    /// Its step (the rung, for the search's schedulers).
+    pub step: u64,
+    /// Its values as losses.
+    pub losses: Vec<f64>,
+}
+
+/// Finished trials of an earlier study on a related space, shown to TPE before the study's
+/// own trials with their weight scaled by `weight`.
+#[derive(Debug, Clone, Default)]
+pub struct WarmStart {
+    /// The earlier trials; parameters the space lacks are ignored, parameters it has but the
+    /// trial lacks (or holds a choice it lacks) count as inactive, and numbers outside the
+    /// space's range are clamped to it.
+    pub trials: Vec<Trial>,
+    /// Weight of each earlier trial relative to one of the study's own, in (0, 1].
+    pub weight: f64,
 }
 
 /// One trial as an observation.
@@ -28,6 +52,8 @@ pub struct Observation {
     pub outcome: Outcome,
     /// Constraint values (feasible when all ≤ 0), if reported.
     pub constraints: Option<Vec<f64>>,
+    /// Weight in the densities: 1 for the study's own trials.
+    pub weight: f64,
 }
 
 /// The encoded history of a study, reused across proposals. A sampler serves one study: rows
@@ -47,6 +73,9 @@ pub struct ObservationCache {
     finished: Vec<Option<Finished>>,
     /// Observations of the running trials of the current proposal.
     running: Vec<Observation>,
+    /// Trials of an earlier study, and their observations once encoded for the space.
+    warm: WarmStart,
+    warm_items: Vec<Observation>,
 }
 
 /// A cached observation and the values it was built from.
@@ -85,16 +114,53 @@ impl Observations<'_> {
         &self.matrix[row * self.dims..(row + 1) * self.dims]
     }
 
-    /// Number of completed trials.
-    pub fn n_complete(&self) -> usize {
+    /// Number of finished trials (complete or pruned), the warm-start ones included.
+    pub fn n_finished(&self) -> usize {
         self.items
             .iter()
-            .filter(|o| matches!(o.outcome, Outcome::Complete(_)))
+            .filter(|o| !matches!(o.outcome, Outcome::Running))
             .count()
     }
 }
 
+/// What a finished trial tells; `None` for a complete trial without one finite value per
+/// direction.
+fn outcome_of(trial: &Trial, directions: &[Direction]) -> Option<Outcome> {
+    let as_losses = |v: &[f64]| -> Option<Vec<f64>> {
+        (v.len() == directions.len() && v.iter().all(|x| x.is_finite())).then(|| {
+            v.iter()
+                .zip(directions)
+                .map(|(&x, d)| d.to_loss(x))
+                .collect()
+        })
+    };
+    match trial.state {
+        TrialState::Complete => Some(Outcome::Complete(as_losses(trial.values.as_deref()?)?)),
+        _ => {
+            let last = trial
+                .intermediate
+                .iter()
+                .next_back()
+                .and_then(|(&step, v)| {
+                    Some(LastReport {
+                        step,
+                        losses: as_losses(v)?,
+                    })
+                });
+            Some(Outcome::Pruned(last))
+        }
+    }
+}
+
 impl ObservationCache {
+    /// An empty cache that shows `warm`'s trials before the study's own.
+    pub fn with_warm_start(warm: WarmStart) -> Self {
+        ObservationCache {
+            warm,
+            ..ObservationCache::default()
+        }
+    }
+
     /// The observations of `trials` over `space`. Running trials are included only when
     /// `constant_liar` is set; failed and waiting trials never count.
     pub fn observe<'a>(
@@ -108,8 +174,10 @@ impl ObservationCache {
             *self = ObservationCache {
                 space: Some(space.clone()),
                 encoder: Some(Encoder::new(space)),
+                warm: std::mem::take(&mut self.warm),
                 ..ObservationCache::default()
             };
+            self.encode_warm_start(directions);
         }
         self.running.clear();
         let mut slots = Vec::with_capacity(trials.len());
@@ -127,18 +195,17 @@ impl ObservationCache {
                         row,
                         outcome: Outcome::Running,
                         constraints: None,
+                        weight: 1.0,
                     });
                 }
                 _ => {}
             }
         }
-        let items = slots
-            .iter()
-            .filter_map(|slot| match *slot {
-                Slot::Finished(n) => self.finished[n].as_ref().map(|f| &f.observation),
-                Slot::Running(i) => Some(&self.running[i]),
-            })
-            .collect();
+        let own = slots.iter().filter_map(|slot| match *slot {
+            Slot::Finished(n) => self.finished[n].as_ref().map(|f| &f.observation),
+            Slot::Running(i) => Some(&self.running[i]),
+        });
+        let items = self.warm_items.iter().chain(own).collect();
         let encoder = self.encoder.as_ref().expect("encoder set above");
         Observations {
             encoder,
@@ -159,15 +226,8 @@ impl ObservationCache {
             }
             self.row_of[n] = None; // another trial under the same number: re-encode it too
         }
-        let outcome = match (trial.state, &trial.values) {
-            (TrialState::Complete, Some(v))
-                if v.len() == directions.len() && v.iter().all(|x| x.is_finite()) =>
-            {
-                let losses = v.iter().zip(directions).map(|(&x, d)| d.to_loss(x));
-                Outcome::Complete(losses.collect())
-            }
-            (TrialState::Complete, _) => return false,
-            _ => Outcome::Pruned,
+        let Some(outcome) = outcome_of(trial, directions) else {
+            return false;
         };
         let row = self.row_for(trial);
         if self.finished.len() <= n {
@@ -179,9 +239,29 @@ impl ObservationCache {
                 row,
                 outcome,
                 constraints: trial.constraints.clone(),
+                weight: 1.0,
             },
         });
         true
+    }
+
+    /// Encodes the warm-start trials that finished with usable values.
+    fn encode_warm_start(&mut self, directions: &[Direction]) {
+        let warm = std::mem::take(&mut self.warm);
+        self.warm_items = warm
+            .trials
+            .iter()
+            .filter(|t| matches!(t.state, TrialState::Complete | TrialState::Pruned))
+            .filter_map(|t| {
+                Some(Observation {
+                    outcome: outcome_of(t, directions)?,
+                    row: self.push_row(&t.params),
+                    constraints: t.constraints.clone(),
+                    weight: warm.weight,
+                })
+            })
+            .collect();
+        self.warm = warm;
     }
 
     /// The cached row of a trial, encoding it on first sight.
@@ -190,24 +270,29 @@ impl ObservationCache {
         if let Some(Some(row)) = self.row_of.get(n) {
             return *row;
         }
+        let row = self.push_row(&trial.params);
+        if self.row_of.len() <= n {
+            self.row_of.resize(n + 1, None);
+        }
+        self.row_of[n] = Some(row);
+        row
+    }
+
+    /// Encodes a configuration as a new row (NaN where a parameter is absent or out of range).
+    fn push_row(&mut self, params: &crate::space::Config) -> usize {
         let space = self.space.as_ref().expect("space set in observe");
         let encoder = self.encoder.as_ref().expect("encoder set in observe");
         let dims = encoder.len();
         let row = self.matrix.len() / dims.max(1);
         self.columns.resize_with(dims, Vec::new);
         for (i, p) in space.params().iter().enumerate() {
-            let x = trial
-                .params
+            let x = params
                 .get(&p.name)
                 .and_then(|v| encoder.encode(i, v))
                 .unwrap_or(f64::NAN);
             self.matrix.push(x);
             self.columns[i].push(x);
         }
-        if self.row_of.len() <= n {
-            self.row_of.resize(n + 1, None);
-        }
-        self.row_of[n] = Some(row);
         row
     }
 }

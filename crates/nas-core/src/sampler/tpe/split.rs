@@ -3,10 +3,13 @@
 //! - One objective: the best `γ(n)` completed trials, feasible ones first.
 //! - Several objectives (MOTPE): whole non-dominated fronts in rank order; the front that
 //!   does not fit is cut by each point's hypervolume contribution.
-//! - Pruned and running trials are always bad (the constant liar for running ones).
+//! - Running trials are always bad (the constant liar).
+//! - Pruned trials are bad unless fewer trials completed than the good set holds; then the
+//!   pruned ones that got furthest, and among those the best at their last report, fill it
+//!   (as Optuna does).
 //! - Each constraint gets its own split (c-TPE): satisfied (≤ 0) against violated.
 
-use super::observations::{Observation, Outcome};
+use super::observations::{LastReport, Observation, Outcome};
 use crate::pareto::{hypervolume_contributions, non_dominated_sort};
 
 /// Indices into the observation list: the good and the bad set, each in trial order (the
@@ -47,13 +50,62 @@ pub fn split_by_objectives(items: &[&Observation], n_good: usize) -> Split {
             _ => None,
         })
         .collect();
-    let n_good = n_good.min(complete.len());
-    let below = if complete.first().is_some_and(|c| c.loss.len() > 1) {
-        best_by_fronts(&complete, n_good)
+    let room = n_good.saturating_sub(complete.len());
+    let n_complete_good = n_good.min(complete.len());
+    let mut below = if complete.first().is_some_and(|c| c.loss.len() > 1) {
+        best_by_fronts(&complete, n_complete_good)
     } else {
-        best_by_loss(complete, n_good)
+        best_by_loss(complete, n_complete_good)
     };
+    below.extend(best_pruned(items, room));
     complement(items.len(), below)
+}
+
+/// The `room` best pruned trials: the highest last step first, then (at one step) the
+/// smallest first loss, or with several objectives the lowest non-dominated rank; then the
+/// earlier trial. Pruned trials without a usable report are never chosen.
+fn best_pruned(items: &[&Observation], room: usize) -> Vec<usize> {
+    if room == 0 {
+        return Vec::new();
+    }
+    let pruned: Vec<(usize, &LastReport)> = items
+        .iter()
+        .enumerate()
+        .filter_map(|(i, o)| match &o.outcome {
+            Outcome::Pruned(Some(last)) => Some((i, last)),
+            _ => None,
+        })
+        .collect();
+    let mut steps: Vec<u64> = pruned.iter().map(|(_, l)| l.step).collect();
+    steps.sort_unstable_by(|a, b| b.cmp(a));
+    steps.dedup();
+    let mut chosen = Vec::with_capacity(room);
+    for step in steps {
+        let at_step: Vec<(usize, &LastReport)> = pruned
+            .iter()
+            .copied()
+            .filter(|(_, l)| l.step == step)
+            .collect();
+        let points: Vec<Vec<f64>> = at_step.iter().map(|(_, l)| l.losses.clone()).collect();
+        let ranks = non_dominated_sort(&points);
+        let mut order: Vec<usize> = (0..at_step.len()).collect();
+        order.sort_by(|&a, &b| {
+            ranks[a]
+                .cmp(&ranks[b])
+                .then(points[a][0].total_cmp(&points[b][0]))
+                .then(at_step[a].0.cmp(&at_step[b].0))
+        });
+        chosen.extend(
+            order
+                .iter()
+                .map(|&k| at_step[k].0)
+                .take(room - chosen.len()),
+        );
+        if chosen.len() == room {
+            break;
+        }
+    }
+    chosen
 }
 
 /// Splits by constraint `j`: observations that satisfy it against those that violate it. When
@@ -172,11 +224,23 @@ mod tests {
     }
 
     fn done(loss: &[f64]) -> Observation {
+        observed(Outcome::Complete(loss.to_vec()))
+    }
+
+    fn observed(outcome: Outcome) -> Observation {
         Observation {
             row: 0,
-            outcome: Outcome::Complete(loss.to_vec()),
+            outcome,
             constraints: None,
+            weight: 1.0,
         }
+    }
+
+    fn pruned_at(step: u64, loss: &[f64]) -> Observation {
+        observed(Outcome::Pruned(Some(LastReport {
+            step,
+            losses: loss.to_vec(),
+        })))
     }
 
     #[test]
@@ -188,18 +252,42 @@ mod tests {
     }
 
     #[test]
-    fn running_and_pruned_trials_are_bad() {
+    fn running_and_unreported_pruned_trials_are_bad() {
         let mut items = vec![done(&[3.0]), done(&[1.0])];
-        for outcome in [Outcome::Running, Outcome::Pruned] {
-            items.push(Observation {
-                row: 0,
-                outcome,
-                constraints: None,
-            });
-        }
+        items.push(observed(Outcome::Running));
+        items.push(observed(Outcome::Pruned(None)));
         let s = split_by_objectives(&refs(&items), 3);
         assert_eq!(s.below, vec![1, 0]);
         assert_eq!(s.above, vec![2, 3]);
+    }
+
+    #[test]
+    fn pruned_trials_fill_the_good_set_by_step_then_loss() {
+        // One complete trial, room for three more: the rung-1 trial first (it got furthest),
+        // then the better of the rung-0 ones; a complete trial always ranks first.
+        let items = vec![
+            pruned_at(0, &[0.5]),
+            pruned_at(0, &[0.2]),
+            done(&[0.9]),
+            pruned_at(1, &[0.8]),
+            pruned_at(0, &[0.3]),
+        ];
+        let s = split_by_objectives(&refs(&items), 4);
+        assert_eq!(s.below, vec![2, 3, 1, 4]);
+        assert_eq!(s.above, vec![0]);
+        // Enough complete trials: no pruned trial is good.
+        assert_eq!(split_by_objectives(&refs(&items), 1).below, vec![2]);
+    }
+
+    #[test]
+    fn pruned_trials_with_several_objectives_rank_by_front() {
+        // At one step: (0.2, 5) and (0.5, 1) are the front, (0.6, 6) is dominated.
+        let items = vec![
+            pruned_at(0, &[0.6, 6.0]),
+            pruned_at(0, &[0.5, 1.0]),
+            pruned_at(0, &[0.2, 5.0]),
+        ];
+        assert_eq!(split_by_objectives(&refs(&items), 2).below, vec![2, 1]);
     }
 
     #[test]

@@ -1,0 +1,289 @@
+//! The settings of a study, from three places: flags, a study config file (`--config FILE`,
+//! TOML, one key per flag with `_` for `-`, plus `[[rung]]` tables for an explicit fidelity
+//! ladder) and the `config.toml` a study keeps in its folder. A flag beats the file, the file
+//! beats the study's saved settings, and those beat the preset and the defaults; so a resumed
+//! study runs with the settings it started with.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+use nas_core::schedule::Rung;
+use serde::{Deserialize, Serialize};
+
+/// Every setting of a study that a flag or a config file can give; `None` = not given here.
+#[derive(Debug, Clone, Default, PartialEq, clap::Args, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StudyConfig {
+    /// The TOML search space [default: search_spaces/lightweight.toml].
+    #[arg(long)]
+    pub space: Option<PathBuf>,
+    /// Dataset name (fashion-mnist, mnist, cifar10, cifar100) or a folder of class folders
+    /// [default: fashion-mnist].
+    #[arg(long)]
+    pub dataset: Option<String>,
+    /// Where the dataset's files are (default: the dataset's usual place).
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// flex, cpu, wgpu, vulkan, cuda; default: a real GPU if found, else flex.
+    #[arg(long)]
+    pub backend: Option<String>,
+    /// quick (20 trials, 2 rungs, at most 2 epochs on a third of the training split) or full
+    /// (200 trials, 4 rungs, the sampled epochs on all of it) [default: quick].
+    #[arg(long)]
+    pub preset: Option<String>,
+    /// Stop once the study has this many complete or pruned trials.
+    #[arg(long)]
+    pub trials: Option<u64>,
+    /// Wall-clock budget of this run, e.g. 30m, 2h, 90s.
+    #[arg(long)]
+    pub budget: Option<String>,
+    /// Stop once this run has used this much compute, in GMACs (a training image counts
+    /// three forward passes, an evaluated one one).
+    #[arg(long)]
+    pub max_cost: Option<f64>,
+    /// none, sha, asha, hyperband or bohb [default: asha].
+    #[arg(long)]
+    pub scheduler: Option<String>,
+    /// random, tpe, tpe-multivariate or gp; bohb uses its own [default: tpe].
+    #[arg(long)]
+    pub sampler: Option<String>,
+    /// Trials trained at once [default: 1].
+    #[arg(long)]
+    pub concurrency: Option<usize>,
+    /// Seed of the sampler, the validation split and the training [default: 0].
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Objectives, comma-separated: accuracy, latency, params, macs
+    /// [default: accuracy,latency].
+    #[arg(long, value_delimiter = ',')]
+    pub objectives: Option<Vec<String>>,
+    /// Largest acceptable number of trainable parameters.
+    #[arg(long)]
+    pub max_params: Option<u64>,
+    /// Largest acceptable latency in milliseconds.
+    #[arg(long)]
+    pub max_latency_ms: Option<f64>,
+    /// Largest acceptable multiply-accumulates.
+    #[arg(long)]
+    pub max_macs: Option<u64>,
+    /// Optimise MnasNet's reward ACC × (LAT/T)^w with this target latency T (ms) instead.
+    #[arg(long)]
+    pub reward_target_ms: Option<f64>,
+    /// The reward's exponent w [default: -0.07].
+    #[arg(long, allow_hyphen_values = true)]
+    pub reward_exponent: Option<f64>,
+    /// Reduction factor η of the fidelity ladder [default: 3].
+    #[arg(long)]
+    pub eta: Option<u32>,
+    /// Rungs of the geometric fidelity ladder (default: the preset's).
+    #[arg(long)]
+    pub rungs: Option<usize>,
+    /// Image side length at the lowest rung (default: half the dataset's).
+    #[arg(long)]
+    pub min_resolution: Option<u32>,
+    /// An explicit fidelity ladder instead of the geometric one: `[[rung]]` tables with
+    /// `budget_share`, `data_fraction` and `resolution` (config files only).
+    #[arg(skip)]
+    pub rung: Option<Vec<Rung>>,
+    /// crowding or hypervolume: how several objectives are ranked at a rung
+    /// [default: crowding].
+    #[arg(long)]
+    pub mo_rank: Option<String>,
+    /// Images held out of the training split for validation (default: the preset's).
+    #[arg(long)]
+    pub validation: Option<usize>,
+    /// Batch size of the latency measurement [default: 1].
+    #[arg(long)]
+    pub latency_batch: Option<usize>,
+    /// Caps the sampled epochs (the quick preset caps at 2).
+    #[arg(long)]
+    pub max_epochs: Option<f64>,
+    /// Share of the training split the top rung trains on (the quick preset uses 1/3).
+    #[arg(long)]
+    pub top_fraction: Option<f64>,
+    /// K-fold cross-validation on the subset of every rung below full data: the rung's
+    /// score is the mean over K folds (K ≥ 2).
+    #[arg(long)]
+    pub cv: Option<usize>,
+    /// Seed the sampler with the finished trials of this earlier study (in `--results`), for
+    /// a related space or dataset; TPE samplers only.
+    #[arg(long)]
+    pub warm_start: Option<String>,
+    /// Weight of each warm-start trial relative to one of this study's own, in (0, 1]
+    /// [default: 0.5].
+    #[arg(long)]
+    pub warm_start_weight: Option<f64>,
+}
+
+/// Lists every field once: `a.overlay(b)` keeps `a`'s values and takes the rest from `b`.
+macro_rules! overlay_fields {
+    ($top:ident, $base:ident; $($field:ident),* $(,)?) => {
+        StudyConfig { $($field: $top.$field.or($base.$field),)* }
+    };
+}
+
+impl StudyConfig {
+    /// These settings, with the ones not given taken from `base`.
+    pub fn overlay(self, base: StudyConfig) -> StudyConfig {
+        overlay_fields!(self, base;
+            space, dataset, data_dir, backend, preset, trials, budget, max_cost, scheduler,
+            sampler, concurrency, seed, objectives, max_params, max_latency_ms, max_macs,
+            reward_target_ms, reward_exponent, eta, rungs, min_resolution, rung, mo_rank,
+            validation, latency_batch, max_epochs, top_fraction, cv, warm_start,
+            warm_start_weight,
+        )
+    }
+
+    /// Reads a config file; an unknown key or a value of the wrong type is an error naming
+    /// the file and the key.
+    pub fn read(path: &Path) -> anyhow::Result<StudyConfig> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading study config {}", path.display()))?;
+        toml::from_str(&text).with_context(|| format!("study config {}", path.display()))
+    }
+
+    /// The settings a study keeps in its folder: these, less what belongs to one run (the
+    /// backend, the concurrency and the run's budgets).
+    pub fn for_study(&self) -> StudyConfig {
+        StudyConfig {
+            backend: None,
+            concurrency: None,
+            budget: None,
+            max_cost: None,
+            ..self.clone()
+        }
+    }
+
+    /// Writes the settings as TOML.
+    pub fn write(&self, path: &Path) -> anyhow::Result<()> {
+        let text = toml::to_string(self).context("writing the study config as TOML")?;
+        let header = "# The settings this study runs with; `nas search --study NAME` reads them \
+                      back (flags still win).\n";
+        std::fs::write(path, format!("{header}{text}"))
+            .with_context(|| format!("writing {}", path.display()))
+    }
+
+    /// The search space file.
+    pub fn space(&self) -> PathBuf {
+        self.space
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("search_spaces/lightweight.toml"))
+    }
+
+    /// The dataset's name or folder.
+    pub fn dataset(&self) -> &str {
+        self.dataset.as_deref().unwrap_or("fashion-mnist")
+    }
+
+    /// The preset's name.
+    pub fn preset(&self) -> &str {
+        self.preset.as_deref().unwrap_or("quick")
+    }
+
+    /// The scheduler's name.
+    pub fn scheduler(&self) -> &str {
+        self.scheduler.as_deref().unwrap_or("asha")
+    }
+
+    /// The sampler's name (without the scheduler's override).
+    pub fn sampler(&self) -> &str {
+        self.sampler.as_deref().unwrap_or("tpe")
+    }
+
+    /// Trials trained at once.
+    pub fn concurrency(&self) -> usize {
+        self.concurrency.unwrap_or(1).max(1)
+    }
+
+    /// The seed.
+    pub fn seed(&self) -> u64 {
+        self.seed.unwrap_or(0)
+    }
+
+    /// The objectives' names.
+    pub fn objectives(&self) -> Vec<String> {
+        self.objectives
+            .clone()
+            .unwrap_or_else(|| vec!["accuracy".into(), "latency".into()])
+    }
+
+    /// The MnasNet reward's exponent.
+    pub fn reward_exponent(&self) -> f64 {
+        self.reward_exponent.unwrap_or(-0.07)
+    }
+
+    /// The ladder's reduction factor.
+    pub fn eta(&self) -> u32 {
+        self.eta.unwrap_or(3)
+    }
+
+    /// How a rung ranks several objectives.
+    pub fn mo_rank(&self) -> &str {
+        self.mo_rank.as_deref().unwrap_or("crowding")
+    }
+
+    /// The latency measurement's batch size.
+    pub fn latency_batch(&self) -> usize {
+        self.latency_batch.unwrap_or(1)
+    }
+
+    /// Folds of cross-validation on the low rungs; 1 = none.
+    pub fn cv(&self) -> anyhow::Result<usize> {
+        match self.cv {
+            None => Ok(1),
+            Some(k) if k >= 2 => Ok(k),
+            Some(k) => bail!("--cv {k}: cross-validation needs at least 2 folds"),
+        }
+    }
+
+    /// The weight of warm-start trials.
+    pub fn warm_start_weight(&self) -> f64 {
+        self.warm_start_weight.unwrap_or(0.5)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_beat_the_file_and_the_file_fills_the_rest() {
+        let flags = StudyConfig {
+            trials: Some(40),
+            ..StudyConfig::default()
+        };
+        let file: StudyConfig = toml::from_str(
+            "trials = 10\nscheduler = \"hyperband\"\n[[rung]]\nbudget_share = 0.5\n\
+             [[rung]]\nbudget_share = 1.0\n",
+        )
+        .unwrap();
+        let merged = flags.overlay(file);
+        assert_eq!(merged.trials, Some(40));
+        assert_eq!(merged.scheduler(), "hyperband");
+        assert_eq!(merged.rung.as_ref().map(Vec::len), Some(2));
+        assert_eq!(
+            merged.sampler(),
+            "tpe",
+            "the default where neither gives it"
+        );
+    }
+
+    #[test]
+    fn a_study_keeps_its_settings_but_not_the_run_s() {
+        let run = StudyConfig {
+            backend: Some("wgpu".into()),
+            concurrency: Some(4),
+            budget: Some("30m".into()),
+            max_cost: Some(1e4),
+            objectives: Some(vec!["accuracy".into(), "params".into()]),
+            ..StudyConfig::default()
+        };
+        let kept = run.for_study();
+        let text = toml::to_string(&kept).unwrap();
+        let back: StudyConfig = toml::from_str(&text).unwrap();
+        assert_eq!(back, kept);
+        assert_eq!(back.objectives(), ["accuracy", "params"]);
+        assert!(back.backend.is_none() && back.concurrency.is_none());
+        assert!(back.budget.is_none() && back.max_cost.is_none());
+    }
+}
