@@ -131,34 +131,13 @@ fn scoring(args: &StudyConfig) -> anyhow::Result<Scoring> {
     })
 }
 
-/// The study's settings: the flags over `--config` over the study's saved `config.toml`.
-fn settings_of(cli: &SearchCliSettings<'_>) -> anyhow::Result<StudyConfig> {
-    let mut settings = cli.flags.clone();
-    if let Some(file) = cli.config {
-        settings = settings.overlay(StudyConfig::read(file)?);
-    }
-    let saved = cli.study_dir.join("config.toml");
-    if saved.is_file() {
-        settings = settings.overlay(StudyConfig::read(&saved)?);
-    }
-    Ok(settings)
-}
-
-/// Where [`settings_of`] looks.
-struct SearchCliSettings<'a> {
-    flags: &'a StudyConfig,
-    config: Option<&'a Path>,
-    study_dir: &'a Path,
-}
-
 /// `nas search`.
 pub fn run(cli: SearchArgs) -> anyhow::Result<()> {
     let study_dir = cli.results.join(&cli.study);
-    let args = settings_of(&SearchCliSettings {
-        flags: &cli.settings,
-        config: cli.config.as_deref(),
-        study_dir: &study_dir,
-    })?;
+    let args = cli
+        .settings
+        .clone()
+        .resolve(cli.config.as_deref(), &study_dir)?;
     let preset = preset(args.preset())?;
     let space = crate::load_space(&args.space())?;
     let scoring = scoring(&args)?;

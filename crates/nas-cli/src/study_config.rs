@@ -134,6 +134,20 @@ impl StudyConfig {
         )
     }
 
+    /// These settings (the flags) over the file `config`, over the settings saved in
+    /// `study_dir` by an earlier run of the study.
+    pub fn resolve(self, config: Option<&Path>, study_dir: &Path) -> anyhow::Result<StudyConfig> {
+        let mut settings = self;
+        if let Some(file) = config {
+            settings = settings.overlay(StudyConfig::read(file)?);
+        }
+        let saved = study_dir.join("config.toml");
+        if saved.is_file() {
+            settings = settings.overlay(StudyConfig::read(&saved)?);
+        }
+        Ok(settings)
+    }
+
     /// Reads a config file; an unknown key or a value of the wrong type is an error naming
     /// the file and the key.
     pub fn read(path: &Path) -> anyhow::Result<StudyConfig> {

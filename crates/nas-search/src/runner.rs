@@ -110,7 +110,8 @@ pub enum TrialFailure {
 /// How far a segment's training has got.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Advance {
-    /// Epochs over the segment's data finished so far in this segment.
+    /// Epochs over the segment's data finished so far in this segment (with
+    /// cross-validation, the epochs of every fold's copy together).
     pub epochs: u64,
     /// Images trained on in this segment so far.
     pub images: u64,

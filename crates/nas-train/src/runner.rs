@@ -327,9 +327,7 @@ impl BurnTrialRun {
             },
         })
     }
-}
 
-impl BurnTrialRun {
     /// Trains every fold's copy up to `target` images on its training part and scores it on
     /// its held-out part; fold 0's copy is the trial's own network.
     fn cross_validate(
