@@ -61,6 +61,9 @@ pub struct SchedulerBenchArgs {
     /// Also split training time into forward/backward and optimizer.
     #[arg(long)]
     profile: bool,
+    /// Run nothing: print the tables of the studies an earlier run left in `--results`.
+    #[arg(long)]
+    report_only: bool,
 }
 
 /// One method's outcome.
@@ -71,6 +74,8 @@ struct Outcome {
     cost: f64,
     wall_s: f64,
     best: Option<f64>,
+    /// Top-rung accuracies of the complete trials.
+    finals: Vec<f64>,
     /// After each trial ended, in end order.
     curve: Vec<Point>,
 }
@@ -99,6 +104,10 @@ pub fn run(args: SchedulerBenchArgs) -> anyhow::Result<()> {
             .with_context(|| format!("`{method}`: expected sampler:scheduler"))?;
         let study = format!("{sampler}-{scheduler}-s{}", args.seed);
         let dir = args.results.join(&study);
+        if args.report_only {
+            outcomes.push(outcome(method, &dir, &study)?);
+            continue;
+        }
         if dir.exists() {
             std::fs::remove_dir_all(&dir).with_context(|| format!("removing {}", dir.display()))?;
         }
@@ -204,8 +213,18 @@ fn outcome(method: &str, dir: &Path, study: &str) -> anyhow::Result<Outcome> {
         cost,
         wall_s: (end - start).max(0.0),
         best: best.is_finite().then_some(best),
+        finals: trials.iter().filter_map(final_accuracy).collect(),
         curve,
     })
+}
+
+/// Expected compute for search without early stopping (the baseline) to reach `target`:
+/// its trials are independent draws, so the number it needs is geometric with success rate
+/// `hits / n`, each trial costing `cost / n` on average: `cost / hits`. Unlike the compute
+/// at which one run happened to get there, this uses every trial, not their order.
+fn expected_cost(o: &Outcome, target: f64) -> Option<f64> {
+    let hits = o.finals.iter().filter(|&&a| a >= target).count();
+    (hits > 0).then(|| o.cost / hits as f64)
 }
 
 /// The point at which the best accuracy first reached `target`.
@@ -249,6 +268,22 @@ fn print_table(outcomes: &[Outcome]) {
         );
     }
     println!("compute in GMACs; base = best accuracy of {}", base.method);
+    for o in outcomes.iter().skip(1) {
+        let Some(best) = o.best else { continue };
+        let target = best.min(base.best.unwrap_or(best));
+        let (Some(expected), Some(at)) = (expected_cost(base, target), reach(o, target)) else {
+            continue;
+        };
+        println!(
+            "to reach {target:.4}: {} expects {expected:.0} GMACs ({} of {} trials got there), {} used {:.0}: {:.1}× less",
+            base.method,
+            base.finals.iter().filter(|&&a| a >= target).count(),
+            base.finals.len(),
+            o.method,
+            at.cost,
+            expected / at.cost.max(1e-9)
+        );
+    }
 }
 
 /// Where the time of a method's trials went.
