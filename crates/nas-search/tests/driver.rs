@@ -167,6 +167,16 @@ fn accuracy_only() -> Scoring {
     }
 }
 
+/// A random-search study in memory.
+fn in_memory_study(scoring: &Scoring) -> Study {
+    open_study(
+        SqliteStorage::in_memory().expect("db"),
+        "t",
+        scoring,
+        SamplerKind::Random,
+    )
+}
+
 fn run(
     kind: SchedulerKind,
     trials: u64,
@@ -174,12 +184,7 @@ fn run(
     runner: Arc<FakeRunner>,
 ) -> (Result<nas_search::SearchSummary, SearchError>, Vec<Trial>) {
     let scoring = accuracy_only();
-    let mut study = open_study(
-        SqliteStorage::in_memory().expect("db"),
-        "t",
-        &scoring,
-        SamplerKind::Random,
-    );
+    let mut study = in_memory_study(&scoring);
     let settings = SearchSettings {
         trials: Some(trials),
         concurrency,
@@ -511,12 +516,7 @@ impl nas_search::Progress for Recorder {
 #[test]
 fn training_advances_reach_the_progress_before_each_rung_ends() {
     let scoring = accuracy_only();
-    let mut study = open_study(
-        SqliteStorage::in_memory().expect("db"),
-        "t",
-        &scoring,
-        SamplerKind::Random,
-    );
+    let mut study = in_memory_study(&scoring);
     let settings = SearchSettings {
         trials: Some(6),
         concurrency: 2,
