@@ -69,11 +69,11 @@ pub struct SchedulerBenchArgs {
 /// One method's outcome.
 struct Outcome {
     method: String,
-    trials: usize,
-    complete: usize,
     cost: f64,
     wall_s: f64,
     best: Option<f64>,
+    /// The method's ended trials, in end order.
+    trials: Vec<Trial>,
     /// Top-rung accuracies of the complete trials.
     finals: Vec<f64>,
     /// After each trial ended, in end order.
@@ -92,6 +92,12 @@ struct Point {
 
 /// `nas bench schedulers`.
 pub fn run(args: SchedulerBenchArgs) -> anyhow::Result<()> {
+    if !(args.challenger_share > 0.0 && args.challenger_share <= 1.0) {
+        anyhow::bail!(
+            "--challenger-share {}: must be in (0, 1]",
+            args.challenger_share
+        );
+    }
     let mut outcomes = Vec::new();
     for (i, method) in args.methods.iter().enumerate() {
         let cost = if i == 0 {
@@ -144,10 +150,8 @@ pub fn run(args: SchedulerBenchArgs) -> anyhow::Result<()> {
     }
     print_table(&outcomes);
     if args.profile {
-        for method in &args.methods {
-            let (sampler, scheduler) = method.split_once(':').unwrap_or((method, ""));
-            let study = format!("{sampler}-{scheduler}-s{}", args.seed);
-            print_time_split(method, &read_trials(&args.results.join(&study), &study)?);
+        for o in &outcomes {
+            print_time_split(&o.method, &o.trials);
         }
     }
     Ok(())
@@ -205,15 +209,11 @@ fn outcome(method: &str, dir: &Path, study: &str) -> anyhow::Result<Outcome> {
         .fold(0.0, f64::max);
     Ok(Outcome {
         method: method.to_string(),
-        trials: trials.len(),
-        complete: trials
-            .iter()
-            .filter(|t| t.state == TrialState::Complete)
-            .count(),
         cost,
         wall_s: (end - start).max(0.0),
         best: best.is_finite().then_some(best),
         finals: trials.iter().filter_map(final_accuracy).collect(),
+        trials,
         curve,
     })
 }
@@ -257,8 +257,8 @@ fn print_table(outcomes: &[Outcome]) {
         println!(
             "{:<16} {:>6} {:>8} {:>10.0} {:>8.0} {:>9} {:>16} {:>13} {:>7}",
             o.method,
-            o.trials,
-            o.complete,
+            o.trials.len(),
+            o.finals.len(),
             o.cost,
             o.wall_s,
             o.best.map_or("-".into(), |b| format!("{b:.4}")),

@@ -167,6 +167,7 @@ pub fn run(cli: SearchArgs) -> anyhow::Result<()> {
         );
     };
     let folds = args.cv()?;
+    let warm_weight = args.warm_start_weight()?;
     let budget = args.budget.as_deref().map(parse_duration).transpose()?;
     std::fs::create_dir_all(&study_dir)
         .with_context(|| format!("creating {}", study_dir.display()))?;
@@ -239,12 +240,7 @@ pub fn run(cli: SearchArgs) -> anyhow::Result<()> {
     );
 
     let warm = match &args.warm_start {
-        Some(name) => Some(warm_start(
-            &cli.results,
-            name,
-            &scoring,
-            args.warm_start_weight(),
-        )?),
+        Some(name) => Some(warm_start(&cli.results, name, &scoring, warm_weight)?),
         None => None,
     };
     let sampler_box = sampler
@@ -318,9 +314,6 @@ fn warm_start(
     scoring: &Scoring,
     weight: f64,
 ) -> anyhow::Result<WarmStart> {
-    if !(weight > 0.0 && weight <= 1.0) {
-        bail!("--warm-start-weight {weight}: must be in (0, 1]");
-    }
     let db = results.join(name).join("study.db");
     if !db.is_file() {
         bail!("--warm-start {name}: no study at {}", db.display());

@@ -250,9 +250,12 @@ impl StudyConfig {
         }
     }
 
-    /// The weight of warm-start trials.
-    pub fn warm_start_weight(&self) -> f64 {
-        self.warm_start_weight.unwrap_or(0.5)
+    /// The weight of warm-start trials, in (0, 1].
+    pub fn warm_start_weight(&self) -> anyhow::Result<f64> {
+        match self.warm_start_weight.unwrap_or(0.5) {
+            w if w > 0.0 && w <= 1.0 => Ok(w),
+            w => bail!("--warm-start-weight {w}: must be in (0, 1]"),
+        }
     }
 }
 

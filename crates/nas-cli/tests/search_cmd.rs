@@ -387,7 +387,7 @@ fn a_search_runs_on_wgpu() {
 
 #[test]
 fn bad_search_options_are_refused_by_name() {
-    let cases: [(&[&str], &str); 8] = [
+    let cases: [(&[&str], &str); 9] = [
         (
             &["--budget", "ten minutes"],
             "`ten minutes` is not a duration",
@@ -406,6 +406,10 @@ fn bad_search_options_are_refused_by_name() {
         (
             &["--warm-start", "nowhere"],
             "--warm-start nowhere: no study at",
+        ),
+        (
+            &["--warm-start-weight", "2"],
+            "--warm-start-weight 2: must be in (0, 1]",
         ),
         (
             &["--config", "/nonexistent/study.toml"],
@@ -511,6 +515,31 @@ budget_share = 1.0
     assert!(!out.status.success());
     assert!(
         stderr.contains("study.toml") && stderr.contains("objectivs"),
+        "{stderr}"
+    );
+    // A ladder whose top rung does not end the budget is refused, naming the rung.
+    std::fs::write(&config, "[[rung]]\nbudget_share = 0.5\n").unwrap();
+    let mut cmd = search_command(Path::new(LIGHTWEIGHT), &data, &results, "ladder", &[]);
+    cmd.arg("--config").arg(&config);
+    let out = cmd.output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("[[rung]] ladder") && stderr.contains("rung 0: budget_share 0.5"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_bad_challenger_share_is_refused_before_any_search() {
+    let out = Command::new(env!("CARGO_BIN_EXE_nas"))
+        .args(["bench", "schedulers", "--challenger-share", "0"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("--challenger-share 0: must be in (0, 1]"),
         "{stderr}"
     );
 }

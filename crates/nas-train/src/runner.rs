@@ -259,19 +259,12 @@ impl BurnTrialRun {
         }
     }
 
-    /// The segment's compute in GMACs: a training image costs three forward passes (forward
-    /// and backward), an evaluated image one, at the resolution the segment ran at.
-    fn compute_gmacs(
-        &self,
-        resolution: usize,
-        trained: u64,
-        evaluated: usize,
-    ) -> Result<f64, TrainError> {
+    /// The network's MACs per image at `resolution`.
+    fn macs_at(&self, resolution: usize) -> Result<f64, TrainError> {
         let mut spec = self.spec.clone();
         spec.input.height = resolution;
         spec.input.width = resolution;
-        let macs = Plan::of(&spec)?.macs() as f64;
-        Ok((3.0 * trained as f64 + evaluated as f64) * macs / 1e9)
+        Ok(Plan::of(&spec)?.macs() as f64)
     }
 
     fn train_segment(
@@ -316,7 +309,11 @@ impl BurnTrialRun {
             train_loss: stats.mean_loss,
             images: stats.images,
             resolution: resolution as u32,
-            cost: self.compute_gmacs(resolution, stats.images, data.validation.len())?,
+            cost: gmacs(
+                self.macs_at(resolution)?,
+                stats.images,
+                data.validation.len(),
+            ),
             folds: Vec::new(),
             timings: Timings {
                 data_s,
@@ -367,6 +364,7 @@ impl BurnTrialRun {
             },
         };
         let k = data.folds.len() as f64;
+        let macs = self.macs_at(resolution)?;
         let (mut epochs, mut done) = (0, 0);
         let of = data.folds.len() as u64 * target.saturating_sub(self.trainer.images());
         for (fold, (kept, held)) in data.folds.iter().enumerate() {
@@ -401,11 +399,17 @@ impl BurnTrialRun {
             score.loss += eval.loss / k;
             score.train_loss += stats.mean_loss / k;
             score.images += stats.images;
-            score.cost += self.compute_gmacs(resolution, stats.images, held.len())?;
+            score.cost += gmacs(macs, stats.images, held.len());
             score.folds.push(eval.accuracy);
         }
         Ok(score)
     }
+}
+
+/// Compute in GMACs of training `trained` images (three forward passes each: forward and
+/// backward) and evaluating `evaluated` (one each) on a network of `macs` per image.
+fn gmacs(macs: f64, trained: u64, evaluated: usize) -> f64 {
+    (3.0 * trained as f64 + evaluated as f64) * macs / 1e9
 }
 
 impl TrialRun for BurnTrialRun {
