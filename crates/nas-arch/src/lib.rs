@@ -3,17 +3,22 @@
 //! blocks, head), made from a sampled configuration with [`ArchSpec::from_config`], resolved
 //! into blocks and layers by [`Plan`], with analytic trainable-parameter and MAC counts.
 //!
+//! A trained network is exported as a [`Graph`]: framework-free inference nodes and named
+//! weights.
+//!
 //! This crate does not depend on burn: `nas-model` builds the burn network from a [`Plan`].
 #![warn(missing_docs)]
 
 mod config;
 mod error;
+mod graph;
 mod plan;
 mod presets;
 mod spec;
 
 pub use config::SpecOptions;
 pub use error::SpecError;
+pub use graph::{Graph, NamedTensor, Node, Op, GRAPH_INPUT, GRAPH_OUTPUT};
 pub use plan::{BlockKind, BlockPlan, Conv, Layer, LayerKind, Plan, Resolution};
 pub use presets::{preset, PRESET_NAMES};
 pub use spec::{

@@ -216,6 +216,17 @@ impl ArchSpec {
         crate::plan::Plan::of_unchecked(self).map(|_| ())
     }
 
+    /// A one-line summary for tables and reports:
+    /// `stem 16 · vanilla k3 ×2 → 24 /2 · inverted_residual k5 e4 hard_swish se0.25 ×1 → 32 · head 128`.
+    pub fn summary(&self) -> String {
+        let mut parts = vec![format!("stem {}", self.stem.width)];
+        parts.extend(self.stages.iter().map(StageSpec::summary));
+        if let Some(w) = self.head.conv_width {
+            parts.push(format!("head {w}"));
+        }
+        parts.join(" · ")
+    }
+
     /// Reads a spec from a JSON file and validates it; errors name the file.
     pub fn from_json_file(path: &Path) -> Result<ArchSpec, SpecError> {
         let file = |source: SpecError| SpecError::File {
@@ -241,6 +252,35 @@ impl ArchSpec {
 }
 
 impl StageSpec {
+    /// `vanilla k3 ×2 → 24 /2`: block type and its parameters, depth, width and stride
+    /// (left out when 1).
+    pub fn summary(&self) -> String {
+        let block = match self.block {
+            BlockSpec::Vanilla { kernel } => format!("vanilla k{kernel}"),
+            BlockSpec::Bottleneck { kernel, reduction } => {
+                format!("bottleneck k{kernel} r{reduction}")
+            }
+            BlockSpec::InvertedResidual {
+                kernel,
+                expansion,
+                activation,
+                se_ratio,
+            } => {
+                let se = se_ratio.map_or(String::new(), |r| format!(" se{r}"));
+                format!(
+                    "inverted_residual k{kernel} e{expansion} {}{se}",
+                    activation.name()
+                )
+            }
+        };
+        let stride = if self.stride > 1 {
+            format!(" /{}", self.stride)
+        } else {
+            String::new()
+        };
+        format!("{block} ×{} → {}{stride}", self.depth, self.width)
+    }
+
     fn validate(&self, part: &str) -> Result<(), SpecError> {
         positive(&format!("{part} depth"), self.depth)?;
         positive(&format!("{part} width"), self.width)?;

@@ -367,3 +367,29 @@ fn json_files_are_checked_and_errors_name_the_file_and_line() {
         "{err}"
     );
 }
+
+#[test]
+fn the_summary_names_every_stage_with_its_block_parameters() {
+    for name in nas_arch::PRESET_NAMES {
+        let spec = nas_arch::preset(name).expect("a preset");
+        check_summary(&spec);
+    }
+}
+
+fn check_summary(spec: &nas_arch::ArchSpec) {
+    let summary = spec.summary();
+    assert!(
+        summary.starts_with(&format!("stem {}", spec.stem.width)),
+        "{summary}"
+    );
+    assert_eq!(
+        summary.matches(" · ").count(),
+        spec.stages.len() + usize::from(spec.head.conv_width.is_some())
+    );
+    for stage in &spec.stages {
+        assert!(
+            summary.contains(&format!("×{} → {}", stage.depth, stage.width)),
+            "{summary}"
+        );
+    }
+}

@@ -8,9 +8,13 @@ mod bench;
 mod bench_model;
 mod bench_search;
 mod data_cmd;
+mod export_cmd;
+mod predict_cmd;
+mod report_cmd;
 mod search_cmd;
 mod space_cmd;
 mod study_config;
+mod study_read;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -46,6 +50,14 @@ enum Command {
         #[command(subcommand)]
         command: bench::BenchCommand,
     },
+    /// Report a study (it may still be running): an HTML page with Pareto fronts, progress,
+    /// learning curves and parameter importance, or JSON, CSV or a terminal table.
+    Report(report_cmd::ReportArgs),
+    /// Retrain a trial of a study at full fidelity, score it once on the test split and write
+    /// it as a burn record, safetensors and ONNX with its preprocessing and a model card.
+    Export(export_cmd::ExportArgs),
+    /// Classify images with a model written by `nas export`.
+    Predict(predict_cmd::PredictArgs),
     /// Datasets.
     Data {
         #[command(subcommand)]
@@ -121,6 +133,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Search(args) => search_cmd::run(*args),
         Command::AskTell(args) => run_ask_tell(args),
         Command::Bench { command } => bench::run(command),
+        Command::Report(args) => report_cmd::run(args),
+        Command::Export(args) => export_cmd::run(args),
+        Command::Predict(args) => predict_cmd::run(args),
         Command::Data { command } => match command {
             DataCommand::Info(args) => data_cmd::info(args),
         },
@@ -153,6 +168,16 @@ fn run_ask_tell(args: AskTellArgs) -> anyhow::Result<()> {
     }
     let stdin = std::io::stdin();
     ask_tell::serve(&mut study, stdin.lock(), std::io::stdout().lock())
+}
+
+/// The backend `--backend` names, else a GPU if there is one, else flex; with the reason.
+pub(crate) fn choose_backend(
+    flag: Option<&str>,
+) -> anyhow::Result<(nas_model::BackendKind, String)> {
+    Ok(match flag {
+        Some(name) => (name.parse()?, format!("backend {name} (from --backend)")),
+        None => nas_model::auto_backend(),
+    })
 }
 
 /// Reads and validates a search space file.

@@ -104,7 +104,7 @@ pub fn parse_duration(text: &str) -> anyhow::Result<Duration> {
     Ok(Duration::from_secs_f64(seconds))
 }
 
-fn scoring(args: &StudyConfig) -> anyhow::Result<Scoring> {
+pub(crate) fn scoring(args: &StudyConfig) -> anyhow::Result<Scoring> {
     let objectives = args
         .objectives()
         .iter()
@@ -173,10 +173,7 @@ pub fn run(cli: SearchArgs) -> anyhow::Result<()> {
         .with_context(|| format!("creating {}", study_dir.display()))?;
     init_log(&study_dir.join("search.log"))?;
 
-    let (backend, why) = match &args.backend {
-        Some(name) => (name.parse()?, format!("backend {name} (from --backend)")),
-        None => nas_model::auto_backend(),
-    };
+    let (backend, why) = crate::choose_backend(args.backend.as_deref())?;
     let device = backend.device()?;
     eprintln!(
         "nas: {why}; device: {}",
@@ -294,6 +291,14 @@ pub fn run(cli: SearchArgs) -> anyhow::Result<()> {
     bars.finish();
     let trials = study.trials()?;
     write_results(&study_dir, &trials, &directions, &value_names, &param_names)?;
+    write_report(
+        &study_dir,
+        &cli.study,
+        &trials,
+        &directions,
+        &value_names,
+        study.space(),
+    )?;
     let summary = outcome?;
     print_summary(
         &trials,
@@ -304,6 +309,27 @@ pub fn run(cli: SearchArgs) -> anyhow::Result<()> {
         &study_dir,
     );
     Ok(())
+}
+
+/// Writes `report.html` (see `nas report`) beside the study.
+fn write_report(
+    dir: &Path,
+    name: &str,
+    trials: &[Trial],
+    directions: &[nas_core::study::Direction],
+    value_names: &[&str],
+    space: &nas_core::space::SearchSpace,
+) -> anyhow::Result<()> {
+    let value_names: Vec<String> = value_names.iter().map(|s| s.to_string()).collect();
+    let report = nas_report::Report::build(&nas_report::ReportInput {
+        study: name,
+        directions,
+        value_names: &value_names,
+        trials,
+        space: Some(space),
+    });
+    let path = dir.join("report.html");
+    std::fs::write(&path, report.to_html()).with_context(|| format!("writing {}", path.display()))
 }
 
 /// The finished trials of study `name` under `results`, checked to have this search's
@@ -427,6 +453,7 @@ fn print_summary(
         front,
         dir.join("pareto.json").display()
     );
+    println!("report: {}", dir.join("report.html").display());
 }
 
 /// The best validation accuracy of completed trials.

@@ -1,62 +1,13 @@
 //! `nas search` end to end on a tiny generated dataset: every scheduler on flex, one run on
 //! wgpu (lavapipe in CI), a diverging trial, and resuming after `kill -9`.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use nas_data::{squares, write_idx, Compression};
+mod common;
 
-/// The 10-class squares dataset (`nas_data::squares`, 12×12) in the Fashion-MNIST file layout.
-fn tiny_dataset(dir: &Path) {
-    for (stem, per_class, seed) in [("train", 60, 1), ("t10k", 10, 2)] {
-        write_idx(
-            &squares(per_class, seed),
-            &dir.join(format!("{stem}-images-idx3-ubyte")),
-            &dir.join(format!("{stem}-labels-idx1-ubyte")),
-            Compression::Raw,
-        )
-        .unwrap();
-    }
-}
-
-/// The default search space.
-const LIGHTWEIGHT: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../search_spaces/lightweight.toml"
-);
-
-/// A search over `space` and the tiny dataset with small defaults; `extra` adds flags.
-fn search_command(
-    space: &Path,
-    data: &Path,
-    results: &Path,
-    study: &str,
-    extra: &[&str],
-) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_nas"));
-    cmd.args(["search", "--space"])
-        .arg(space)
-        .args(["--dataset", "fashion-mnist", "--data-dir"])
-        .arg(data)
-        .arg("--results")
-        .arg(results)
-        .args(["--study", study, "--validation", "100"])
-        .args(["--top-fraction", "1", "--quiet"])
-        .args(extra);
-    cmd
-}
-
-fn run_ok(mut cmd: Command) -> String {
-    let out = cmd.output().expect("run nas");
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(
-        out.status.success(),
-        "nas failed\nstdout:\n{stdout}\nstderr:\n{stderr}"
-    );
-    stdout
-}
+use common::{data_dir, run_ok, search_command, LIGHTWEIGHT};
 
 /// `(number, state, value_accuracy, fail_reason)` of every row of `trials.csv`.
 fn rows(study_dir: &Path) -> Vec<(u64, String, String, String)> {
@@ -80,14 +31,6 @@ fn rows(study_dir: &Path) -> Vec<(u64, String, String, String)> {
             )
         })
         .collect()
-}
-
-fn data_dir() -> (tempfile::TempDir, PathBuf) {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    std::fs::create_dir_all(&data).unwrap();
-    tiny_dataset(&data);
-    (dir, data)
 }
 
 #[test]
@@ -119,6 +62,11 @@ fn every_scheduler_searches_the_tiny_dataset_on_flex() {
             "{scheduler}: {stdout}"
         );
         let study = results.join(scheduler);
+        let report = std::fs::read_to_string(study.join("report.html")).unwrap_or_default();
+        assert!(
+            report.contains("id=\"pareto-table\""),
+            "{scheduler}: report.html written"
+        );
         let rows = rows(&study);
         let ended = rows
             .iter()

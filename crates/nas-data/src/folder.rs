@@ -19,6 +19,18 @@ pub struct FolderOptions {
     pub resize: Option<(u32, u32)>,
 }
 
+/// Decodes image files (PNG, JPEG) and brings each to `shape`: grey or RGB as
+/// `shape.channels` says (alpha dropped), resized with the triangle filter when its size
+/// differs. The result holds the images in the order given, every label 0, one class. Errors
+/// name the file that cannot be read or decoded.
+pub fn load_image_files(paths: &[PathBuf], shape: ImageShape) -> Result<Dataset, DataError> {
+    let mut pixels = Vec::with_capacity(paths.len() * shape.len());
+    for path in paths {
+        append_planar(&mut pixels, decode(path.clone())?.image, shape);
+    }
+    Dataset::new(pixels, vec![0; paths.len()], 1, shape, None)
+}
+
 /// One decoded image and whether all its pixels are grey.
 struct Decoded {
     path: PathBuf,

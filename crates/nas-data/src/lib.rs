@@ -28,7 +28,7 @@ pub use dataset::{Dataset, ImageShape, Splits};
 pub use error::DataError;
 pub use fidelity::{to_f32_images, F32Images, Fidelity, FidelityView, Normalization};
 pub use file::Compression;
-pub use folder::{load_image_folder, FolderOptions, IMAGE_EXTENSIONS};
+pub use folder::{load_image_files, load_image_folder, FolderOptions, IMAGE_EXTENSIONS};
 pub use idx::{
     load_idx, read_idx_images, read_idx_labels, write_idx, write_idx_images, write_idx_labels,
     IdxImages, IDX_IMAGES_MAGIC, IDX_LABELS_MAGIC,

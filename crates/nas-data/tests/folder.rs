@@ -192,3 +192,25 @@ fn mixed_grey_and_colour_need_a_resize_and_become_rgb() {
     assert_eq!(&planes[16..32], g.as_raw().as_slice());
     assert_eq!(&planes[32..], g.as_raw().as_slice());
 }
+
+#[test]
+fn image_files_load_in_order_at_the_asked_shape_and_a_bad_file_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = dir.path().join("a.png");
+    let b = dir.path().join("b.png");
+    grey(4, 4, 10).save(&a).unwrap();
+    rgb(8, 8, 200).save(&b).unwrap();
+    let shape = nas_data::ImageShape {
+        channels: 1,
+        height: 4,
+        width: 4,
+    };
+    let set = nas_data::load_image_files(&[b.clone(), a.clone()], shape).unwrap();
+    assert_eq!((set.len(), set.shape()), (2, shape));
+    // Second image: the grey PNG unchanged.
+    assert_eq!(set.image(1), grey(4, 4, 10).as_raw().as_slice());
+    let bad = dir.path().join("bad.png");
+    std::fs::write(&bad, "not a png").unwrap();
+    let err = nas_data::load_image_files(&[a, bad], shape).unwrap_err();
+    assert_mentions(&err.to_string(), &["bad.png"]);
+}

@@ -24,8 +24,8 @@ pub fn conv2d(conv: &Conv, device: &Device) -> Conv2d {
 /// A convolution followed by batch norm, without activation.
 #[derive(Module, Debug)]
 pub struct ConvBn {
-    conv: Conv2d,
-    bn: BatchNorm2d,
+    pub(crate) conv: Conv2d,
+    pub(crate) bn: BatchNorm2d,
 }
 
 impl ConvBn {
@@ -55,7 +55,7 @@ pub fn activate(activation: Activation, x: Tensor<4>) -> Tensor<4> {
 /// `k×k` convolution, batch norm, ReLU.
 #[derive(Module, Debug)]
 pub struct VanillaConv {
-    conv: ConvBn,
+    pub(crate) conv: ConvBn,
 }
 
 impl VanillaConv {
@@ -68,10 +68,10 @@ impl VanillaConv {
 /// shortcut, then ReLU.
 #[derive(Module, Debug)]
 pub struct BottleNeck {
-    reduce: ConvBn,
-    conv: ConvBn,
-    expand: ConvBn,
-    shortcut: Option<ConvBn>,
+    pub(crate) reduce: ConvBn,
+    pub(crate) conv: ConvBn,
+    pub(crate) expand: ConvBn,
+    pub(crate) shortcut: Option<ConvBn>,
 }
 
 impl BottleNeck {
@@ -91,8 +91,8 @@ impl BottleNeck {
 /// scale the channels.
 #[derive(Module, Debug)]
 pub struct SqueezeExcite {
-    reduce: Conv2d,
-    expand: Conv2d,
+    pub(crate) reduce: Conv2d,
+    pub(crate) expand: Conv2d,
 }
 
 impl SqueezeExcite {
@@ -107,13 +107,13 @@ impl SqueezeExcite {
 /// linear projection, residual add when stride is 1 and widths match.
 #[derive(Module, Debug)]
 pub struct InvertedResidual {
-    expand: Option<ConvBn>,
-    depthwise: ConvBn,
-    se: Option<SqueezeExcite>,
-    project: ConvBn,
-    residual: bool,
+    pub(crate) expand: Option<ConvBn>,
+    pub(crate) depthwise: ConvBn,
+    pub(crate) se: Option<SqueezeExcite>,
+    pub(crate) project: ConvBn,
+    pub(crate) residual: bool,
     #[module(skip)]
-    activation: Activation,
+    pub(crate) activation: Activation,
 }
 
 impl InvertedResidual {

@@ -23,6 +23,14 @@ pub enum ModelError {
     /// The device failed while running (lost device, out of memory, …).
     #[error("device error: {0}")]
     Device(String),
+    /// A saved network could not be written or read.
+    #[error("{path}: {message}")]
+    Record {
+        /// The burn record file.
+        path: std::path::PathBuf,
+        /// Why.
+        message: String,
+    },
     /// A benchmark or test was given impossible settings.
     #[error("{0}")]
     Settings(String),

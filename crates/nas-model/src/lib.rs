@@ -1,7 +1,8 @@
 //! `nas-model`: candidate networks on burn. Builds a [`Network`] from an
 //! [`nas_arch::ArchSpec`] (blocks [`VanillaConv`], [`BottleNeck`], [`InvertedResidual`]),
 //! picks the backend at run time ([`BackendKind`]), and measures inference latency and
-//! training throughput.
+//! training throughput. A trained network is saved as a burn record and exported as a
+//! framework-free inference graph ([`Network::to_graph`]).
 #![warn(missing_docs)]
 
 mod backend;
@@ -10,6 +11,7 @@ pub mod check;
 mod churn;
 mod error;
 mod feed;
+mod graph;
 mod measure;
 mod network;
 mod norm;

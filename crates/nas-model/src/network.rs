@@ -1,23 +1,27 @@
 //! [`Network`]: the burn module for one [`ArchSpec`].
 
+use std::path::Path;
+
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig};
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
 use nas_arch::{ArchSpec, Plan};
+use nas_data::F32Images;
 
 use crate::blocks::{Block, ConvBn};
 use crate::error::ModelError;
+use crate::feed::DeviceImages;
 
 /// A candidate network: stem, blocks, optional head convolution, global average pooling,
 /// dropout, linear classifier. Assembled at run time from an [`ArchSpec`].
 #[derive(Module, Debug)]
 pub struct Network {
-    stem: ConvBn,
-    blocks: Vec<Block>,
-    head_conv: Option<ConvBn>,
-    dropout: Dropout,
-    classifier: Linear,
+    pub(crate) stem: ConvBn,
+    pub(crate) blocks: Vec<Block>,
+    pub(crate) head_conv: Option<ConvBn>,
+    pub(crate) dropout: Dropout,
+    pub(crate) classifier: Linear,
 }
 
 impl Network {
@@ -50,6 +54,49 @@ impl Network {
         }
         let pooled = x.mean_dim(3).mean_dim(2).flatten::<2>(1, 3);
         self.classifier.forward(self.dropout.forward(pooled))
+    }
+
+    /// Writes the weights and batch-norm statistics to `path` as a burn record (burnpack).
+    pub fn save(&self, path: &Path) -> Result<(), ModelError> {
+        self.clone()
+            .save_file(path)
+            .map_err(|e| ModelError::Record {
+                path: path.to_owned(),
+                message: format!("cannot write the burn record: {e}"),
+            })
+    }
+
+    /// Builds `spec` on `device` with the weights [`Network::save`] wrote to `path`.
+    pub fn load(spec: &ArchSpec, path: &Path, device: &Device) -> Result<Network, ModelError> {
+        Network::new(spec, device)?
+            .try_load_file(path)
+            .map_err(|e| ModelError::Record {
+                path: path.to_owned(),
+                message: format!("cannot read the burn record for this architecture: {e}"),
+            })
+    }
+
+    /// Logits of preprocessed `images`, one row per image, in batches of `batch` on
+    /// `device` (a plain device: batch norm on running statistics, dropout off).
+    pub fn logits(
+        &self,
+        images: &F32Images,
+        device: &Device,
+        batch: usize,
+    ) -> Result<Vec<Vec<f32>>, ModelError> {
+        let data = DeviceImages::upload(images, device);
+        let mut rows = Vec::with_capacity(images.len());
+        for (x, _) in data.ordered_batches(batch.max(1)) {
+            let logits = self.forward(x);
+            let [n, classes] = logits.dims();
+            let values = logits
+                .into_data()
+                .convert::<f32>()
+                .try_into_vec::<f32>()
+                .map_err(|e| ModelError::Device(format!("reading logits: {e:?}")))?;
+            rows.extend((0..n).map(|i| values[i * classes..(i + 1) * classes].to_vec()));
+        }
+        Ok(rows)
     }
 
     /// The blocks, in order.

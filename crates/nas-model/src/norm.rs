@@ -20,12 +20,12 @@ use burn::tensor::{Device, Tensor};
 /// device).
 #[derive(Module, Debug)]
 pub struct BatchNorm2d {
-    gamma: Param<Tensor<1>>,
-    beta: Param<Tensor<1>>,
-    running_mean: RunningState<Tensor<1>>,
-    running_var: RunningState<Tensor<1>>,
-    momentum: f64,
-    epsilon: f64,
+    pub(crate) gamma: Param<Tensor<1>>,
+    pub(crate) beta: Param<Tensor<1>>,
+    pub(crate) running_mean: RunningState<Tensor<1>>,
+    pub(crate) running_var: RunningState<Tensor<1>>,
+    pub(crate) momentum: f64,
+    pub(crate) epsilon: f64,
 }
 
 impl BatchNorm2d {

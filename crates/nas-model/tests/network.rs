@@ -260,3 +260,93 @@ fn backends_parse_and_report_missing_features() {
         );
     }
 }
+
+#[test]
+fn the_inference_graph_holds_every_weight_once_with_its_op() {
+    let device = flex();
+    for block in blocks_of_every_kind() {
+        let spec = spec_with(block);
+        let network = Network::new(&spec, &device).unwrap();
+        let graph = network.to_graph(&spec).unwrap();
+        let mut names: Vec<&str> = graph.tensors.iter().map(|t| t.name.as_str()).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), graph.tensors.len(), "weight names are unique");
+        assert_eq!(graph.weight_count(), network.num_params(), "{spec:?}");
+        // Every node input is the graph input, a weight or an earlier node's output.
+        let mut known: std::collections::HashSet<String> =
+            names.iter().map(|n| n.to_string()).collect();
+        known.insert(nas_arch::GRAPH_INPUT.into());
+        for node in &graph.nodes {
+            for input in &node.inputs {
+                assert!(known.contains(input), "{} reads unknown {input}", node.name);
+            }
+            known.insert(node.output.clone());
+        }
+        assert_eq!(graph.nodes.last().unwrap().output, nas_arch::GRAPH_OUTPUT);
+        let has = |op: nas_arch::Op| graph.nodes.iter().any(|n| n.op == op);
+        if let BlockSpec::InvertedResidual {
+            activation,
+            se_ratio,
+            ..
+        } = block
+        {
+            let act = match activation {
+                Activation::Relu => nas_arch::Op::Relu,
+                Activation::Relu6 => nas_arch::Op::Relu6,
+                Activation::HardSwish => nas_arch::Op::HardSwish,
+            };
+            assert!(has(act), "{activation:?}");
+            assert_eq!(has(nas_arch::Op::Sigmoid), se_ratio.is_some());
+        }
+    }
+}
+
+#[test]
+fn a_saved_network_loads_back_with_the_same_logits() {
+    let device = flex();
+    let spec = spec_with(BlockSpec::InvertedResidual {
+        kernel: 3,
+        expansion: 3,
+        activation: Activation::HardSwish,
+        se_ratio: Some(0.25),
+    });
+    let trained = {
+        let mut trainer = Trainer::new(&spec, &device, 1e-2).unwrap();
+        let (images, labels) = random_batch(&spec, 8, &device);
+        for _ in 0..3 {
+            trainer.step(images.clone(), labels.clone());
+        }
+        trainer.model().valid()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("model.bpk");
+    trained.save(&path).unwrap();
+    let loaded = Network::load(&spec, &path, &device).unwrap();
+    let images = nas_data::F32Images {
+        values: (0..2 * 3 * 12 * 10)
+            .map(|i| (i % 17) as f32 / 17.0 - 0.5)
+            .collect(),
+        labels: vec![0, 1],
+        shape: nas_data::ImageShape {
+            channels: 3,
+            height: 12,
+            width: 10,
+        },
+    };
+    let before = trained.logits(&images, &device, 2).unwrap();
+    let after = loaded.logits(&images, &device, 2).unwrap();
+    assert_eq!(before, after);
+    let fresh = Network::new(&spec, &device)
+        .unwrap()
+        .logits(&images, &device, 2)
+        .unwrap();
+    assert_ne!(
+        before, fresh,
+        "the loaded weights are the trained ones, not a new draw"
+    );
+
+    let other = spec_with(BlockSpec::Vanilla { kernel: 3 });
+    let err = Network::load(&other, &path, &device).unwrap_err();
+    assert!(err.to_string().contains("model.bpk"), "{err}");
+}

@@ -112,11 +112,19 @@ impl Recipe {
 
     /// The same recipe with `epochs` capped at `max` (quick presets), the warm-up scaled
     /// down in proportion.
-    pub fn with_max_epochs(mut self, max: f64) -> Recipe {
+    pub fn with_max_epochs(self, max: f64) -> Recipe {
         if self.epochs > max {
-            self.warmup_epochs *= max / self.epochs;
-            self.epochs = max;
+            self.with_epochs(max)
+        } else {
+            self
         }
+    }
+
+    /// The same recipe trained for `epochs` (a final training), the warm-up scaled in
+    /// proportion.
+    pub fn with_epochs(mut self, epochs: f64) -> Recipe {
+        self.warmup_epochs *= epochs / self.epochs;
+        self.epochs = epochs;
         self
     }
 

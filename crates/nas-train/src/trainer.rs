@@ -115,6 +115,12 @@ impl CandidateTrainer {
             .expect("the model is put back after every step")
     }
 
+    /// A copy of the network for inference: off the autodiff device's graph, batch norm on
+    /// its running statistics, dropout off.
+    pub fn inference_model(&self) -> Network {
+        self.model().valid()
+    }
+
     /// Trains on about `count` images of `data` (uploaded to the autodiff device): whole
     /// shuffled epochs drawn with `(seed, epoch)`, `*epoch` counting on, the last one cut
     /// short at the first batch that reaches `count`. Fails when the loss is not finite.

@@ -1,0 +1,257 @@
+//! `nas export STUDY`: retrains a chosen trial at full fidelity, scores it once on the test
+//! split and writes `results/<study>/export/<name>/`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{bail, Context};
+use nas_arch::{ArchSpec, Plan};
+use nas_core::study::Trial;
+use nas_data::{load_named, Fidelity, FidelityView};
+use nas_export::{
+    model_card, to_onnx, to_safetensors, ExportedArch, Latency, Metrics, Pick, Preprocessing,
+    EXPORT_FORMAT, ONNX_FILE, RECORD_FILE, SAFETENSORS_FILE,
+};
+use nas_model::{measure_latency, BackendKind, Device, DeviceImages, LatencySettings, Network};
+use nas_train::{CandidateTrainer, Evaluation, Recipe};
+
+use crate::study_read::read_study;
+
+/// Arguments of `nas export`.
+#[derive(Debug, clap::Args)]
+pub struct ExportArgs {
+    /// The study (a folder under --results).
+    pub study: String,
+    /// Folder of the studies.
+    #[arg(long, default_value = "results")]
+    pub results: PathBuf,
+    /// Which trial: best-accuracy, knee, max-params N, max-latency-ms T or trial K.
+    #[arg(long, num_args = 1..=2, default_value = "best-accuracy")]
+    pub pick: Vec<String>,
+    /// Training epochs of the final training (default: the trial's sampled epochs, without
+    /// the search's cap).
+    #[arg(long)]
+    pub epochs: Option<f64>,
+    /// Name of the export folder (default: trial-K).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Backend to train on: wgpu, vulkan, cuda, flex or cpu (default: a GPU if there is one,
+    /// else flex).
+    #[arg(long)]
+    pub backend: Option<String>,
+    /// Seed of the final training (default: the study's seed).
+    #[arg(long)]
+    pub seed: Option<u64>,
+}
+
+/// Runs `nas export`.
+pub fn run(args: ExportArgs) -> anyhow::Result<()> {
+    let pick = Pick::parse(&args.pick)?;
+    let study = read_study(&args.results, &args.study)?;
+    let trial = pick.choose(&study.trials, &study.directions, &study.value_names)?;
+    let (spec, mut recipe) = decode(trial)?;
+    if let Some(epochs) = args.epochs {
+        if epochs.is_nan() || epochs <= 0.0 {
+            bail!("--epochs must be positive, got {epochs}");
+        }
+        recipe = recipe.with_epochs(epochs);
+    }
+    let name = args
+        .name
+        .clone()
+        .unwrap_or_else(|| format!("trial-{}", trial.number));
+    let dir = args.results.join(&args.study).join("export").join(&name);
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    eprintln!(
+        "nas: exporting trial {} (--pick {pick}) of study `{}`: {}",
+        trial.number,
+        args.study,
+        spec.summary()
+    );
+
+    let config = &study.config;
+    let seed = args.seed.unwrap_or(config.seed());
+    let splits = load_named(config.dataset(), config.data_dir.as_deref())?;
+    let view = FidelityView::new(&splits.train, &splits.test, Fidelity::full(1)?, seed)?;
+    let (backend, why) = crate::choose_backend(args.backend.as_deref())?;
+    let device = backend.device()?;
+    eprintln!(
+        "nas: {why}; {} training images, {} test images; recipe {}",
+        view.train().len(),
+        view.validation().len(),
+        recipe.summary()
+    );
+    let retrained = retrain(&spec, &recipe, &view, &device, seed)?;
+
+    let class_names = splits.train.class_names().map(<[String]>::to_vec);
+    let exported = ExportedArch {
+        format: EXPORT_FORMAT.into(),
+        study: args.study.clone(),
+        trial: trial.number,
+        arch: spec.clone(),
+        preprocessing: preprocessing(&spec, &view, class_names.unwrap_or_default()),
+    };
+    exported.write(&dir)?;
+    write_weights(&dir, &name, &retrained.model, &exported)?;
+    let plan = Plan::of(&spec)?;
+    let metrics = Metrics {
+        test_accuracy: retrained.test.accuracy,
+        test_loss: retrained.test.loss,
+        test_images: view.validation().len(),
+        search_validation_accuracy: nas_export::accuracy(trial, &study.value_names),
+        params: plan.params(),
+        macs: plan.macs(),
+        latency: latencies(&spec, backend, config.latency_batch())?,
+        epochs: recipe.epochs,
+        train_images: view.train().len(),
+        train_seconds: retrained.seconds,
+        recipe: recipe.summary(),
+        seed,
+        trained_on: backend.name().into(),
+    };
+    metrics.write(&dir)?;
+    let card = model_card(&name, &exported, &metrics, &spec.summary());
+    write(&dir.join(nas_export::CARD_FILE), card.as_bytes())?;
+    print_metrics(&metrics, &dir);
+    Ok(())
+}
+
+/// A network trained at full fidelity and its one score on the test split.
+struct Retrained {
+    model: Network,
+    test: Evaluation,
+    seconds: f64,
+}
+
+/// Trains `spec` with `recipe` on the whole training split of `view` (printing each epoch),
+/// then scores it once on the test split (`view`'s second set).
+fn retrain(
+    spec: &ArchSpec,
+    recipe: &Recipe,
+    view: &FidelityView,
+    device: &Device,
+    seed: u64,
+) -> anyhow::Result<Retrained> {
+    device.seed(seed);
+    let per_epoch = view.train().len() as u64;
+    let total = (recipe.epochs * per_epoch as f64).round() as u64;
+    let mut trainer = CandidateTrainer::new(spec, recipe, device, total)?;
+    let train = DeviceImages::upload(view.train(), &device.clone().autodiff());
+    let started = Instant::now();
+    let mut epoch = 0;
+    trainer.train_reporting(&train, total, seed, &mut epoch, &mut |images| {
+        eprintln!(
+            "nas: epoch {:.1} of {} done ({:.0} s)",
+            images as f64 / per_epoch as f64,
+            recipe.epochs,
+            started.elapsed().as_secs_f64()
+        );
+    })?;
+    let seconds = started.elapsed().as_secs_f64();
+    drop(train);
+    let test = trainer.evaluate(&DeviceImages::upload(view.validation(), device), 500)?;
+    Ok(Retrained {
+        model: trainer.inference_model(),
+        test,
+        seconds,
+    })
+}
+
+/// The preprocessing the network was trained with: the training split's per-channel
+/// statistics at the spec's input size.
+fn preprocessing(spec: &ArchSpec, view: &FidelityView, class_names: Vec<String>) -> Preprocessing {
+    let (input, normalization) = (spec.input, view.normalization());
+    Preprocessing::new(
+        input.channels,
+        input.height,
+        input.width,
+        normalization.mean.clone(),
+        normalization.std.clone(),
+        class_names,
+    )
+}
+
+/// Writes the weights three ways: burn record, ONNX and safetensors (the last two with the
+/// architecture and preprocessing as metadata).
+fn write_weights(
+    dir: &Path,
+    name: &str,
+    model: &Network,
+    exported: &ExportedArch,
+) -> anyhow::Result<()> {
+    model.save(&dir.join(RECORD_FILE))?;
+    let graph = model.to_graph(&exported.arch)?;
+    let metadata = [
+        ("nas.arch".to_owned(), serde_json::to_string(exported)?),
+        ("nas.study".to_owned(), exported.study.clone()),
+    ];
+    write(&dir.join(ONNX_FILE), &to_onnx(&graph, name, &metadata))?;
+    let safetensors = to_safetensors(&graph, HashMap::from(metadata))?;
+    write(&dir.join(SAFETENSORS_FILE), &safetensors)
+}
+
+/// The architecture the trial trained and its sampled recipe (epochs not capped).
+fn decode(trial: &Trial) -> anyhow::Result<(ArchSpec, Recipe)> {
+    let arch = trial
+        .attrs
+        .get("arch")
+        .and_then(|a| a.get("arch"))
+        .with_context(|| format!("trial {} recorded no architecture", trial.number))?;
+    let spec: ArchSpec = serde_json::from_value(arch.clone())
+        .with_context(|| format!("the architecture of trial {}", trial.number))?;
+    spec.validate()?;
+    let recipe = Recipe::from_config(&trial.params)?;
+    Ok((spec, recipe))
+}
+
+/// Inference latency on the training backend and, when that is not it, on flex (the CPU
+/// every build has).
+fn latencies(
+    spec: &ArchSpec,
+    trained_on: BackendKind,
+    batch: usize,
+) -> anyhow::Result<BTreeMap<String, Latency>> {
+    let mut backends = vec![trained_on];
+    if trained_on != BackendKind::Flex && BackendKind::Flex.is_compiled() {
+        backends.push(BackendKind::Flex);
+    }
+    let settings = LatencySettings {
+        batch_sizes: vec![batch],
+        warmup: 3,
+        runs: 30,
+    };
+    let mut out = BTreeMap::new();
+    for backend in backends {
+        let stats = measure_latency(spec, &backend.device()?, &settings)?;
+        for s in stats {
+            out.insert(
+                backend.name().to_owned(),
+                Latency {
+                    batch: s.batch,
+                    median_ms: s.median_ms,
+                    p90_ms: s.p90_ms,
+                },
+            );
+        }
+    }
+    Ok(out)
+}
+
+fn write(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    std::fs::write(path, bytes).with_context(|| format!("writing {}", path.display()))
+}
+
+fn print_metrics(m: &Metrics, dir: &Path) {
+    println!(
+        "test accuracy {:.4} ({} images) · {} params · {} MACs · trained {} epochs in {:.0} s",
+        m.test_accuracy, m.test_images, m.params, m.macs, m.epochs, m.train_seconds
+    );
+    for (backend, l) in &m.latency {
+        println!(
+            "latency on {backend}: {:.3} ms median, {:.3} ms p90 (batch {})",
+            l.median_ms, l.p90_ms, l.batch
+        );
+    }
+    println!("written to {}", dir.display());
+}

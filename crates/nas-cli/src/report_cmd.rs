@@ -1,0 +1,69 @@
+//! `nas report STUDY`: the study's report as a self-contained HTML page (written beside the
+//! study, with a terminal summary), or as JSON or CSV on stdout. Works while the search runs.
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Context};
+use nas_report::{Report, ReportInput};
+
+use crate::study_read::read_study;
+
+/// Arguments of `nas report`.
+#[derive(Debug, clap::Args)]
+pub struct ReportArgs {
+    /// The study (a folder under --results).
+    pub study: String,
+    /// Folder of the studies.
+    #[arg(long, default_value = "results")]
+    pub results: PathBuf,
+    /// html (the page, plus a summary table on stdout), json, csv or table (the summary only).
+    #[arg(long, default_value = "html")]
+    pub format: String,
+    /// Where to write it (default: results/<study>/report.html for html, stdout otherwise).
+    #[arg(long, short)]
+    pub output: Option<PathBuf>,
+}
+
+/// Runs `nas report`.
+pub fn run(args: ReportArgs) -> anyhow::Result<()> {
+    if !["html", "json", "csv", "table"].contains(&args.format.as_str()) {
+        bail!(
+            "unknown --format `{}`; choose html, json, csv or table",
+            args.format
+        );
+    }
+    let study = read_study(&args.results, &args.study)?;
+    let report = Report::build(&ReportInput {
+        study: &args.study,
+        directions: &study.directions,
+        value_names: &study.value_names,
+        trials: &study.trials,
+        space: study.space.as_ref(),
+    });
+    let text = match args.format.as_str() {
+        "html" => report.to_html(),
+        "json" => report.to_json(),
+        "csv" => {
+            let mut bytes = Vec::new();
+            report.write_csv(&mut bytes)?;
+            String::from_utf8(bytes).context("the CSV is UTF-8")?
+        }
+        _ => report.terminal_table(),
+    };
+    let output = match (&args.output, args.format.as_str()) {
+        (Some(path), _) => Some(path.clone()),
+        (None, "html") => Some(args.results.join(&args.study).join("report.html")),
+        (None, _) => None,
+    };
+    match output {
+        Some(path) => {
+            std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+            if args.format == "html" {
+                print!("{}", report.terminal_table());
+            }
+            eprintln!("nas: report written to {}", path.display());
+        }
+        None => print!("{text}"),
+    }
+    Ok(())
+}

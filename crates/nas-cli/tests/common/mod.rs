@@ -1,0 +1,67 @@
+//! What the CLI tests share: a tiny generated dataset in the Fashion-MNIST layout and a
+//! small `nas search` command over it.
+#![allow(dead_code)] // each test file uses its own part
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use nas_data::{squares, write_idx, Compression};
+
+/// The 10-class squares dataset (`nas_data::squares`, 12×12) in the Fashion-MNIST file layout.
+pub fn tiny_dataset(dir: &Path) {
+    for (stem, per_class, seed) in [("train", 60, 1), ("t10k", 10, 2)] {
+        write_idx(
+            &squares(per_class, seed),
+            &dir.join(format!("{stem}-images-idx3-ubyte")),
+            &dir.join(format!("{stem}-labels-idx1-ubyte")),
+            Compression::Raw,
+        )
+        .unwrap();
+    }
+}
+
+/// The default search space.
+pub const LIGHTWEIGHT: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../search_spaces/lightweight.toml"
+);
+
+/// A search over `space` and the tiny dataset with small defaults; `extra` adds flags.
+pub fn search_command(
+    space: &Path,
+    data: &Path,
+    results: &Path,
+    study: &str,
+    extra: &[&str],
+) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_nas"));
+    cmd.args(["search", "--space"])
+        .arg(space)
+        .args(["--dataset", "fashion-mnist", "--data-dir"])
+        .arg(data)
+        .arg("--results")
+        .arg(results)
+        .args(["--study", study, "--validation", "100"])
+        .args(["--top-fraction", "1", "--quiet"])
+        .args(extra);
+    cmd
+}
+
+pub fn run_ok(mut cmd: Command) -> String {
+    let out = cmd.output().expect("run nas");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        out.status.success(),
+        "nas failed\nstdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    stdout
+}
+
+pub fn data_dir() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    tiny_dataset(&data);
+    (dir, data)
+}

@@ -1,0 +1,292 @@
+//! [`Pick`]: which trial of a study `nas export` retrains.
+
+use nas_core::pareto::pareto_front_indices;
+use nas_core::study::{Direction, Trial, TrialState};
+
+/// How to choose the trial to export.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Pick {
+    /// The complete trial with the highest validation accuracy.
+    BestAccuracy,
+    /// The knee of the Pareto front: the front member farthest from the line between its two
+    /// extremes, objectives scaled to [0, 1] (two objectives); the member nearest the ideal
+    /// point otherwise.
+    Knee,
+    /// The most accurate complete trial with at most this many trainable parameters.
+    MaxParams(u64),
+    /// The most accurate complete trial with a measured latency of at most this many ms.
+    MaxLatencyMs(f64),
+    /// Trial number `k`, whatever its state, as long as it has an architecture.
+    Trial(u64),
+}
+
+/// Why no trial could be picked.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum PickError {
+    /// `--pick` was not understood.
+    #[error(
+        "unknown --pick `{0}`: use best-accuracy, knee, max-params N, max-latency-ms T or trial K"
+    )]
+    Unknown(String),
+    /// The pick's number is missing or not a number.
+    #[error("--pick {what} needs a number, got `{got}`")]
+    BadNumber {
+        /// The pick.
+        what: &'static str,
+        /// What was given.
+        got: String,
+    },
+    /// No trial meets the pick.
+    #[error("no trial of the study meets --pick {0}")]
+    NoneFits(String),
+}
+
+impl Pick {
+    /// Parses `best-accuracy`, `knee`, `max-params N`, `max-latency-ms T` or `trial K` (the
+    /// words as separate arguments or joined by `=`).
+    pub fn parse(words: &[String]) -> Result<Pick, PickError> {
+        let joined = words.join(" ");
+        let mut parts = joined.split([' ', '=']).filter(|s| !s.is_empty());
+        let kind = parts.next().unwrap_or("best-accuracy");
+        let number = parts.next().unwrap_or("");
+        let bad = |what: &'static str| PickError::BadNumber {
+            what,
+            got: number.to_owned(),
+        };
+        let pick = match kind {
+            "best-accuracy" => Pick::BestAccuracy,
+            "knee" => Pick::Knee,
+            "max-params" => Pick::MaxParams(number.parse().map_err(|_| bad("max-params"))?),
+            "max-latency-ms" => {
+                let t: f64 = number.parse().map_err(|_| bad("max-latency-ms"))?;
+                if t.is_nan() || t <= 0.0 {
+                    return Err(bad("max-latency-ms"));
+                }
+                Pick::MaxLatencyMs(t)
+            }
+            "trial" => Pick::Trial(number.parse().map_err(|_| bad("trial"))?),
+            _ => return Err(PickError::Unknown(joined)),
+        };
+        let takes_number = !matches!(pick, Pick::BestAccuracy | Pick::Knee);
+        if parts.next().is_some() || (!takes_number && !number.is_empty()) {
+            return Err(PickError::Unknown(joined));
+        }
+        Ok(pick)
+    }
+
+    /// The trial this pick chooses among `trials` of a study with these objectives.
+    pub fn choose<'t>(
+        &self,
+        trials: &'t [Trial],
+        directions: &[Direction],
+        value_names: &[String],
+    ) -> Result<&'t Trial, PickError> {
+        let complete: Vec<&Trial> = trials
+            .iter()
+            .filter(|t| t.state == TrialState::Complete && t.attrs.contains_key("arch"))
+            .collect();
+        let accuracy = |t: &Trial| accuracy(t, value_names).unwrap_or(f64::NEG_INFINITY);
+        let most_accurate = |fits: &dyn Fn(&Trial) -> bool| {
+            complete.iter().copied().filter(|t| fits(t)).max_by(|a, b| {
+                accuracy(a)
+                    .total_cmp(&accuracy(b))
+                    .then(b.number.cmp(&a.number))
+            })
+        };
+        let chosen = match *self {
+            Pick::BestAccuracy => most_accurate(&|_| true),
+            Pick::MaxParams(n) => {
+                most_accurate(&|t| measurement(t, "params").is_some_and(|p| p <= n as f64))
+            }
+            Pick::MaxLatencyMs(ms) => {
+                most_accurate(&|t| measurement(t, "latency_ms").is_some_and(|l| l <= ms))
+            }
+            Pick::Knee => knee(&complete, directions),
+            Pick::Trial(k) => trials
+                .iter()
+                .find(|t| t.number == k && t.attrs.contains_key("arch")),
+        };
+        chosen.ok_or_else(|| PickError::NoneFits(self.to_string()))
+    }
+}
+
+impl std::fmt::Display for Pick {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Pick::BestAccuracy => write!(f, "best-accuracy"),
+            Pick::Knee => write!(f, "knee"),
+            Pick::MaxParams(n) => write!(f, "max-params {n}"),
+            Pick::MaxLatencyMs(t) => write!(f, "max-latency-ms {t}"),
+            Pick::Trial(k) => write!(f, "trial {k}"),
+        }
+    }
+}
+
+/// A trial's validation accuracy: its `accuracy` objective, else its top rung's accuracy.
+pub fn accuracy(trial: &Trial, value_names: &[String]) -> Option<f64> {
+    let position = value_names.iter().position(|n| n == "accuracy");
+    if let (Some(i), Some(values)) = (position, &trial.values) {
+        return values.get(i).copied();
+    }
+    let rung = trial.intermediate.keys().next_back()?;
+    trial
+        .attrs
+        .get(&format!("rung{rung}"))?
+        .get("accuracy")?
+        .as_f64()
+}
+
+/// A measurement the search recorded (`params`, `macs`, `latency_ms`).
+pub fn measurement(trial: &Trial, key: &str) -> Option<f64> {
+    trial.attrs.get("measurements")?.get(key)?.as_f64()
+}
+
+/// The knee of the complete trials' Pareto front (see [`Pick::Knee`]).
+fn knee<'t>(complete: &[&'t Trial], directions: &[Direction]) -> Option<&'t Trial> {
+    let losses: Vec<Vec<f64>> = complete
+        .iter()
+        .map(|t| {
+            let values = t.values.as_deref().unwrap_or(&[]);
+            directions
+                .iter()
+                .zip(values)
+                .map(|(d, &v)| d.to_loss(v))
+                .collect()
+        })
+        .collect();
+    let front: Vec<usize> = pareto_front_indices(&losses);
+    let scaled = scale_to_unit(&front.iter().map(|&i| losses[i].clone()).collect::<Vec<_>>());
+    let best = match directions.len() {
+        2 => farthest_from_extremes_line(&scaled),
+        _ => nearest_to_ideal(&scaled),
+    }?;
+    Some(complete[front[best]])
+}
+
+/// Each coordinate mapped to [0, 1] over the points (0 when all are equal).
+fn scale_to_unit(points: &[Vec<f64>]) -> Vec<Vec<f64>> {
+    let dims = points.first().map_or(0, Vec::len);
+    let range = |d: usize| {
+        let values = points.iter().map(|p| p[d]);
+        let lo = values.clone().fold(f64::INFINITY, f64::min);
+        let hi = values.fold(f64::NEG_INFINITY, f64::max);
+        (lo, hi - lo)
+    };
+    let ranges: Vec<(f64, f64)> = (0..dims).map(range).collect();
+    points
+        .iter()
+        .map(|p| {
+            p.iter()
+                .zip(&ranges)
+                .map(|(v, (lo, span))| if *span > 0.0 { (v - lo) / span } else { 0.0 })
+                .collect()
+        })
+        .collect()
+}
+
+/// Index of the point farthest below the line through the two extremes of a 2-D front
+/// (losses scaled to [0, 1]); with fewer than three points, the one nearest the ideal.
+fn farthest_from_extremes_line(points: &[Vec<f64>]) -> Option<usize> {
+    if points.len() < 3 {
+        return nearest_to_ideal(points);
+    }
+    let first = points.iter().min_by(|a, b| a[0].total_cmp(&b[0]))?;
+    let last = points.iter().max_by(|a, b| a[0].total_cmp(&b[0]))?;
+    let (dx, dy) = (last[0] - first[0], last[1] - first[1]);
+    let norm = dx.hypot(dy).max(f64::MIN_POSITIVE);
+    // Signed distance; the knee bulges towards the ideal point (0, 0), below the line.
+    let below = |p: &Vec<f64>| (dx * (p[1] - first[1]) - dy * (p[0] - first[0])) / norm;
+    (0..points.len()).min_by(|&a, &b| below(&points[a]).total_cmp(&below(&points[b])))
+}
+
+fn nearest_to_ideal(points: &[Vec<f64>]) -> Option<usize> {
+    let distance = |p: &Vec<f64>| p.iter().map(|v| v * v).sum::<f64>();
+    (0..points.len()).min_by(|&a, &b| distance(&points[a]).total_cmp(&distance(&points[b])))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn trial(number: u64, accuracy: f64, latency: f64, params: u64) -> Trial {
+        let mut t = Trial::running(number, Default::default());
+        t.state = TrialState::Complete;
+        t.values = Some(vec![accuracy, latency]);
+        t.attrs.insert("arch".into(), json!({"arch": {}}));
+        t.attrs.insert(
+            "measurements".into(),
+            json!({"latency_ms": latency, "params": params, "macs": 1}),
+        );
+        t
+    }
+
+    fn names() -> Vec<String> {
+        vec!["accuracy".into(), "latency_ms".into()]
+    }
+
+    const DIRS: [Direction; 2] = [Direction::Maximize, Direction::Minimize];
+
+    fn study() -> Vec<Trial> {
+        vec![
+            trial(0, 0.70, 0.2, 1_000),
+            trial(1, 0.86, 0.5, 20_000), // the knee: nearly the best accuracy, fast
+            trial(2, 0.88, 3.0, 90_000),
+            trial(3, 0.60, 0.1, 500),
+            trial(4, 0.80, 1.0, 30_000), // dominated by 1
+        ]
+    }
+
+    fn pick(words: &str) -> u64 {
+        let words: Vec<String> = words.split(' ').map(String::from).collect();
+        let trials = study();
+        let p = Pick::parse(&words).expect("parses");
+        p.choose(&trials, &DIRS, &names()).expect("a trial").number
+    }
+
+    #[test]
+    fn each_pick_chooses_its_trial() {
+        assert_eq!(pick("best-accuracy"), 2);
+        assert_eq!(pick("knee"), 1);
+        assert_eq!(pick("max-params 25000"), 1);
+        assert_eq!(pick("max-params=999"), 3);
+        assert_eq!(pick("max-latency-ms 0.3"), 0);
+        assert_eq!(pick("trial 4"), 4);
+    }
+
+    #[test]
+    fn impossible_or_malformed_picks_say_what_is_wrong() {
+        let trials = study();
+        let none = Pick::MaxParams(10).choose(&trials, &DIRS, &names());
+        assert_eq!(none, Err(PickError::NoneFits("max-params 10".into())));
+        let missing = Pick::Trial(99).choose(&trials, &DIRS, &names());
+        assert!(missing.is_err());
+        let words = |s: &str| s.split(' ').map(String::from).collect::<Vec<_>>();
+        assert!(matches!(
+            Pick::parse(&words("max-params lots")),
+            Err(PickError::BadNumber { .. })
+        ));
+        assert!(matches!(
+            Pick::parse(&words("max-latency-ms -1")),
+            Err(PickError::BadNumber { .. })
+        ));
+        assert!(matches!(
+            Pick::parse(&words("fastest")),
+            Err(PickError::Unknown(_))
+        ));
+        assert!(matches!(
+            Pick::parse(&words("knee 3")),
+            Err(PickError::Unknown(_))
+        ));
+    }
+
+    #[test]
+    fn accuracy_falls_back_to_the_top_rung() {
+        let mut t = trial(0, 0.5, 1.0, 1);
+        t.values = Some(vec![2.0]);
+        t.intermediate.insert(0, vec![0.4]);
+        t.intermediate.insert(1, vec![0.6]);
+        t.attrs.insert("rung1".into(), json!({"accuracy": 0.61}));
+        assert_eq!(accuracy(&t, &["reward".to_owned()]), Some(0.61));
+    }
+}
