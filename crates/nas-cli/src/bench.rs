@@ -47,6 +47,23 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 20)]
         window: usize,
     },
+    /// Asks per second with several workers sharing one study: each worker a thread with its
+    /// own connection, asking and telling in a loop.
+    Workers {
+        /// `postgres://USER@HOST/DB` (a new study per run), or `sqlite` for a fresh SQLite
+        /// file per run in a temporary folder.
+        #[arg(long, default_value = "sqlite")]
+        storage: String,
+        /// Worker counts to run, comma-separated.
+        #[arg(long, value_delimiter = ',', default_value = "1,4,8")]
+        workers: Vec<usize>,
+        /// Ask-and-tell round trips per worker.
+        #[arg(long, default_value_t = 100)]
+        asks: usize,
+        /// The sampler.
+        #[arg(long, default_value = "random")]
+        sampler: String,
+    },
     /// Median best value over seeds after a number of trials, per sampler and function.
     SamplerQuality {
         /// Samplers to compare, comma-separated.
@@ -109,6 +126,12 @@ pub fn run(command: BenchCommand) -> anyhow::Result<()> {
             at,
             window,
         } => study_round_trip(&sampler, storage.as_deref(), &at, window),
+        BenchCommand::Workers {
+            storage,
+            workers,
+            asks,
+            sampler,
+        } => concurrent_workers(&storage, &workers, asks, &sampler),
         BenchCommand::Latency(args) => crate::bench_model::latency(args),
         BenchCommand::Train(args) => crate::bench_model::train(args),
         BenchCommand::Churn(args) => crate::bench_model::churn(args),
@@ -186,6 +209,44 @@ fn study_round_trip(
     println!("{:>8} {:>12}", "trials", "mean ms");
     for row in nas_bench::study::measure(kind, storage, at, window).map_err(|e| anyhow!("{e}"))? {
         println!("{:>8} {:>12.4}", row.n_trials, row.mean.as_secs_f64() * 1e3);
+    }
+    Ok(())
+}
+
+fn concurrent_workers(
+    storage: &str,
+    counts: &[usize],
+    asks: usize,
+    sampler: &str,
+) -> anyhow::Result<()> {
+    let kind = parse_samplers(&[sampler.to_string()])?[0];
+    let temp = tempfile::tempdir().context("a temporary folder")?;
+    let stamp = nas_core::study::unix_now() as u64;
+    println!(
+        "ask + tell with several workers on one study ({sampler}, {asks} each, storage {})",
+        crate::redact(storage)
+    );
+    println!(
+        "{:>8} {:>8} {:>10} {:>10} {:>11}",
+        "workers", "asks", "seconds", "asks/s", "duplicates"
+    );
+    for &n in counts {
+        let (url, study) = if storage == "sqlite" {
+            let path = temp.path().join(format!("workers-{n}.db"));
+            (format!("sqlite://{}", path.display()), "bench".to_string())
+        } else {
+            (storage.to_string(), format!("bench-workers-{n}-{stamp}"))
+        };
+        let row = nas_bench::workers::measure(&url, &study, n.max(1), asks, kind)
+            .map_err(|e| anyhow!("{e}"))?;
+        println!(
+            "{:>8} {:>8} {:>10.2} {:>10.1} {:>11}",
+            row.workers,
+            row.asks,
+            row.elapsed.as_secs_f64(),
+            row.rate(),
+            row.duplicates
+        );
     }
     Ok(())
 }

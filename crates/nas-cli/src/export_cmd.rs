@@ -26,6 +26,10 @@ pub struct ExportArgs {
     /// Folder of the studies.
     #[arg(long, default_value = "results")]
     pub results: PathBuf,
+    /// The study's storage, when not `<results>/<study>/study.db`: `postgres://USER@HOST/DB`
+    /// or `sqlite://PATH`.
+    #[arg(long)]
+    pub storage: Option<String>,
     /// Which trial: best-accuracy, knee, max-params N, max-latency-ms T or trial K.
     #[arg(long, num_args = 1..=2, default_value = "best-accuracy")]
     pub pick: Vec<String>,
@@ -48,7 +52,7 @@ pub struct ExportArgs {
 /// Runs `nas export`.
 pub fn run(args: ExportArgs) -> anyhow::Result<()> {
     let pick = Pick::parse(&args.pick)?;
-    let study = read_study(&args.results, &args.study)?;
+    let study = read_study(&args.results, &args.study, args.storage.as_deref())?;
     let trial = pick.choose(&study.trials, &study.directions, &study.value_names)?;
     let (spec, mut recipe) = decode(trial)?;
     if let Some(epochs) = args.epochs {

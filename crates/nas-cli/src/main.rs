@@ -13,6 +13,7 @@ mod predict_cmd;
 mod report_cmd;
 mod search_cmd;
 mod space_cmd;
+mod status_cmd;
 mod study_config;
 mod study_read;
 
@@ -53,6 +54,8 @@ enum Command {
     /// Report a study (it may still be running): an HTML page with Pareto fronts, progress,
     /// learning curves and parameter importance, or JSON, CSV or a terminal table.
     Report(report_cmd::ReportArgs),
+    /// Workers, running trials and progress of a study (local or shared through PostgreSQL).
+    Status(status_cmd::StatusArgs),
     /// Retrain a trial of a study at full fidelity, score it once on the test split and write
     /// it as a burn record, safetensors and ONNX with its preprocessing and a model card.
     Export(export_cmd::ExportArgs),
@@ -106,7 +109,8 @@ struct AskTellArgs {
     /// One direction per objective, comma-separated: minimize,maximize,...
     #[arg(long, default_value = "minimize", value_delimiter = ',')]
     directions: Vec<String>,
-    /// SQLite study file (`PATH` or `sqlite://PATH`); in memory when not given.
+    /// Study storage: `postgres://USER@HOST/DB`, `sqlite://PATH` or an SQLite file path; in
+    /// memory when not given. Several processes may serve one study at once.
     #[arg(long)]
     storage: Option<String>,
     /// Study name within the storage.
@@ -134,6 +138,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::AskTell(args) => run_ask_tell(args),
         Command::Bench { command } => bench::run(command),
         Command::Report(args) => report_cmd::run(args),
+        Command::Status(args) => status_cmd::run(args),
         Command::Export(args) => export_cmd::run(args),
         Command::Predict(args) => predict_cmd::run(args),
         Command::Data { command } => match command {
@@ -198,15 +203,21 @@ fn parse_directions(names: &[String]) -> anyhow::Result<Vec<Direction>> {
 fn open_storage(url: Option<&str>) -> anyhow::Result<Box<dyn Storage>> {
     Ok(match url {
         None => Box::new(SqliteStorage::in_memory()?),
-        Some(url) => {
-            let path = url.strip_prefix("sqlite://").unwrap_or(url);
-            if url.contains("://") && !url.starts_with("sqlite://") {
-                bail!("unsupported storage `{url}`: use a file path or sqlite://PATH");
-            }
-            Box::new(
-                SqliteStorage::open(Path::new(path))
-                    .with_context(|| format!("opening study storage {path}"))?,
-            )
-        }
+        Some(url) => nas_core::study::open_storage(url)
+            .with_context(|| format!("opening study storage {}", redact(url)))?,
     })
+}
+
+/// A storage URL fit to print: the password of `postgres://user:password@host/db` hidden.
+pub(crate) fn redact(url: &str) -> String {
+    match (url.find("://"), url.find('@')) {
+        (Some(scheme), Some(at)) if scheme < at => {
+            let credentials = &url[scheme + 3..at];
+            match credentials.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
 }

@@ -16,6 +16,10 @@ pub struct ReportArgs {
     /// Folder of the studies.
     #[arg(long, default_value = "results")]
     pub results: PathBuf,
+    /// The study's storage, when not `<results>/<study>/study.db`: `postgres://USER@HOST/DB`
+    /// or `sqlite://PATH`.
+    #[arg(long)]
+    pub storage: Option<String>,
     /// html (the page, plus a summary table on stdout), json, csv or table (the summary only).
     #[arg(long, default_value = "html")]
     pub format: String,
@@ -32,7 +36,7 @@ pub fn run(args: ReportArgs) -> anyhow::Result<()> {
             args.format
         );
     }
-    let study = read_study(&args.results, &args.study)?;
+    let study = read_study(&args.results, &args.study, args.storage.as_deref())?;
     let report = Report::build(&ReportInput {
         study: &args.study,
         directions: &study.directions,

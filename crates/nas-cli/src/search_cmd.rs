@@ -35,6 +35,15 @@ pub struct SearchArgs {
     /// Where studies live.
     #[arg(long, default_value = "results")]
     results: PathBuf,
+    /// The study's storage: `postgres://USER@HOST/DB` for a study that workers on several
+    /// machines share, or `sqlite://PATH` (default: `<results>/<study>/study.db`). Start
+    /// `nas search` with the same `--study` and `--storage` N times for N workers.
+    #[arg(long)]
+    storage: Option<String>,
+    /// Seconds without a heartbeat after which another worker's running trial is taken for
+    /// lost: failed and queued again.
+    #[arg(long, default_value_t = 60.0)]
+    heartbeat_grace: f64,
     /// Split training time into forward/backward and optimizer (syncs the device twice per
     /// step; for `nas bench`).
     #[arg(long)]
@@ -243,17 +252,15 @@ pub fn run(cli: SearchArgs) -> anyhow::Result<()> {
     let sampler_box = sampler
         .build_warm(args.seed(), warm)
         .with_context(|| format!("--warm-start with sampler `{sampler_name}`"))?;
-    let storage = SqliteStorage::open(&study_dir.join("study.db"))
-        .with_context(|| format!("opening {}", study_dir.join("study.db").display()))?;
+    let url = cli
+        .storage
+        .clone()
+        .unwrap_or_else(|| format!("sqlite://{}", study_dir.join("study.db").display()));
+    let storage = nas_core::study::open_storage(&url)
+        .with_context(|| format!("opening study storage {}", crate::redact(&url)))?;
     let param_names: Vec<String> = space.params().iter().map(|p| p.name.clone()).collect();
     let directions = scoring.directions();
-    let mut study = Study::open(
-        Box::new(storage),
-        &cli.study,
-        &directions,
-        space,
-        sampler_box,
-    )?;
+    let mut study = Study::open(storage, &cli.study, &directions, space, sampler_box)?;
     args.for_study().write(&study_dir.join("config.toml"))?;
     if !study.recovered().is_empty() {
         eprintln!(
@@ -271,6 +278,7 @@ pub fn run(cli: SearchArgs) -> anyhow::Result<()> {
         max_cost: args.max_cost,
         concurrency: args.concurrency(),
         seed: args.seed(),
+        heartbeat_grace: Duration::from_secs_f64(cli.heartbeat_grace),
         ..SearchSettings::default()
     };
     eprintln!(

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use anyhow::{bail, Context};
 use nas_core::space::SearchSpace;
-use nas_core::study::{Direction, SqliteStorage, Storage, Trial};
+use nas_core::study::{open_storage, Direction, Storage, StudyInfo, Trial};
 
 use crate::study_config::StudyConfig;
 
@@ -23,19 +23,41 @@ pub(crate) struct StudyTrials {
     pub space: Option<SearchSpace>,
 }
 
-/// Reads study `name` under `results` (it may still be running).
-pub(crate) fn read_study(results: &Path, name: &str) -> anyhow::Result<StudyTrials> {
-    let dir = results.join(name);
-    let db = dir.join("study.db");
-    if !db.exists() {
-        bail!("no study `{name}`: {} does not exist", db.display());
-    }
-    let config = StudyConfig::default().resolve(None, &dir)?;
+/// Opens the storage of study `name`: `url` if given, else `results/<name>/study.db`, which
+/// must exist.
+pub(crate) fn open_study_storage(
+    results: &Path,
+    name: &str,
+    url: Option<&str>,
+) -> anyhow::Result<(Box<dyn Storage>, StudyInfo)> {
+    let url = match url {
+        Some(url) => url.to_string(),
+        None => {
+            let db = results.join(name).join("study.db");
+            if !db.exists() {
+                bail!("no study `{name}`: {} does not exist", db.display());
+            }
+            format!("sqlite://{}", db.display())
+        }
+    };
+    let shown = crate::redact(&url);
     let mut storage =
-        SqliteStorage::open(&db).with_context(|| format!("opening {}", db.display()))?;
+        open_storage(&url).with_context(|| format!("opening study storage {shown}"))?;
     let info = storage
         .find_study(name)?
-        .with_context(|| format!("{} holds no study called `{name}`", db.display()))?;
+        .with_context(|| format!("{shown} holds no study called `{name}`"))?;
+    Ok((storage, info))
+}
+
+/// Reads study `name` (it may still be running) from `url`, or from `results/<name>/study.db`;
+/// its settings come from `results/<name>/config.toml` when there is one.
+pub(crate) fn read_study(
+    results: &Path,
+    name: &str,
+    url: Option<&str>,
+) -> anyhow::Result<StudyTrials> {
+    let (mut storage, info) = open_study_storage(results, name, url)?;
+    let config = StudyConfig::default().resolve(None, &results.join(name))?;
     let trials = storage.trials(info.id, None)?;
     // The space is optional to every reader: one that no longer parses is left out.
     let space = storage

@@ -711,3 +711,40 @@ fn several_connections_can_create_one_new_file_at_once() {
         });
     }
 }
+
+#[test]
+fn trials_without_heartbeats_are_reclaimed_once_and_beating_ones_are_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = db_path(&dir);
+    let mut a = open(&path);
+    let mut b = open(&path);
+    let study = a.open_study("beats", &[MIN]).unwrap().id;
+    let params = config(&[("x", ParamValue::Float(0.25))]);
+    let silent = a.create_running(study, &params, Some(7), &me()).unwrap();
+    let beating = a.create_running(study, &params, None, &me()).unwrap();
+    assert!(
+        a.recover_stale(study, 3600.0).unwrap().is_empty(),
+        "fresh trials are alive"
+    );
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    a.heartbeat(study, &[beating.number, 99]).unwrap();
+
+    let reclaimed = b.recover_stale(study, 0.2).unwrap();
+    assert_eq!(reclaimed, vec![silent.number]);
+    assert!(
+        a.recover_stale(study, 0.2).unwrap().is_empty(),
+        "reclaimed once only"
+    );
+    let trials = a.trials(study, None).unwrap();
+    let old = &trials[silent.number as usize];
+    assert_eq!(old.state, TrialState::Fail);
+    let reason = old.fail_reason.as_deref().unwrap_or_default();
+    assert!(
+        reason.contains("no heartbeat") && reason.contains("trial 2"),
+        "{reason}"
+    );
+    assert_eq!(trials[beating.number as usize].state, TrialState::Running);
+    let copy = &trials[2];
+    assert_eq!((copy.state, copy.seed), (TrialState::Waiting, Some(7)));
+    assert_same_config(&copy.params, &params);
+}

@@ -61,6 +61,10 @@ pub trait Progress {
     fn ended(&mut self, trial: &Trial, trials: &[Trial]) {
         let _ = (trial, trials);
     }
+    /// Another worker's trial stopped beating and was failed and queued again.
+    fn reclaimed(&mut self, number: u64) {
+        let _ = number;
+    }
 }
 
 /// A [`Progress`] that reports nothing.
@@ -288,6 +292,9 @@ struct Coordinator<'s, 'a> {
     recent: VecDeque<Option<String>>,
     summary: SearchSummary,
     started: Instant,
+    last_beat: Instant,
+    /// This process, as `{"host": …, "pid": …}`: the `worker` attribute of its trials.
+    worker: serde_json::Value,
 }
 
 impl<'s, 'a> Coordinator<'s, 'a> {
@@ -302,6 +309,8 @@ impl<'s, 'a> Coordinator<'s, 'a> {
             recent: VecDeque::new(),
             summary: SearchSummary::default(),
             started: Instant::now(),
+            last_beat: Instant::now(),
+            worker: worker_attr(),
         }
     }
 
@@ -314,14 +323,51 @@ impl<'s, 'a> Coordinator<'s, 'a> {
         loop {
             self.dispatch(jobs, progress)?;
             if self.in_flight == 0 {
+                // Before leaving, take over what dead workers left running: the budget
+                // counted those trials, so nobody else may run them.
+                if !self.reclaim(progress)?.is_empty() {
+                    continue;
+                }
                 self.end_paused(progress)?;
                 break;
             }
-            let Ok(event) = events.recv() else { break };
-            self.handle(event, progress)?;
+            self.beat_if_due(progress)?;
+            match events.recv_timeout(self.search.settings.heartbeat) {
+                Ok(event) => self.handle(event, progress)?,
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            }
         }
         self.summary.seconds = self.started.elapsed().as_secs_f64();
         Ok(self.summary)
+    }
+
+    /// Every `heartbeat` interval: marks this run's trials (training or paused) alive, and
+    /// fails and queues again other workers' trials whose process is gone (same host) or
+    /// that stopped beating (any host).
+    fn beat_if_due(&mut self, progress: &mut dyn Progress) -> Result<(), SearchError> {
+        let settings = self.search.settings;
+        if self.last_beat.elapsed() < settings.heartbeat {
+            return Ok(());
+        }
+        self.last_beat = Instant::now();
+        let mine: Vec<u64> = self.active.keys().copied().collect();
+        self.search.study.heartbeat(&mine)?;
+        self.reclaim(progress).map(|_| ())
+    }
+
+    /// Fails and queues again other workers' trials whose process is gone (same host) or
+    /// that stopped beating (any host); returns their numbers.
+    fn reclaim(&mut self, progress: &mut dyn Progress) -> Result<Vec<u64>, SearchError> {
+        let grace = self.search.settings.heartbeat_grace.as_secs_f64();
+        let study = &mut *self.search.study;
+        let mut reclaimed = study.recover_orphans()?;
+        reclaimed.extend(study.recover_stale(grace)?);
+        for &number in &reclaimed {
+            tracing::warn!(trial = number, "reclaimed a trial whose worker stopped");
+            progress.reclaimed(number);
+        }
+        Ok(reclaimed)
     }
 
     /// Hands out jobs while workers are free: continuing trials first, then new ones.
@@ -361,8 +407,8 @@ impl<'s, 'a> Coordinator<'s, 'a> {
             || settings.max_cost.is_some_and(|c| self.summary.cost >= c)
     }
 
-    /// Whether the trial budget allows one more trial: trials that ended complete or pruned
-    /// (in any run of the study) plus those in hand stay under `trials`.
+    /// Whether the trial budget allows one more trial: the study's complete, pruned and
+    /// running trials (of any run and any worker) stay under `trials`.
     fn may_start(&mut self) -> Result<bool, SearchError> {
         if self.out_of_time() {
             return Ok(false);
@@ -371,12 +417,19 @@ impl<'s, 'a> Coordinator<'s, 'a> {
         let Some(limit) = settings.trials else {
             return Ok(settings.budget.is_some() || settings.max_cost.is_some());
         };
+        // Every worker's trials count: ended ones and those running now (this run's, paused
+        // ones included, and other processes' sharing the study).
         let trials = self.search.study.trials()?;
-        let done = trials
+        let taken = trials
             .iter()
-            .filter(|t| matches!(t.state, TrialState::Complete | TrialState::Pruned))
+            .filter(|t| {
+                matches!(
+                    t.state,
+                    TrialState::Complete | TrialState::Pruned | TrialState::Running
+                )
+            })
             .count();
-        Ok(((done + self.active.len()) as u64) < limit)
+        Ok((taken as u64) < limit)
     }
 
     /// Asks the study for a trial and makes its start job.
@@ -402,6 +455,9 @@ impl<'s, 'a> Coordinator<'s, 'a> {
         self.search
             .study
             .set_trial_attr(number, "seed", &json!(seed))?;
+        self.search
+            .study
+            .set_trial_attr(number, "worker", &self.worker)?;
         self.active.insert(number, Active { cost: 0.0 });
         progress.started(number, bracket);
         tracing::info!(trial = number, bracket, rung, "trial started");
@@ -630,6 +686,12 @@ impl<'s, 'a> Coordinator<'s, 'a> {
         }
         Ok(())
     }
+}
+
+/// This process as a trial's `worker` attribute.
+fn worker_attr() -> serde_json::Value {
+    let me = nas_core::study::WorkerId::current();
+    json!({ "host": me.host, "pid": me.pid })
 }
 
 /// The seed of trial `number`'s training under the search seed.

@@ -21,6 +21,12 @@ pub struct SearchSettings {
     /// The search stops when 80 % of the last `failure_window` ended trials failed (0 never
     /// stops).
     pub failure_window: usize,
+    /// How often this run marks its trials alive in the study, and looks for trials of other
+    /// workers that stopped beating.
+    pub heartbeat: Duration,
+    /// A running trial whose worker sent no heartbeat for this long is failed and queued
+    /// again (its worker is taken for dead: killed, or its machine lost).
+    pub heartbeat_grace: Duration,
 }
 
 impl Default for SearchSettings {
@@ -32,6 +38,8 @@ impl Default for SearchSettings {
             concurrency: 1,
             seed: 0,
             failure_window: 10,
+            heartbeat: Duration::from_secs(5),
+            heartbeat_grace: Duration::from_secs(60),
         }
     }
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 use nas_core::sampler::SamplerKind;
 use nas_core::schedule::{self, bracket_of, FidelityLadder, ScheduleOptions, SchedulerKind};
 use nas_core::space::SearchSpace;
-use nas_core::study::{SqliteStorage, Study, Trial, TrialState};
+use nas_core::study::{SqliteStorage, Storage, Study, Trial, TrialState};
 use nas_search::{
     Advance, Measurements, Scoring, Search, SearchError, SearchSettings, Segment, SegmentScore,
     Silent, Timings, TrialFailure, TrialRun, TrialRunner, TrialStart,
@@ -537,4 +537,71 @@ fn training_advances_reach_the_progress_before_each_rung_ends() {
         assert!(t.intermediate.contains_key(&(*rung as u64)), "{t:?}");
         assert_eq!((advance.images, advance.of), (100, 100));
     }
+}
+
+#[test]
+fn a_trial_whose_worker_stopped_beating_is_reclaimed_and_run_again() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("study.db");
+    let scoring = accuracy_only();
+    let mut study = open_study(
+        SqliteStorage::open(&path).expect("db"),
+        "beats",
+        &scoring,
+        SamplerKind::Random,
+    );
+    // Another worker, on another machine, started a trial and then went silent.
+    let mut other = SqliteStorage::open(&path).expect("db");
+    let id = study.info().id;
+    let params: nas_core::space::Config = [
+        ("x".to_string(), nas_core::space::ParamValue::Float(0.5)),
+        ("width".to_string(), nas_core::space::ParamValue::Int(3)),
+    ]
+    .into_iter()
+    .collect();
+    let gone = nas_core::study::WorkerId {
+        host: "another-machine".into(),
+        pid: 1,
+        started: None,
+    };
+    let lost = other
+        .create_running(id, &params, Some(5), &gone)
+        .expect("trial");
+
+    let settings = SearchSettings {
+        trials: Some(3),
+        heartbeat: Duration::from_millis(50),
+        heartbeat_grace: Duration::from_millis(400),
+        ..SearchSettings::default()
+    };
+    let runner = FakeRunner {
+        sleep: Duration::from_millis(250),
+        ..FakeRunner::new()
+    };
+    search(
+        &mut study,
+        SchedulerKind::None,
+        &scoring,
+        &settings,
+        Arc::new(runner),
+    )
+    .expect("search");
+
+    let trials = study.trials().expect("trials");
+    let lost = &trials[lost.number as usize];
+    assert_eq!(lost.state, TrialState::Fail);
+    let reason = lost.fail_reason.as_deref().unwrap_or_default();
+    assert!(reason.contains("no heartbeat"), "{reason}");
+    let copy = trials
+        .iter()
+        .find(|t| t.number != lost.number && t.params == params)
+        .expect("the lost configuration ran again");
+    assert_eq!((copy.state, copy.seed), (TrialState::Complete, Some(5)));
+    assert_eq!(
+        count(&trials, TrialState::Fail),
+        1,
+        "this run's own trials kept beating"
+    );
+    assert_eq!(count(&trials, TrialState::Complete), 3);
+    assert_eq!(count(&trials, TrialState::Running), 0);
 }

@@ -170,6 +170,23 @@ impl Study {
             .set_trial_attr(self.info.id, number, key, value)?)
     }
 
+    /// Fails and queues again the running trials whose worker process on this host is gone
+    /// (see [`Storage::recover_orphans`]); returns their numbers.
+    pub fn recover_orphans(&mut self) -> Result<Vec<u64>, StudyError> {
+        Ok(self.storage.recover_orphans(self.info.id)?)
+    }
+
+    /// Marks running trials `numbers` alive now (see [`Storage::heartbeat`]).
+    pub fn heartbeat(&mut self, numbers: &[u64]) -> Result<(), StudyError> {
+        Ok(self.storage.heartbeat(self.info.id, numbers)?)
+    }
+
+    /// Fails and queues again the running trials of any worker, on any host, that sent no
+    /// heartbeat for `grace_s` seconds; returns their numbers (see [`Storage::recover_stale`]).
+    pub fn recover_stale(&mut self, grace_s: f64) -> Result<Vec<u64>, StudyError> {
+        Ok(self.storage.recover_stale(self.info.id, grace_s)?)
+    }
+
     /// Every trial, in number order.
     pub fn trials(&mut self) -> Result<Vec<Trial>, StudyError> {
         Ok(self.storage.trials(self.info.id, None)?)

@@ -1,12 +1,18 @@
 //! Studies: a named set of trials over one search space, with their objective directions,
-//! kept in a [`Storage`] (SQLite by default).
+//! kept in a [`Storage`]: an SQLite file by default, or a PostgreSQL database that many
+//! workers share ([`open_storage`] opens either from a URL).
 
+mod codec;
 mod handle;
+mod postgres;
 mod sqlite;
 mod storage;
 mod trial;
+mod url;
 
 pub use handle::{best_of, Study, StudyError};
+pub use postgres::PostgresStorage;
 pub use sqlite::SqliteStorage;
 pub use storage::{Storage, StorageError, StudyInfo, TrialEnd, WorkerId};
 pub use trial::{unix_now, Direction, Trial, TrialState};
+pub use url::open_storage;

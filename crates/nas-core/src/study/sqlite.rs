@@ -30,13 +30,15 @@ use std::time::Duration;
 use rusqlite::{
     params, Connection, OptionalExtension, Row, ToSql, Transaction, TransactionBehavior,
 };
-use serde::de::DeserializeOwned;
-use serde::Serialize;
 use serde_json::Value;
 
+use super::codec::{
+    check_end, decode_values, encode_params, encode_values, interrupted_reason, parse_json,
+    parse_state, to_json, u64_from_sql, u64_to_sql,
+};
 use super::storage::{Storage, StorageError, StudyInfo, TrialEnd, WorkerId};
 use super::trial::{unix_now, Direction, Trial, TrialState};
-use crate::space::{Config, ParamValue};
+use crate::space::Config;
 
 /// How long a writer waits for another connection's lock before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -481,12 +483,54 @@ impl Storage for SqliteStorage {
         let mut failed = Vec::new();
         for orphan in running_trials(&tx, study)? {
             if orphan.worker.is_dead_local() {
-                fail_and_requeue(&tx, study, &orphan, now)?;
+                fail_and_requeue(&tx, study, &orphan, now, "is gone")?;
                 failed.push(orphan.number);
             }
         }
         tx.commit()?;
         Ok(failed)
+    }
+
+    fn heartbeat(&mut self, study: i64, numbers: &[u64]) -> Result<(), StorageError> {
+        let tx = self.write_tx()?;
+        study_by_id(&tx, study)?;
+        let now = unix_now();
+        for &number in numbers {
+            tx.execute(
+                "UPDATE trials SET heartbeat_at = ?3
+                 WHERE study_id = ?1 AND number = ?2 AND state = 'RUNNING'",
+                params![study, number, now],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn recover_stale(&mut self, study: i64, grace_s: f64) -> Result<Vec<u64>, StorageError> {
+        let tx = self.write_tx()?;
+        study_by_id(&tx, study)?;
+        let now = unix_now();
+        let stale: Vec<u64> = {
+            let mut numbers = Vec::new();
+            for_each_row(
+                &tx,
+                "SELECT number FROM trials WHERE study_id = ?1 AND state = 'RUNNING'
+                 AND heartbeat_at IS NOT NULL AND heartbeat_at < ?2",
+                &[&study, &(now - grace_s)],
+                |row| {
+                    numbers.push(row.get(0)?);
+                    Ok(())
+                },
+            )?;
+            numbers
+        };
+        let running = running_trials(&tx, study)?;
+        for orphan in running.iter().filter(|t| stale.contains(&t.number)) {
+            let why = format!("sent no heartbeat for more than {grace_s} s");
+            fail_and_requeue(&tx, study, orphan, now, &why)?;
+        }
+        tx.commit()?;
+        Ok(stale)
     }
 }
 
@@ -654,59 +698,22 @@ fn running_trials(conn: &Connection, study: i64) -> Result<Vec<Claimed>, Storage
     Ok(running)
 }
 
-/// Fails an interrupted trial and enqueues a WAITING copy with the same parameters and seed.
+/// Fails an interrupted trial and enqueues a WAITING copy with the same parameters and seed;
+/// `why` says what happened to its worker (`is gone`).
 fn fail_and_requeue(
     conn: &Connection,
     study: i64,
     orphan: &Claimed,
     now: f64,
+    why: &str,
 ) -> Result<(), StorageError> {
     let (_, copy) = insert_waiting(conn, study, &orphan.params_json, orphan.seed)?;
-    let reason = format!(
-        "worker process {} on host {} is gone (interrupted); re-enqueued as trial {copy}",
-        orphan.worker.pid, orphan.worker.host
-    );
+    let reason = interrupted_reason(&orphan.worker, why, copy);
     conn.execute(
         "UPDATE trials SET state = 'FAIL', fail_reason = ?2, finished_at = ?3 WHERE id = ?1",
         params![orphan.id, reason, now],
     )?;
     Ok(())
-}
-
-/// Checks that `end` is an end state with well-formed, finite numbers.
-fn check_end(number: u64, expected: usize, end: &TrialEnd<'_>) -> Result<(), StorageError> {
-    if !end.state.is_finished() {
-        return Err(StorageError::NotAnEndState {
-            number,
-            state: end.state,
-        });
-    }
-    let got = end.values.map(<[f64]>::len);
-    if got.is_some_and(|got| got != expected)
-        || (end.state == TrialState::Complete && got.is_none())
-    {
-        return Err(StorageError::ValueCount {
-            number,
-            expected,
-            got: got.unwrap_or(0),
-        });
-    }
-    check_finite(end.values.unwrap_or_default(), |i| {
-        format!("trial {number} objective value {i}")
-    })?;
-    check_finite(end.constraints.unwrap_or_default(), |i| {
-        format!("trial {number} constraint {i}")
-    })
-}
-
-fn check_finite(values: &[f64], what: impl Fn(usize) -> String) -> Result<(), StorageError> {
-    match values.iter().position(|v| !v.is_finite()) {
-        Some(i) => Err(StorageError::NonFinite {
-            what: what(i),
-            value: values[i],
-        }),
-        None => Ok(()),
-    }
 }
 
 // -------------------------------------------------------------------------- trial loads
@@ -846,11 +853,6 @@ fn trial_from_row(row: &Row<'_>) -> Result<(i64, Trial), StorageError> {
     Ok((row.get(0)?, trial))
 }
 
-fn parse_state(name: &str, number: u64) -> Result<TrialState, StorageError> {
-    TrialState::parse(name)
-        .ok_or_else(|| StorageError::Corrupt(format!("trial {number} has unknown state `{name}`")))
-}
-
 /// Runs `sql` and hands every row to `f`.
 fn for_each_row(
     conn: &Connection,
@@ -864,94 +866,4 @@ fn for_each_row(
         f(row)?;
     }
     Ok(())
-}
-
-// ------------------------------------------------------------------------------ encoding
-
-/// Parameters as a JSON object; float parameters must be finite.
-fn encode_params(params: &Config) -> Result<String, StorageError> {
-    for (name, value) in params {
-        if let ParamValue::Float(x) = value {
-            if !x.is_finite() {
-                return Err(StorageError::NonFinite {
-                    what: format!("parameter `{name}`"),
-                    value: *x,
-                });
-            }
-        }
-    }
-    to_json(params, "parameters")
-}
-
-/// A JSON array of numbers, non-finite ones as `"NaN"`, `"Infinity"` or `"-Infinity"`.
-fn encode_values(values: &[f64]) -> String {
-    let items = values.iter().map(|&x| {
-        serde_json::Number::from_f64(x).map_or_else(
-            || Value::String(non_finite_name(x).to_string()),
-            Value::Number,
-        )
-    });
-    Value::Array(items.collect()).to_string()
-}
-
-fn non_finite_name(x: f64) -> &'static str {
-    if x.is_nan() {
-        "NaN"
-    } else if x > 0.0 {
-        "Infinity"
-    } else {
-        "-Infinity"
-    }
-}
-
-/// Reads what [`encode_values`] wrote.
-fn decode_values(json: &str, what: impl Fn() -> String) -> Result<Vec<f64>, StorageError> {
-    if let Ok(finite) = serde_json::from_str(json) {
-        return Ok(finite); // the common case: plain numbers only
-    }
-    let items: Vec<Value> = parse_json(json, &what)?;
-    items
-        .iter()
-        .map(|item| {
-            decode_number(item).ok_or_else(|| {
-                StorageError::Corrupt(format!("{}: `{item}` is not a number", what()))
-            })
-        })
-        .collect()
-}
-
-fn decode_number(item: &Value) -> Option<f64> {
-    match item {
-        Value::Number(n) => n.as_f64(),
-        Value::String(s) => match s.as_str() {
-            "NaN" => Some(f64::NAN),
-            "Infinity" => Some(f64::INFINITY),
-            "-Infinity" => Some(f64::NEG_INFINITY),
-            _ => None,
-        },
-        _ => None,
-    }
-}
-
-fn to_json<T: Serialize + ?Sized>(value: &T, what: &str) -> Result<String, StorageError> {
-    serde_json::to_string(value)
-        .map_err(|e| StorageError::Corrupt(format!("cannot encode {what}: {e}")))
-}
-
-fn parse_json<T: DeserializeOwned>(
-    json: &str,
-    what: impl FnOnce() -> String,
-) -> Result<T, StorageError> {
-    serde_json::from_str(json).map_err(|e| StorageError::Corrupt(format!("{}: {e}", what())))
-}
-
-/// SQL integers are signed: a `u64` (seed, process start time) is stored as the `i64` with the
-/// same bits.
-fn u64_to_sql(seed: u64) -> i64 {
-    seed as i64
-}
-
-/// Inverse of [`u64_to_sql`].
-fn u64_from_sql(stored: i64) -> u64 {
-    stored as u64
 }

@@ -1,4 +1,4 @@
-//! The storage trait every study backend implements (SQLite now, PostgreSQL later).
+//! The storage trait every study backend implements (SQLite and PostgreSQL).
 
 use serde_json::Value;
 use thiserror::Error;
@@ -12,6 +12,11 @@ pub enum StorageError {
     /// The database reported an error.
     #[error("database error: {0}")]
     Database(String),
+    /// A storage URL of no known kind.
+    #[error(
+        "unsupported storage `{0}`: use postgres://USER@HOST/DB, sqlite://PATH or a file path"
+    )]
+    UnsupportedUrl(String),
     /// No study of that name or id.
     #[error("no study named `{0}`")]
     UnknownStudy(String),
@@ -266,6 +271,16 @@ pub trait Storage: Send {
     /// with a reason, and enqueues a WAITING copy of each so it is run again. Returns the numbers
     /// of the failed trials.
     fn recover_orphans(&mut self, study: i64) -> Result<Vec<u64>, StorageError>;
+
+    /// Marks the RUNNING trials in `numbers` alive now (their `heartbeat_at`); trials no
+    /// longer RUNNING are skipped. Reporting an intermediate value also counts as a beat.
+    fn heartbeat(&mut self, study: i64, numbers: &[u64]) -> Result<(), StorageError>;
+
+    /// Fails the RUNNING trials whose last heartbeat is older than `grace_s` seconds, on any
+    /// host, and enqueues a WAITING copy of each (same parameters and seed), atomically, so
+    /// that of several workers doing this at once exactly one reclaims each trial. Returns the
+    /// numbers of the failed trials.
+    fn recover_stale(&mut self, study: i64, grace_s: f64) -> Result<Vec<u64>, StorageError>;
 }
 
 /// How a trial ended.

@@ -1,0 +1,193 @@
+//! Several `nas search` processes sharing one study: on SQLite and (when `NAS_TEST_POSTGRES`
+//! names a server) on PostgreSQL every trial runs once and the study reaches its budget;
+//! a worker killed with `kill -9` mid-trial has its trial taken over by another; `nas status`
+//! lists the workers.
+//!
+//! Without `NAS_TEST_POSTGRES` the PostgreSQL test prints a skip line, unless
+//! `NAS_REQUIRE_POSTGRES=1` (set by `.ci/run`) makes it fail.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{data_dir, run_ok, search_command, LIGHTWEIGHT};
+use nas_core::study::{open_storage, Trial, TrialState};
+
+/// A worker: `nas search` on the shared study, in the background.
+fn worker(data: &Path, results: &Path, study: &str, storage: &str, extra: &[&str]) -> Child {
+    let mut args = vec!["--backend", "flex", "--storage", storage];
+    args.extend_from_slice(extra);
+    search_command(Path::new(LIGHTWEIGHT), data, results, study, &args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start a worker")
+}
+
+fn trials(storage: &str, study: &str) -> Vec<Trial> {
+    let mut s = open_storage(storage).expect("storage");
+    match s.find_study(study).expect("find") {
+        Some(info) => s.trials(info.id, None).expect("trials"),
+        None => Vec::new(),
+    }
+}
+
+fn count(trials: &[Trial], state: TrialState) -> usize {
+    trials.iter().filter(|t| t.state == state).count()
+}
+
+fn worker_of(t: &Trial) -> String {
+    t.attrs
+        .get("worker")
+        .map(|w| w.to_string())
+        .unwrap_or_default()
+}
+
+fn wait_ok(child: Child) {
+    let out = child.wait_with_output().expect("worker ends");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "a worker failed:\n{err}");
+}
+
+/// Three workers, six trials: each trial once, six complete, none left running.
+fn three_workers_share_the_budget(storage: &str, study: &str) {
+    let (dir, data) = data_dir();
+    let results = dir.path().join("results");
+    let extra = [
+        "--trials",
+        "6",
+        "--max-epochs",
+        "2",
+        "--seed",
+        "3",
+        "--scheduler",
+        "none",
+    ];
+    let workers: Vec<Child> = (0..3)
+        .map(|_| worker(&data, &results, study, storage, &extra))
+        .collect();
+    workers.into_iter().for_each(wait_ok);
+    let all = trials(storage, study);
+    assert_eq!(count(&all, TrialState::Complete), 6, "{all:#?}");
+    assert_eq!(all.len(), 6, "no trial failed, none was run twice");
+    let mut workers: Vec<String> = all.iter().map(worker_of).collect();
+    workers.sort();
+    workers.dedup();
+    assert!(workers.len() >= 2, "the work was shared: {workers:?}");
+
+    let mut status = Command::new(env!("CARGO_BIN_EXE_nas"));
+    status.args(["status", "--study", study, "--storage", storage]);
+    let printed = run_ok(status);
+    assert!(
+        printed.contains("6 complete") && printed.contains(&format!("workers: {}", workers.len())),
+        "{printed}"
+    );
+}
+
+#[test]
+fn three_workers_share_one_sqlite_study() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("shared.db").display());
+    three_workers_share_the_budget(&url, "shared");
+}
+
+#[test]
+fn three_workers_share_one_postgres_study() {
+    let Ok(url) = std::env::var("NAS_TEST_POSTGRES") else {
+        assert!(
+            std::env::var("NAS_REQUIRE_POSTGRES").as_deref() != Ok("1"),
+            "NAS_REQUIRE_POSTGRES=1 but NAS_TEST_POSTGRES is not set"
+        );
+        return eprintln!("skipping: set NAS_TEST_POSTGRES=postgres://… to run it");
+    };
+    let study = format!(
+        "workers-{}-{}",
+        std::process::id(),
+        nas_core::study::unix_now() as u64
+    );
+    three_workers_share_the_budget(&url, &study);
+}
+
+#[test]
+fn a_killed_workers_trial_is_taken_over_by_another() {
+    let (dir, data) = data_dir();
+    let results = dir.path().join("results");
+    let url = format!("sqlite://{}", dir.path().join("shared.db").display());
+    let extra = ["--trials", "4", "--max-epochs", "8", "--scheduler", "none"];
+    let mut doomed = worker(&data, &results, "kill", &url, &extra);
+    // Wait until the doomed worker is training a trial, then kill it.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let victim = loop {
+        assert!(
+            Instant::now() < deadline,
+            "the worker never started a trial"
+        );
+        let running: Vec<Trial> = trials(&url, "kill")
+            .into_iter()
+            .filter(|t| t.state == TrialState::Running && t.attrs.contains_key("worker"))
+            .collect();
+        if let Some(t) = running.first() {
+            break t.clone();
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    doomed.kill().unwrap(); // SIGKILL
+    doomed.wait().unwrap();
+
+    wait_ok(worker(&data, &results, "kill", &url, &extra));
+    let all = trials(&url, "kill");
+    let lost = &all[victim.number as usize];
+    assert_eq!(lost.state, TrialState::Fail, "{all:#?}");
+    let reason = lost.fail_reason.as_deref().unwrap_or_default();
+    assert!(reason.contains("re-enqueued"), "{reason}");
+    let copy = all
+        .iter()
+        .find(|t| t.number > victim.number && t.params == victim.params)
+        .expect("the killed trial's configuration ran again");
+    assert_eq!(copy.state, TrialState::Complete);
+    assert_eq!(
+        count(&all, TrialState::Complete),
+        4,
+        "the budget is met: {all:#?}"
+    );
+    assert_eq!(count(&all, TrialState::Running), 0);
+}
+
+#[test]
+fn two_workers_run_asha_on_one_study() {
+    let (dir, data) = data_dir();
+    let results = dir.path().join("results");
+    let url = format!("sqlite://{}", dir.path().join("asha.db").display());
+    let extra = [
+        "--trials",
+        "8",
+        "--max-epochs",
+        "2",
+        "--min-resolution",
+        "6",
+        "--scheduler",
+        "asha",
+    ];
+    let workers: Vec<Child> = (0..2)
+        .map(|_| worker(&data, &results, "asha", &url, &extra))
+        .collect();
+    workers.into_iter().for_each(wait_ok);
+    let all = trials(&url, "asha");
+    let ended = count(&all, TrialState::Complete) + count(&all, TrialState::Pruned);
+    assert_eq!(ended, 8, "{all:#?}");
+    assert_eq!(all.len(), 8, "no trial run twice or lost");
+    // Every trial went up the ladder in order, owned by one worker from start to end.
+    for t in &all {
+        let rungs: Vec<u64> = t.intermediate.keys().copied().collect();
+        assert_eq!(
+            rungs,
+            (0..rungs.len() as u64).collect::<Vec<_>>(),
+            "trial {}",
+            t.number
+        );
+        assert!(t.attrs.contains_key("worker"));
+    }
+    assert!(count(&all, TrialState::Complete) >= 1);
+}

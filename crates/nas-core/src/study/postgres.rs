@@ -1,0 +1,964 @@
+//! PostgreSQL study storage: one database that worker processes on many hosts share.
+//!
+//! The tables, columns and JSON text are those of the SQLite storage (see its module docs for
+//! the encoding), so a study holds byte-for-byte the same data in either backend. The schema is
+//! versioned by the same `schema_version` table and list of migrations.
+//!
+//! # Concurrency
+//! Every state change is one transaction at PostgreSQL's default READ COMMITTED level, where
+//! each statement sees what was committed before it started; row locks make the
+//! read-then-write steps safe across connections:
+//!
+//! - **Migrations** take `pg_advisory_xact_lock` first, so processes connecting to a new
+//!   database at once apply the schema one after another (the later ones find it done).
+//! - **New trials** (`create_running`, `try_create_running`, `enqueue`, and the WAITING copies
+//!   of the recovery methods) lock the study's row (`SELECT … FOR UPDATE`) before reading
+//!   `MAX(number) + 1`: numbers stay unique and dense; `UNIQUE (study_id, number)` backs it up.
+//! - **Claiming** locks the oldest WAITING trial with `FOR UPDATE SKIP LOCKED`: two workers
+//!   never get the same trial, and neither waits for the other.
+//! - **Finishing, reporting and heartbeats** lock the trial's row (`FOR UPDATE`) and check it
+//!   is still RUNNING, so a trial ends exactly once.
+//! - **Recovery** (`recover_orphans`, `recover_stale`) locks the study row, then its candidate
+//!   trials `FOR UPDATE SKIP LOCKED`; a candidate another worker reclaimed meanwhile is seen
+//!   as FAIL and skipped, so each trial is reclaimed exactly once. Locks are always taken
+//!   study first, then trials.
+//! - **Reads of trials** (`trials`, `trials_catch_up`, `trial`) run their three queries in one
+//!   REPEATABLE READ, read-only transaction: one snapshot.
+//!
+//! Only unencrypted connections (`NoTls`) are supported.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+
+use postgres::types::{FromSql, ToSql};
+use postgres::{Client, GenericClient, IsolationLevel, NoTls, Row, Transaction};
+use serde_json::Value;
+
+use super::codec::{
+    check_end, decode_values, encode_params, encode_values, interrupted_reason, parse_json,
+    parse_state, to_json, u64_from_sql, u64_to_sql,
+};
+use super::storage::{Storage, StorageError, StudyInfo, TrialEnd, WorkerId};
+use super::trial::{unix_now, Direction, Trial, TrialState};
+use crate::space::Config;
+
+/// Schema migrations in order: applying `MIGRATIONS[v]` takes the schema from version `v` to
+/// `v + 1`. Kept in step with the SQLite storage's list. Never edit a released entry.
+const MIGRATIONS: &[&str] = &[SCHEMA_V1, SCHEMA_V2];
+
+/// Version 2: the start time of a trial's worker process.
+const SCHEMA_V2: &str = "ALTER TABLE trials ADD COLUMN worker_started BIGINT;";
+
+/// The first schema: SQLite's, with identity columns for its row ids.
+const SCHEMA_V1: &str = "
+CREATE TABLE studies (
+    id          BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    name        TEXT NOT NULL UNIQUE,
+    directions  TEXT NOT NULL,
+    created_at  DOUBLE PRECISION NOT NULL
+);
+CREATE TABLE study_attrs (
+    study_id    BIGINT NOT NULL REFERENCES studies (id) ON DELETE CASCADE,
+    key         TEXT NOT NULL,
+    value_json  TEXT NOT NULL,
+    PRIMARY KEY (study_id, key)
+);
+CREATE TABLE trials (
+    id               BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    study_id         BIGINT NOT NULL REFERENCES studies (id) ON DELETE CASCADE,
+    number           BIGINT NOT NULL,
+    state            TEXT NOT NULL
+                     CHECK (state IN ('WAITING', 'RUNNING', 'COMPLETE', 'PRUNED', 'FAIL')),
+    params_json      TEXT NOT NULL,
+    values_json      TEXT,
+    constraints_json TEXT,
+    fail_reason      TEXT,
+    seed             BIGINT,
+    started_at       DOUBLE PRECISION,
+    finished_at      DOUBLE PRECISION,
+    worker_host      TEXT,
+    worker_pid       BIGINT,
+    heartbeat_at     DOUBLE PRECISION,
+    UNIQUE (study_id, number)
+);
+CREATE INDEX trials_by_state ON trials (study_id, state, number);
+CREATE TABLE trial_intermediate (
+    trial_id     BIGINT NOT NULL REFERENCES trials (id) ON DELETE CASCADE,
+    step         BIGINT NOT NULL,
+    values_json  TEXT NOT NULL,
+    PRIMARY KEY (trial_id, step)
+);
+CREATE TABLE trial_attrs (
+    trial_id    BIGINT NOT NULL REFERENCES trials (id) ON DELETE CASCADE,
+    key         TEXT NOT NULL,
+    value_json  TEXT NOT NULL,
+    PRIMARY KEY (trial_id, key)
+);
+";
+
+/// Key of the advisory lock that serialises migrations (the ASCII of `nas_schm`).
+const MIGRATION_LOCK: i64 = 0x6e61_735f_7363_686d;
+
+impl From<postgres::Error> for StorageError {
+    fn from(e: postgres::Error) -> Self {
+        StorageError::Database(error_chain(&e))
+    }
+}
+
+/// An error and its causes (the server's message included), joined by `: `.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut message = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        message.push_str(": ");
+        message.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    message
+}
+
+/// `url` with the password of its user part (`user:secret@`) or a `password=` setting
+/// replaced by `***`, for error messages.
+fn redact(url: &str) -> String {
+    if let Some((scheme, rest)) = url.split_once("://") {
+        let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+        let (authority, tail) = rest.split_at(authority_end);
+        if let Some((user_info, host)) = authority.rsplit_once('@') {
+            if let Some((user, _)) = user_info.split_once(':') {
+                return format!("{scheme}://{user}:***@{host}{tail}");
+            }
+        }
+        return url.to_string();
+    }
+    url.split_whitespace()
+        .map(|part| match part.split_once('=') {
+            Some((key, _)) if key.eq_ignore_ascii_case("password") => format!("{key}=***"),
+            _ => part.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Study storage in a PostgreSQL database, one connection per storage; safe to share a study
+/// between threads (one storage each), processes and hosts. See the [module docs](self) for
+/// the locking.
+pub struct PostgresStorage {
+    client: Client,
+    /// The connection URL without its password.
+    url: String,
+}
+
+impl fmt::Debug for PostgresStorage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PostgresStorage")
+            .field("url", &self.url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PostgresStorage {
+    /// Connects (without TLS) to the database at `url`, e.g.
+    /// `postgres://nas:secret@db-host:5432/nas`, creating the schema if needed and migrating an
+    /// older one. Errors name the URL without its password.
+    pub fn connect(url: &str) -> Result<Self, StorageError> {
+        let redacted = redact(url);
+        let client = Client::connect(url, NoTls).map_err(|e| {
+            StorageError::Database(format!("cannot connect to {redacted}: {}", error_chain(&e)))
+        })?;
+        let mut storage = PostgresStorage {
+            client,
+            url: redacted,
+        };
+        storage.migrate()?;
+        Ok(storage)
+    }
+
+    /// Applies the migrations the database lacks, all in one transaction that holds the
+    /// migration lock.
+    fn migrate(&mut self) -> Result<(), StorageError> {
+        let mut tx = self.client.transaction()?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])?;
+        tx.batch_execute("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)")?;
+        let current: Option<i64> = get(
+            &tx.query_one("SELECT MAX(version) FROM schema_version", &[])?,
+            0,
+        )?;
+        let current = current.unwrap_or(0);
+        let pending = usize::try_from(current)
+            .ok()
+            .and_then(|v| MIGRATIONS.get(v..))
+            .ok_or_else(|| {
+                StorageError::Corrupt(format!(
+                    "schema version {current} is not one this build knows (0 to {})",
+                    MIGRATIONS.len()
+                ))
+            })?;
+        for sql in pending {
+            tx.batch_execute(sql)?;
+        }
+        if !pending.is_empty() {
+            let version = MIGRATIONS.len() as i64;
+            tx.execute("DELETE FROM schema_version", &[])?;
+            tx.execute(
+                "INSERT INTO schema_version (version) VALUES ($1)",
+                &[&version],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// A REPEATABLE READ, read-only transaction: its queries see one snapshot.
+    fn snapshot(&mut self) -> Result<Transaction<'_>, StorageError> {
+        Ok(self
+            .client
+            .build_transaction()
+            .isolation_level(IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()?)
+    }
+
+    /// Inserts a RUNNING trial for `worker` (the caller holds the study lock); returns it.
+    fn insert_running(
+        tx: &mut Transaction<'_>,
+        study: i64,
+        params: &Config,
+        params_json: &str,
+        seed: Option<u64>,
+        worker: &WorkerId,
+    ) -> Result<Trial, StorageError> {
+        let now = unix_now();
+        let (id, number) = insert_waiting(tx, study, params_json, seed)?;
+        mark_running(tx, id, worker, now)?;
+        Ok(Trial {
+            seed,
+            started_at: Some(now),
+            ..Trial::running(number, params.clone())
+        })
+    }
+}
+
+impl Storage for PostgresStorage {
+    fn open_study(
+        &mut self,
+        name: &str,
+        directions: &[Direction],
+    ) -> Result<StudyInfo, StorageError> {
+        let mut tx = self.client.transaction()?;
+        let info = match study_by_name(&mut tx, name)? {
+            Some(info) => info,
+            None => insert_study(&mut tx, name, directions)?,
+        };
+        tx.commit()?;
+        if info.directions != directions {
+            return Err(StorageError::DirectionMismatch {
+                study: name.to_string(),
+                stored: info.directions,
+                requested: directions.to_vec(),
+            });
+        }
+        Ok(info)
+    }
+
+    fn find_study(&mut self, name: &str) -> Result<Option<StudyInfo>, StorageError> {
+        study_by_name(&mut self.client, name)
+    }
+
+    fn list_studies(&mut self) -> Result<Vec<StudyInfo>, StorageError> {
+        let sql = format!("SELECT {STUDY_COLUMNS} FROM studies ORDER BY id");
+        self.client
+            .query(&sql, &[])?
+            .iter()
+            .map(study_from_row)
+            .collect()
+    }
+
+    fn set_study_attr(&mut self, study: i64, key: &str, value: &Value) -> Result<(), StorageError> {
+        let mut tx = self.client.transaction()?;
+        study_by_id(&mut tx, study)?;
+        tx.execute(
+            "INSERT INTO study_attrs (study_id, key, value_json) VALUES ($1, $2, $3)
+             ON CONFLICT (study_id, key) DO UPDATE SET value_json = excluded.value_json",
+            &[&study, &key, &value.to_string()],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn study_attr_or_insert(
+        &mut self,
+        study: i64,
+        key: &str,
+        value: &Value,
+    ) -> Result<Value, StorageError> {
+        let mut tx = self.client.transaction()?;
+        study_by_id(&mut tx, study)?;
+        tx.execute(
+            "INSERT INTO study_attrs (study_id, key, value_json) VALUES ($1, $2, $3)
+             ON CONFLICT (study_id, key) DO NOTHING",
+            &[&study, &key, &value.to_string()],
+        )?;
+        let row = tx.query_one(
+            "SELECT value_json FROM study_attrs WHERE study_id = $1 AND key = $2",
+            &[&study, &key],
+        )?;
+        let json: String = get(&row, 0)?;
+        tx.commit()?;
+        parse_json(&json, || format!("study attribute `{key}`"))
+    }
+
+    fn study_attr(&mut self, study: i64, key: &str) -> Result<Option<Value>, StorageError> {
+        let row = self.client.query_opt(
+            "SELECT value_json FROM study_attrs WHERE study_id = $1 AND key = $2",
+            &[&study, &key],
+        )?;
+        match row {
+            Some(row) => {
+                let json: String = get(&row, 0)?;
+                parse_json(&json, || format!("study attribute `{key}`")).map(Some)
+            }
+            None => study_by_id(&mut self.client, study).map(|_| None),
+        }
+    }
+
+    fn create_running(
+        &mut self,
+        study: i64,
+        params: &Config,
+        seed: Option<u64>,
+        worker: &WorkerId,
+    ) -> Result<Trial, StorageError> {
+        let params_json = encode_params(params)?;
+        let mut tx = self.client.transaction()?;
+        lock_study(&mut tx, study)?;
+        let trial = Self::insert_running(&mut tx, study, params, &params_json, seed, worker)?;
+        tx.commit()?;
+        Ok(trial)
+    }
+
+    fn try_create_running(
+        &mut self,
+        study: i64,
+        number: u64,
+        params: &Config,
+        seed: Option<u64>,
+        worker: &WorkerId,
+    ) -> Result<Option<Trial>, StorageError> {
+        let params_json = encode_params(params)?;
+        let mut tx = self.client.transaction()?;
+        lock_study(&mut tx, study)?;
+        if next_number(&mut tx, study)? != number {
+            return Ok(None);
+        }
+        let trial = Self::insert_running(&mut tx, study, params, &params_json, seed, worker)?;
+        tx.commit()?;
+        Ok(Some(trial))
+    }
+
+    fn enqueue(&mut self, study: i64, params: &Config) -> Result<u64, StorageError> {
+        let params_json = encode_params(params)?;
+        let mut tx = self.client.transaction()?;
+        lock_study(&mut tx, study)?;
+        let (_, number) = insert_waiting(&mut tx, study, &params_json, None)?;
+        tx.commit()?;
+        Ok(number)
+    }
+
+    fn claim_waiting(
+        &mut self,
+        study: i64,
+        worker: &WorkerId,
+    ) -> Result<Option<Trial>, StorageError> {
+        let mut tx = self.client.transaction()?;
+        study_by_id(&mut tx, study)?;
+        let oldest = tx.query_opt(
+            "SELECT id, number FROM trials WHERE study_id = $1 AND state = 'WAITING'
+             ORDER BY number LIMIT 1 FOR UPDATE SKIP LOCKED",
+            &[&study],
+        )?;
+        let Some(row) = oldest else {
+            return Ok(None);
+        };
+        let (id, number): (i64, i64) = (get(&row, 0)?, get(&row, 1)?);
+        mark_running(&mut tx, id, worker, unix_now())?;
+        let selection = Selection::One(u64_from_sql(number));
+        let trial = load_trials(&mut tx, study, &selection)?.pop();
+        tx.commit()?;
+        Ok(trial)
+    }
+
+    fn report_intermediate(
+        &mut self,
+        study: i64,
+        number: u64,
+        step: u64,
+        values: &[f64],
+    ) -> Result<(), StorageError> {
+        let mut tx = self.client.transaction()?;
+        let info = study_by_id(&mut tx, study)?;
+        let id = running_trial(&mut tx, &info, number)?;
+        tx.execute(
+            "INSERT INTO trial_intermediate (trial_id, step, values_json) VALUES ($1, $2, $3)
+             ON CONFLICT (trial_id, step) DO UPDATE SET values_json = excluded.values_json",
+            &[&id, &u64_to_sql(step), &encode_values(values)],
+        )?;
+        // A report is a sign of life.
+        tx.execute(
+            "UPDATE trials SET heartbeat_at = $2 WHERE id = $1",
+            &[&id, &unix_now()],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn set_trial_attr(
+        &mut self,
+        study: i64,
+        number: u64,
+        key: &str,
+        value: &Value,
+    ) -> Result<(), StorageError> {
+        let mut tx = self.client.transaction()?;
+        let info = study_by_id(&mut tx, study)?;
+        let (id, _) = trial_ref(&mut tx, &info, number, "")?;
+        tx.execute(
+            "INSERT INTO trial_attrs (trial_id, key, value_json) VALUES ($1, $2, $3)
+             ON CONFLICT (trial_id, key) DO UPDATE SET value_json = excluded.value_json",
+            &[&id, &key, &value.to_string()],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn finish(&mut self, study: i64, number: u64, end: TrialEnd<'_>) -> Result<(), StorageError> {
+        let mut tx = self.client.transaction()?;
+        let info = study_by_id(&mut tx, study)?;
+        let id = running_trial(&mut tx, &info, number)?;
+        check_end(number, info.directions.len(), &end)?;
+        tx.execute(
+            "UPDATE trials SET state = $2, values_json = $3, constraints_json = $4,
+                               fail_reason = $5, finished_at = $6
+             WHERE id = $1",
+            &[
+                &id,
+                &end.state.as_str(),
+                &end.values.map(encode_values),
+                &end.constraints.map(encode_values),
+                &end.reason,
+                &unix_now(),
+            ],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn trials(
+        &mut self,
+        study: i64,
+        states: Option<&[TrialState]>,
+    ) -> Result<Vec<Trial>, StorageError> {
+        let mut tx = self.snapshot()?;
+        study_by_id(&mut tx, study)?;
+        if states.is_some_and(|s| s.is_empty()) {
+            return Ok(Vec::new());
+        }
+        let trials = load_trials(&mut tx, study, &Selection::States(states))?;
+        tx.commit()?;
+        Ok(trials)
+    }
+
+    fn trials_catch_up(
+        &mut self,
+        study: i64,
+        from: u64,
+        also: &[u64],
+    ) -> Result<Vec<Trial>, StorageError> {
+        let mut tx = self.snapshot()?;
+        study_by_id(&mut tx, study)?;
+        let trials = load_trials(&mut tx, study, &Selection::CatchUp(from, also))?;
+        tx.commit()?;
+        Ok(trials)
+    }
+
+    fn trial(&mut self, study: i64, number: u64) -> Result<Trial, StorageError> {
+        let mut tx = self.snapshot()?;
+        let info = study_by_id(&mut tx, study)?;
+        let trial = load_trials(&mut tx, study, &Selection::One(number))?.pop();
+        tx.commit()?;
+        trial.ok_or(StorageError::UnknownTrial {
+            study: info.name,
+            number,
+        })
+    }
+
+    fn recover_orphans(&mut self, study: i64) -> Result<Vec<u64>, StorageError> {
+        let mut tx = self.client.transaction()?;
+        lock_study(&mut tx, study)?;
+        let now = unix_now();
+        let mut failed = Vec::new();
+        for orphan in lock_running(&mut tx, study, None)? {
+            if orphan.worker.is_dead_local() {
+                fail_and_requeue(&mut tx, study, &orphan, now, "is gone")?;
+                failed.push(orphan.number);
+            }
+        }
+        tx.commit()?;
+        Ok(failed)
+    }
+
+    fn heartbeat(&mut self, study: i64, numbers: &[u64]) -> Result<(), StorageError> {
+        let numbers: Vec<i64> = numbers.iter().map(|&n| u64_to_sql(n)).collect();
+        let mut tx = self.client.transaction()?;
+        study_by_id(&mut tx, study)?;
+        // Locked in number order, so two beats of overlapping sets cannot deadlock.
+        let ids: Vec<i64> = tx
+            .query(
+                "SELECT id FROM trials
+                 WHERE study_id = $1 AND number = ANY($2) AND state = 'RUNNING'
+                 ORDER BY number FOR UPDATE",
+                &[&study, &numbers],
+            )?
+            .iter()
+            .map(|row| get(row, 0))
+            .collect::<Result<_, _>>()?;
+        tx.execute(
+            "UPDATE trials SET heartbeat_at = $2 WHERE id = ANY($1)",
+            &[&ids, &unix_now()],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn recover_stale(&mut self, study: i64, grace_s: f64) -> Result<Vec<u64>, StorageError> {
+        let mut tx = self.client.transaction()?;
+        lock_study(&mut tx, study)?;
+        let now = unix_now();
+        let why = format!("sent no heartbeat for more than {grace_s} s");
+        let mut failed = Vec::new();
+        for orphan in lock_running(&mut tx, study, Some(now - grace_s))? {
+            fail_and_requeue(&mut tx, study, &orphan, now, &why)?;
+            failed.push(orphan.number);
+        }
+        tx.commit()?;
+        Ok(failed)
+    }
+}
+
+// ---------------------------------------------------------------------------- row access
+
+/// Column `index` of `row`, a [`StorageError`] if it has another type.
+fn get<'a, T: FromSql<'a>>(row: &'a Row, index: usize) -> Result<T, StorageError> {
+    Ok(row.try_get(index)?)
+}
+
+/// A trial number column.
+fn get_number(row: &Row, index: usize) -> Result<u64, StorageError> {
+    get::<i64>(row, index).map(u64_from_sql)
+}
+
+// ------------------------------------------------------------------------------- studies
+
+/// The `studies` columns [`study_from_row`] reads, in order.
+const STUDY_COLUMNS: &str = "id, name, directions, created_at";
+
+fn study_from_row(row: &Row) -> Result<StudyInfo, StorageError> {
+    let name: String = get(row, 1)?;
+    let directions = parse_json(&get::<String>(row, 2)?, || {
+        format!("directions of study `{name}`")
+    })?;
+    Ok(StudyInfo {
+        id: get(row, 0)?,
+        name,
+        directions,
+        created_at: get(row, 3)?,
+    })
+}
+
+fn study_by_name(
+    client: &mut impl GenericClient,
+    name: &str,
+) -> Result<Option<StudyInfo>, StorageError> {
+    let sql = format!("SELECT {STUDY_COLUMNS} FROM studies WHERE name = $1");
+    client
+        .query_opt(&sql, &[&name])?
+        .as_ref()
+        .map(study_from_row)
+        .transpose()
+}
+
+/// The study with this id, or [`StorageError::UnknownStudyId`].
+fn study_by_id(client: &mut impl GenericClient, id: i64) -> Result<StudyInfo, StorageError> {
+    let sql = format!("SELECT {STUDY_COLUMNS} FROM studies WHERE id = $1");
+    client
+        .query_opt(&sql, &[&id])?
+        .as_ref()
+        .map(study_from_row)
+        .transpose()?
+        .ok_or(StorageError::UnknownStudyId(id))
+}
+
+/// Locks the study's row until the transaction ends: the lock every transaction that adds
+/// trials takes first. [`StorageError::UnknownStudyId`] if there is no such study.
+fn lock_study(tx: &mut Transaction<'_>, id: i64) -> Result<StudyInfo, StorageError> {
+    let sql = format!("SELECT {STUDY_COLUMNS} FROM studies WHERE id = $1 FOR UPDATE");
+    tx.query_opt(&sql, &[&id])?
+        .as_ref()
+        .map(study_from_row)
+        .transpose()?
+        .ok_or(StorageError::UnknownStudyId(id))
+}
+
+/// Creates the study unless a concurrent transaction just did; returns the one stored.
+fn insert_study(
+    tx: &mut Transaction<'_>,
+    name: &str,
+    directions: &[Direction],
+) -> Result<StudyInfo, StorageError> {
+    tx.execute(
+        "INSERT INTO studies (name, directions, created_at) VALUES ($1, $2, $3)
+         ON CONFLICT (name) DO NOTHING",
+        &[&name, &to_json(directions, "directions")?, &unix_now()],
+    )?;
+    study_by_name(tx, name)?.ok_or_else(|| StorageError::UnknownStudy(name.to_string()))
+}
+
+// ------------------------------------------------------------------------ trial changes
+
+/// The number the study's next trial gets (under the study lock, the one it will get).
+fn next_number(tx: &mut Transaction<'_>, study: i64) -> Result<u64, StorageError> {
+    let row = tx.query_one(
+        "SELECT COALESCE(MAX(number) + 1, 0) FROM trials WHERE study_id = $1",
+        &[&study],
+    )?;
+    get_number(&row, 0)
+}
+
+/// Inserts a WAITING trial with the study's next free number; returns its row id and number.
+/// The caller must hold the study lock ([`lock_study`]).
+fn insert_waiting(
+    tx: &mut Transaction<'_>,
+    study: i64,
+    params_json: &str,
+    seed: Option<u64>,
+) -> Result<(i64, u64), StorageError> {
+    let number = next_number(tx, study)?;
+    let row = tx.query_one(
+        "INSERT INTO trials (study_id, number, state, params_json, seed)
+         VALUES ($1, $2, 'WAITING', $3, $4) RETURNING id",
+        &[
+            &study,
+            &u64_to_sql(number),
+            &params_json,
+            &seed.map(u64_to_sql),
+        ],
+    )?;
+    Ok((get(&row, 0)?, number))
+}
+
+/// Makes trial `id` RUNNING on `worker`, started (and last alive) now.
+fn mark_running(
+    tx: &mut Transaction<'_>,
+    id: i64,
+    worker: &WorkerId,
+    now: f64,
+) -> Result<(), StorageError> {
+    tx.execute(
+        "UPDATE trials SET state = 'RUNNING', started_at = $2, heartbeat_at = $2,
+                           worker_host = $3, worker_pid = $4, worker_started = $5
+         WHERE id = $1",
+        &[
+            &id,
+            &now,
+            &worker.host,
+            &i64::from(worker.pid),
+            &worker.started.map(u64_to_sql),
+        ],
+    )?;
+    Ok(())
+}
+
+/// The row id and state of trial `number`, or [`StorageError::UnknownTrial`]; `lock` is
+/// appended to the query (`FOR UPDATE` or nothing).
+fn trial_ref(
+    tx: &mut Transaction<'_>,
+    study: &StudyInfo,
+    number: u64,
+    lock: &str,
+) -> Result<(i64, TrialState), StorageError> {
+    let sql = format!("SELECT id, state FROM trials WHERE study_id = $1 AND number = $2 {lock}");
+    let row = tx
+        .query_opt(&sql, &[&study.id, &u64_to_sql(number)])?
+        .ok_or_else(|| StorageError::UnknownTrial {
+            study: study.name.clone(),
+            number,
+        })?;
+    Ok((
+        get(&row, 0)?,
+        parse_state(&get::<String>(&row, 1)?, number)?,
+    ))
+}
+
+/// Locks trial `number` and returns its row id if it is RUNNING, else
+/// [`StorageError::NotRunning`].
+fn running_trial(
+    tx: &mut Transaction<'_>,
+    study: &StudyInfo,
+    number: u64,
+) -> Result<i64, StorageError> {
+    match trial_ref(tx, study, number, "FOR UPDATE")? {
+        (id, TrialState::Running) => Ok(id),
+        (_, state) => Err(StorageError::NotRunning { number, state }),
+    }
+}
+
+/// A RUNNING trial and the worker that claimed it.
+struct Claimed {
+    id: i64,
+    number: u64,
+    params_json: String,
+    seed: Option<u64>,
+    worker: WorkerId,
+}
+
+impl Claimed {
+    fn from_row(row: &Row) -> Result<Self, StorageError> {
+        let number = get_number(row, 1)?;
+        let pid: i64 = get(row, 5)?;
+        let pid = u32::try_from(pid).map_err(|_| {
+            StorageError::Corrupt(format!("trial {number} has worker process id {pid}"))
+        })?;
+        Ok(Claimed {
+            id: get(row, 0)?,
+            number,
+            params_json: get(row, 2)?,
+            seed: get::<Option<i64>>(row, 3)?.map(u64_from_sql),
+            worker: WorkerId {
+                host: get(row, 4)?,
+                pid,
+                started: get::<Option<i64>>(row, 6)?.map(u64_from_sql),
+            },
+        })
+    }
+}
+
+/// Locks and returns the study's RUNNING trials that record their worker, skipping those
+/// another transaction holds; with `beat_before`, only those whose last heartbeat is older.
+fn lock_running(
+    tx: &mut Transaction<'_>,
+    study: i64,
+    beat_before: Option<f64>,
+) -> Result<Vec<Claimed>, StorageError> {
+    let stale = if beat_before.is_some() {
+        "AND heartbeat_at IS NOT NULL AND heartbeat_at < $2"
+    } else {
+        ""
+    };
+    let sql = format!(
+        "SELECT id, number, params_json, seed, worker_host, worker_pid, worker_started
+         FROM trials
+         WHERE study_id = $1 AND state = 'RUNNING'
+               AND worker_host IS NOT NULL AND worker_pid IS NOT NULL {stale}
+         ORDER BY number FOR UPDATE SKIP LOCKED"
+    );
+    let rows = match &beat_before {
+        Some(before) => tx.query(&sql, &[&study, before])?,
+        None => tx.query(&sql, &[&study])?,
+    };
+    rows.iter().map(Claimed::from_row).collect()
+}
+
+/// Fails an interrupted trial and enqueues a WAITING copy with the same parameters and seed;
+/// `why` says what happened to its worker (`is gone`). The caller holds the study lock.
+fn fail_and_requeue(
+    tx: &mut Transaction<'_>,
+    study: i64,
+    orphan: &Claimed,
+    now: f64,
+    why: &str,
+) -> Result<(), StorageError> {
+    let (_, copy) = insert_waiting(tx, study, &orphan.params_json, orphan.seed)?;
+    let reason = interrupted_reason(&orphan.worker, why, copy);
+    tx.execute(
+        "UPDATE trials SET state = 'FAIL', fail_reason = $2, finished_at = $3 WHERE id = $1",
+        &[&orphan.id, &reason, &now],
+    )?;
+    Ok(())
+}
+
+// -------------------------------------------------------------------------- trial loads
+
+/// Which trials of a study to load.
+enum Selection<'a> {
+    /// All, or those in these (non-empty) states.
+    States(Option<&'a [TrialState]>),
+    /// The one with this number.
+    One(u64),
+    /// Those numbered `from` or higher, and those numbered in the list.
+    CatchUp(u64, &'a [u64]),
+}
+
+/// A [`Selection`] as SQL: a condition on `trials t` (`$1` is the study id) and the values of
+/// its other parameters.
+enum Filter {
+    All,
+    States(Vec<&'static str>),
+    One(i64),
+    CatchUp(i64, Vec<i64>),
+}
+
+impl Filter {
+    fn new(selection: &Selection<'_>) -> Self {
+        match selection {
+            Selection::States(None) => Filter::All,
+            Selection::States(Some(states)) => {
+                Filter::States(states.iter().map(|s| s.as_str()).collect())
+            }
+            Selection::One(number) => Filter::One(u64_to_sql(*number)),
+            Selection::CatchUp(from, also) => Filter::CatchUp(
+                u64_to_sql(*from),
+                also.iter().map(|&n| u64_to_sql(n)).collect(),
+            ),
+        }
+    }
+
+    fn condition(&self) -> &'static str {
+        match self {
+            Filter::All => "t.study_id = $1",
+            Filter::States(_) => "t.study_id = $1 AND t.state = ANY($2)",
+            Filter::One(_) => "t.study_id = $1 AND t.number = $2",
+            Filter::CatchUp(..) => "t.study_id = $1 AND (t.number >= $2 OR t.number = ANY($3))",
+        }
+    }
+
+    /// The values of `$1`, `$2`, … for [`Filter::condition`].
+    fn params<'a>(&'a self, study: &'a i64) -> Vec<&'a (dyn ToSql + Sync)> {
+        match self {
+            Filter::All => vec![study],
+            Filter::States(states) => vec![study, states],
+            Filter::One(number) => vec![study, number],
+            Filter::CatchUp(from, also) => vec![study, from, also],
+        }
+    }
+}
+
+/// The `trials t` columns [`trial_from_row`] reads, in order.
+const TRIAL_COLUMNS: &str = "t.id, t.number, t.state, t.params_json, t.values_json, \
+     t.constraints_json, t.fail_reason, t.seed, t.started_at, t.finished_at";
+
+/// Loads the selected trials in number order with their intermediate values and attributes:
+/// three queries, whatever the number of trials.
+fn load_trials(
+    tx: &mut Transaction<'_>,
+    study: i64,
+    selection: &Selection<'_>,
+) -> Result<Vec<Trial>, StorageError> {
+    let filter = Filter::new(selection);
+    let params = filter.params(&study);
+    let condition = filter.condition();
+    let mut trials = Vec::new();
+    let mut index = HashMap::new();
+    let sql = format!("SELECT {TRIAL_COLUMNS} FROM trials t WHERE {condition} ORDER BY t.number");
+    for row in tx.query(&sql, &params)? {
+        let (id, trial) = trial_from_row(&row)?;
+        index.insert(id, trials.len());
+        trials.push(trial);
+    }
+    let sql = format!(
+        "SELECT i.trial_id, i.step, i.values_json FROM trial_intermediate i
+         JOIN trials t ON t.id = i.trial_id WHERE {condition}"
+    );
+    for row in tx.query(&sql, &params)? {
+        add_intermediate(by_id(&mut trials, &index, get(&row, 0)?)?, &row)?;
+    }
+    let sql = format!(
+        "SELECT a.trial_id, a.key, a.value_json FROM trial_attrs a
+         JOIN trials t ON t.id = a.trial_id WHERE {condition}"
+    );
+    for row in tx.query(&sql, &params)? {
+        add_attr(by_id(&mut trials, &index, get(&row, 0)?)?, &row)?;
+    }
+    Ok(trials)
+}
+
+/// Adds a `trial_intermediate` row (trial id, step, values) to its trial.
+fn add_intermediate(trial: &mut Trial, row: &Row) -> Result<(), StorageError> {
+    let step = get_number(row, 1)?;
+    let values = decode_values(&get::<String>(row, 2)?, || {
+        format!(
+            "intermediate values of trial {} at step {step}",
+            trial.number
+        )
+    })?;
+    trial.intermediate.insert(step, values);
+    Ok(())
+}
+
+/// Adds a `trial_attrs` row (trial id, key, value) to its trial.
+fn add_attr(trial: &mut Trial, row: &Row) -> Result<(), StorageError> {
+    let key: String = get(row, 1)?;
+    let value = parse_json(&get::<String>(row, 2)?, || {
+        format!("attribute `{key}` of trial {}", trial.number)
+    })?;
+    trial.attrs.insert(key, value);
+    Ok(())
+}
+
+/// The loaded trial with row id `id`.
+fn by_id<'t>(
+    trials: &'t mut [Trial],
+    index: &HashMap<i64, usize>,
+    id: i64,
+) -> Result<&'t mut Trial, StorageError> {
+    index
+        .get(&id)
+        .and_then(|&i| trials.get_mut(i))
+        .ok_or_else(|| StorageError::Corrupt(format!("row for unknown trial id {id}")))
+}
+
+/// Decodes a row of [`TRIAL_COLUMNS`] into its row id and trial (without intermediate values
+/// and attributes).
+fn trial_from_row(row: &Row) -> Result<(i64, Trial), StorageError> {
+    let number = get_number(row, 1)?;
+    let state = parse_state(&get::<String>(row, 2)?, number)?;
+    let params = parse_json(&get::<String>(row, 3)?, || {
+        format!("parameters of trial {number}")
+    })?;
+    let values = get::<Option<String>>(row, 4)?
+        .map(|json| decode_values(&json, || format!("values of trial {number}")))
+        .transpose()?;
+    let constraints = get::<Option<String>>(row, 5)?
+        .map(|json| decode_values(&json, || format!("constraints of trial {number}")))
+        .transpose()?;
+    let trial = Trial {
+        number,
+        state,
+        params,
+        values,
+        constraints,
+        intermediate: BTreeMap::new(),
+        fail_reason: get(row, 6)?,
+        seed: get::<Option<i64>>(row, 7)?.map(u64_from_sql),
+        started_at: get(row, 8)?,
+        finished_at: get(row, 9)?,
+        attrs: BTreeMap::new(),
+    };
+    Ok((get(row, 0)?, trial))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact;
+
+    #[test]
+    fn passwords_are_left_out_of_urls() {
+        assert_eq!(
+            redact("postgres://nas:secret@db:5432/nas?sslmode=disable"),
+            "postgres://nas:***@db:5432/nas?sslmode=disable"
+        );
+        assert_eq!(redact("postgres://nas@db/nas"), "postgres://nas@db/nas");
+        assert_eq!(
+            redact("host=db user=nas password=secret dbname=nas"),
+            "host=db user=nas password=*** dbname=nas"
+        );
+    }
+}
