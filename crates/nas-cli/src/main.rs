@@ -16,6 +16,7 @@ mod space_cmd;
 mod status_cmd;
 mod study_config;
 mod study_read;
+mod workers_cmd;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -54,6 +55,9 @@ enum Command {
     /// Report a study (it may still be running): an HTML page with Pareto fronts, progress,
     /// learning curves and parameter importance, or JSON, CSV or a terminal table.
     Report(report_cmd::ReportArgs),
+    /// One search worker per device of this machine on one study: `nas workers --devices
+    /// 0,1,2,3 -- --study NAME [--storage URL] [search options]`.
+    Workers(workers_cmd::WorkersArgs),
     /// Workers, running trials and progress of a study (local or shared through PostgreSQL).
     Status(status_cmd::StatusArgs),
     /// Retrain a trial of a study at full fidelity, score it once on the test split and write
@@ -139,6 +143,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bench { command } => bench::run(command),
         Command::Report(args) => report_cmd::run(args),
         Command::Status(args) => status_cmd::run(args),
+        Command::Workers(args) => workers_cmd::run(args),
         Command::Export(args) => export_cmd::run(args),
         Command::Predict(args) => predict_cmd::run(args),
         Command::Data { command } => match command {

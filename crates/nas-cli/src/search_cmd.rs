@@ -40,6 +40,10 @@ pub struct SearchArgs {
     /// `nas search` with the same `--study` and `--storage` N times for N workers.
     #[arg(long)]
     storage: Option<String>,
+    /// Which device of the backend: the K-th discrete GPU (wgpu, Vulkan) or CUDA device K;
+    /// 0 for the CPU backends. Default: the backend's default device.
+    #[arg(long)]
+    device: Option<usize>,
     /// Seconds without a heartbeat after which another worker's running trial is taken for
     /// lost: failed and queued again.
     #[arg(long, default_value_t = 60.0)]
@@ -183,7 +187,10 @@ pub fn run(cli: SearchArgs) -> anyhow::Result<()> {
     init_log(&study_dir.join("search.log"))?;
 
     let (backend, why) = crate::choose_backend(args.backend.as_deref())?;
-    let device = backend.device()?;
+    let device = match cli.device {
+        Some(k) => backend.device_at(k)?,
+        None => backend.device()?,
+    };
     eprintln!(
         "nas: {why}; device: {}",
         nas_model::device_name(&device, backend)

@@ -206,9 +206,17 @@ fn a_sampler_that_cannot_serve_the_space_fails_before_serving() {
 fn three_servers_share_one_study_file() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("shared.db");
-    let storage = db.to_str().unwrap();
+    three_servers_share(db.to_str().unwrap(), "ask-tell");
+}
+
+/// Three `nas ask-tell` processes on one study of `storage` at once, interleaved: trial
+/// numbers unique and dense across them, every tell recorded once, one best for all.
+fn three_servers_share(storage: &str, study: &str) {
     let mut servers: Vec<Server> = (0..3)
-        .map(|seed| Server::start(&["--storage", storage, "--seed", &seed.to_string()]))
+        .map(|seed| {
+            let seed = seed.to_string();
+            Server::start(&["--storage", storage, "--study", study, "--seed", &seed])
+        })
         .collect();
     let mut numbers = Vec::new();
     for _ in 0..15 {
@@ -223,6 +231,14 @@ fn three_servers_share_one_study_file() {
     }
     numbers.sort_unstable();
     assert_eq!(numbers, (0..45).collect::<Vec<u64>>());
+    // A trial told by one process cannot be told again by another.
+    let again = servers[1].send(&json!({"op":"tell","trial":0,"values":[0.0]}).to_string());
+    assert!(
+        again["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("not running")),
+        "{again}"
+    );
     let best: Vec<Value> = servers
         .iter_mut()
         .map(|s| s.send(r#"{"op":"best"}"#))
@@ -243,8 +259,12 @@ fn bad_arguments_are_named_before_serving() {
         (["--directions", "sideways"], "unknown direction `sideways`"),
         (["--sampler", "cmaes"], "unknown sampler `cmaes`"),
         (
-            ["--storage", "postgres://db/x"],
-            "unsupported storage `postgres://db/x`",
+            ["--storage", "mysql://db/x"],
+            "unsupported storage `mysql://db/x`",
+        ),
+        (
+            ["--storage", "postgres://nobody:secret@127.0.0.1:1/x"],
+            "cannot connect to postgres://nobody:***@127.0.0.1:1/x",
         ),
     ] {
         let out = Command::new(env!("CARGO_BIN_EXE_nas"))
@@ -259,4 +279,21 @@ fn bad_arguments_are_named_before_serving() {
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains(expected), "{args:?}: {err}");
     }
+}
+
+#[test]
+fn several_processes_share_one_postgres_study() {
+    let Ok(url) = std::env::var("NAS_TEST_POSTGRES") else {
+        assert!(
+            std::env::var("NAS_REQUIRE_POSTGRES").as_deref() != Ok("1"),
+            "NAS_REQUIRE_POSTGRES=1 but NAS_TEST_POSTGRES is not set"
+        );
+        return eprintln!("skipping: set NAS_TEST_POSTGRES=postgres://… to run it");
+    };
+    let study = format!(
+        "ask-tell-{}-{}",
+        std::process::id(),
+        nas_core::study::unix_now() as u64
+    );
+    three_servers_share(&url, &study);
 }

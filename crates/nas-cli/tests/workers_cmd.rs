@@ -191,3 +191,42 @@ fn two_workers_run_asha_on_one_study() {
     }
     assert!(count(&all, TrialState::Complete) >= 1);
 }
+
+#[test]
+fn nas_workers_starts_one_search_per_device() {
+    let (dir, data) = data_dir();
+    let results = dir.path().join("results");
+    let url = format!("sqlite://{}", dir.path().join("devices.db").display());
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_nas"));
+    cmd.args(["workers", "--devices", "0,0", "--", "--space", LIGHTWEIGHT])
+        .args(["--dataset", "fashion-mnist", "--data-dir"])
+        .arg(&data)
+        .arg("--results")
+        .arg(&results)
+        .args([
+            "--study",
+            "devices",
+            "--validation",
+            "100",
+            "--top-fraction",
+            "1",
+        ])
+        .args(["--quiet", "--backend", "flex", "--storage", &url])
+        .args(["--trials", "4", "--max-epochs", "2", "--scheduler", "none"]);
+    run_ok(cmd);
+    let all = trials(&url, "devices");
+    assert_eq!(count(&all, TrialState::Complete), 4, "{all:#?}");
+    let mut workers: Vec<String> = all.iter().map(worker_of).collect();
+    workers.sort();
+    workers.dedup();
+    assert_eq!(workers.len(), 2, "one process per device: {workers:?}");
+
+    let mut bad = search_command(Path::new(LIGHTWEIGHT), &data, &results, "bad", &[]);
+    bad.args(["--backend", "flex", "--device", "3"]);
+    let out = bad.output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("no device 3"),
+        "{err}"
+    );
+}

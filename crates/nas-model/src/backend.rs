@@ -76,6 +76,40 @@ impl BackendKind {
         Ok(self.device_unchecked())
     }
 
+    /// Device `index` of the backend (a multi-GPU box: one worker per GPU): the index-th
+    /// discrete GPU for wgpu and Vulkan, CUDA device `index`. The CPU backends have one
+    /// device, 0. Fails when this build lacks the backend or the CPU index is not 0; a GPU
+    /// index that names no adapter fails on first use.
+    pub fn device_at(self, index: usize) -> Result<Device, ModelError> {
+        if !self.is_compiled() {
+            return Err(ModelError::BackendNotCompiled {
+                backend: self.name(),
+            });
+        }
+        if self.is_cpu() {
+            return match index {
+                0 => Ok(self.device_unchecked()),
+                _ => Err(ModelError::Settings(format!(
+                    "backend {self} has one device, 0; there is no device {index}"
+                ))),
+            };
+        }
+        Ok(self.gpu_unchecked(index))
+    }
+
+    #[allow(unreachable_code, unused_variables)]
+    fn gpu_unchecked(self, index: usize) -> Device {
+        match self {
+            #[cfg(feature = "wgpu")]
+            BackendKind::Wgpu => Device::wgpu(burn::tensor::DeviceKind::DiscreteGpu(index)),
+            #[cfg(feature = "vulkan")]
+            BackendKind::Vulkan => Device::vulkan(burn::tensor::DeviceKind::DiscreteGpu(index)),
+            #[cfg(feature = "cuda")]
+            BackendKind::Cuda => Device::cuda(index),
+            _ => self.device_unchecked(),
+        }
+    }
+
     #[allow(unreachable_code)]
     fn device_unchecked(self) -> Device {
         match self {
