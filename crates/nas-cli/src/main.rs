@@ -213,16 +213,7 @@ fn open_storage(url: Option<&str>) -> anyhow::Result<Box<dyn Storage>> {
     })
 }
 
-/// A storage URL fit to print: the password of `postgres://user:password@host/db` hidden.
+/// A storage URL fit to print: its password hidden.
 pub(crate) fn redact(url: &str) -> String {
-    match (url.find("://"), url.find('@')) {
-        (Some(scheme), Some(at)) if scheme < at => {
-            let credentials = &url[scheme + 3..at];
-            match credentials.split_once(':') {
-                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
-                None => url.to_string(),
-            }
-        }
-        _ => url.to_string(),
-    }
+    nas_core::study::redact_url(url)
 }

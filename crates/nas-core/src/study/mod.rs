@@ -5,13 +5,14 @@
 mod codec;
 mod handle;
 mod postgres;
+mod schema;
 mod sqlite;
 mod storage;
 mod trial;
 mod url;
 
 pub use handle::{best_of, Study, StudyError};
-pub use postgres::PostgresStorage;
+pub use postgres::{redact_url, PostgresStorage};
 pub use sqlite::SqliteStorage;
 pub use storage::{Storage, StorageError, StudyInfo, TrialEnd, WorkerId};
 pub use trial::{unix_now, Direction, Trial, TrialState};

@@ -38,63 +38,10 @@ use super::codec::{
     check_end, decode_values, encode_params, encode_values, interrupted_reason, parse_json,
     parse_state, to_json, u64_from_sql, u64_to_sql,
 };
+use super::schema::{for_postgres, MIGRATIONS};
 use super::storage::{Storage, StorageError, StudyInfo, TrialEnd, WorkerId};
 use super::trial::{unix_now, Direction, Trial, TrialState};
 use crate::space::Config;
-
-/// Schema migrations in order: applying `MIGRATIONS[v]` takes the schema from version `v` to
-/// `v + 1`. Kept in step with the SQLite storage's list. Never edit a released entry.
-const MIGRATIONS: &[&str] = &[SCHEMA_V1, SCHEMA_V2];
-
-/// Version 2: the start time of a trial's worker process.
-const SCHEMA_V2: &str = "ALTER TABLE trials ADD COLUMN worker_started BIGINT;";
-
-/// The first schema: SQLite's, with identity columns for its row ids.
-const SCHEMA_V1: &str = "
-CREATE TABLE studies (
-    id          BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    name        TEXT NOT NULL UNIQUE,
-    directions  TEXT NOT NULL,
-    created_at  DOUBLE PRECISION NOT NULL
-);
-CREATE TABLE study_attrs (
-    study_id    BIGINT NOT NULL REFERENCES studies (id) ON DELETE CASCADE,
-    key         TEXT NOT NULL,
-    value_json  TEXT NOT NULL,
-    PRIMARY KEY (study_id, key)
-);
-CREATE TABLE trials (
-    id               BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    study_id         BIGINT NOT NULL REFERENCES studies (id) ON DELETE CASCADE,
-    number           BIGINT NOT NULL,
-    state            TEXT NOT NULL
-                     CHECK (state IN ('WAITING', 'RUNNING', 'COMPLETE', 'PRUNED', 'FAIL')),
-    params_json      TEXT NOT NULL,
-    values_json      TEXT,
-    constraints_json TEXT,
-    fail_reason      TEXT,
-    seed             BIGINT,
-    started_at       DOUBLE PRECISION,
-    finished_at      DOUBLE PRECISION,
-    worker_host      TEXT,
-    worker_pid       BIGINT,
-    heartbeat_at     DOUBLE PRECISION,
-    UNIQUE (study_id, number)
-);
-CREATE INDEX trials_by_state ON trials (study_id, state, number);
-CREATE TABLE trial_intermediate (
-    trial_id     BIGINT NOT NULL REFERENCES trials (id) ON DELETE CASCADE,
-    step         BIGINT NOT NULL,
-    values_json  TEXT NOT NULL,
-    PRIMARY KEY (trial_id, step)
-);
-CREATE TABLE trial_attrs (
-    trial_id    BIGINT NOT NULL REFERENCES trials (id) ON DELETE CASCADE,
-    key         TEXT NOT NULL,
-    value_json  TEXT NOT NULL,
-    PRIMARY KEY (trial_id, key)
-);
-";
 
 /// Key of the advisory lock that serialises migrations (the ASCII of `nas_schm`).
 const MIGRATION_LOCK: i64 = 0x6e61_735f_7363_686d;
@@ -119,7 +66,7 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 
 /// `url` with the password of its user part (`user:secret@`) or a `password=` setting
 /// replaced by `***`, for error messages.
-fn redact(url: &str) -> String {
+pub fn redact_url(url: &str) -> String {
     if let Some((scheme, rest)) = url.split_once("://") {
         let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
         let (authority, tail) = rest.split_at(authority_end);
@@ -161,7 +108,7 @@ impl PostgresStorage {
     /// `postgres://nas:secret@db-host:5432/nas`, creating the schema if needed and migrating an
     /// older one. Errors name the URL without its password.
     pub fn connect(url: &str) -> Result<Self, StorageError> {
-        let redacted = redact(url);
+        let redacted = redact_url(url);
         let client = Client::connect(url, NoTls).map_err(|e| {
             StorageError::Database(format!("cannot connect to {redacted}: {}", error_chain(&e)))
         })?;
@@ -194,7 +141,7 @@ impl PostgresStorage {
                 ))
             })?;
         for sql in pending {
-            tx.batch_execute(sql)?;
+            tx.batch_execute(&for_postgres(sql))?;
         }
         if !pending.is_empty() {
             let version = MIGRATIONS.len() as i64;
@@ -947,17 +894,17 @@ fn trial_from_row(row: &Row) -> Result<(i64, Trial), StorageError> {
 
 #[cfg(test)]
 mod tests {
-    use super::redact;
+    use super::redact_url;
 
     #[test]
     fn passwords_are_left_out_of_urls() {
         assert_eq!(
-            redact("postgres://nas:secret@db:5432/nas?sslmode=disable"),
+            redact_url("postgres://nas:secret@db:5432/nas?sslmode=disable"),
             "postgres://nas:***@db:5432/nas?sslmode=disable"
         );
-        assert_eq!(redact("postgres://nas@db/nas"), "postgres://nas@db/nas");
+        assert_eq!(redact_url("postgres://nas@db/nas"), "postgres://nas@db/nas");
         assert_eq!(
-            redact("host=db user=nas password=secret dbname=nas"),
+            redact_url("host=db user=nas password=secret dbname=nas"),
             "host=db user=nas password=*** dbname=nas"
         );
     }
