@@ -1,6 +1,8 @@
 //! `nas ask-tell` end to end through the binary: the protocol, errors that keep the server
 //! serving, the Pareto set, and a study that survives `kill -9`.
 
+mod common;
+
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
@@ -283,17 +285,9 @@ fn bad_arguments_are_named_before_serving() {
 
 #[test]
 fn several_processes_share_one_postgres_study() {
-    let Ok(url) = std::env::var("NAS_TEST_POSTGRES") else {
-        assert!(
-            std::env::var("NAS_REQUIRE_POSTGRES").as_deref() != Ok("1"),
-            "NAS_REQUIRE_POSTGRES=1 but NAS_TEST_POSTGRES is not set"
-        );
-        return eprintln!("skipping: set NAS_TEST_POSTGRES=postgres://… to run it");
+    let Some(url) = common::postgres_url() else {
+        return;
     };
-    let study = format!(
-        "ask-tell-{}-{}",
-        std::process::id(),
-        nas_core::study::unix_now() as u64
-    );
+    let study = common::unique_study("ask-tell");
     three_servers_share(&url, &study);
 }

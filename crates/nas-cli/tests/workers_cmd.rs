@@ -95,18 +95,10 @@ fn three_workers_share_one_sqlite_study() {
 
 #[test]
 fn three_workers_share_one_postgres_study() {
-    let Ok(url) = std::env::var("NAS_TEST_POSTGRES") else {
-        assert!(
-            std::env::var("NAS_REQUIRE_POSTGRES").as_deref() != Ok("1"),
-            "NAS_REQUIRE_POSTGRES=1 but NAS_TEST_POSTGRES is not set"
-        );
-        return eprintln!("skipping: set NAS_TEST_POSTGRES=postgres://… to run it");
+    let Some(url) = common::postgres_url() else {
+        return;
     };
-    let study = format!(
-        "workers-{}-{}",
-        std::process::id(),
-        nas_core::study::unix_now() as u64
-    );
+    let study = common::unique_study("workers");
     three_workers_share_the_budget(&url, &study);
 }
 

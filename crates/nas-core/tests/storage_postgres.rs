@@ -6,6 +6,10 @@
 //! passes, unless `NAS_REQUIRE_POSTGRES=1`, which makes them fail. Tests share the database
 //! and run in parallel: each works on studies of its own unique names.
 
+mod common;
+
+use common::{assert_same_config, config, dead_worker, me};
+
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Barrier;
@@ -80,54 +84,6 @@ macro_rules! server {
             None => return,
         }
     };
-}
-
-fn config(pairs: &[(&str, ParamValue)]) -> Config {
-    pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.clone()))
-        .collect()
-}
-
-fn me() -> WorkerId {
-    WorkerId::current()
-}
-
-/// A worker on this host whose process has exited and been reaped.
-fn dead_worker() -> WorkerId {
-    let mut child = std::process::Command::new("true")
-        .spawn()
-        .expect("spawn `true`");
-    let pid = child.id();
-    child.wait().expect("wait for `true`");
-    WorkerId {
-        host: WorkerId::current().host,
-        pid,
-        started: None,
-    }
-}
-
-/// The same value and the same kind: `Int(3)` is not `Float(3.0)` here, and floats compare by
-/// bits.
-fn same_kind(a: &ParamValue, b: &ParamValue) -> bool {
-    match (a, b) {
-        (ParamValue::Int(x), ParamValue::Int(y)) => x == y,
-        (ParamValue::Float(x), ParamValue::Float(y)) => x.to_bits() == y.to_bits(),
-        (ParamValue::Bool(x), ParamValue::Bool(y)) => x == y,
-        (ParamValue::Str(x), ParamValue::Str(y)) => x == y,
-        _ => false,
-    }
-}
-
-fn assert_same_config(got: &Config, want: &Config) {
-    assert_eq!(got.len(), want.len());
-    for (name, value) in want {
-        let stored = &got[name];
-        assert!(
-            same_kind(stored, value),
-            "{name}: stored {stored:?}, want {value:?}"
-        );
-    }
 }
 
 fn numbers(trials: &[Trial]) -> Vec<u64> {

@@ -65,3 +65,25 @@ pub fn data_dir() -> (tempfile::TempDir, PathBuf) {
     tiny_dataset(&data);
     (dir, data)
 }
+
+/// The PostgreSQL server of the tests (`NAS_TEST_POSTGRES`), or `None` after a skip line;
+/// with `NAS_REQUIRE_POSTGRES=1` a missing server fails the test instead.
+pub fn postgres_url() -> Option<String> {
+    match std::env::var("NAS_TEST_POSTGRES") {
+        Ok(url) => Some(url),
+        Err(_) => {
+            assert!(
+                std::env::var("NAS_REQUIRE_POSTGRES").as_deref() != Ok("1"),
+                "NAS_REQUIRE_POSTGRES=1 but NAS_TEST_POSTGRES is not set"
+            );
+            eprintln!("skipping: set NAS_TEST_POSTGRES=postgres://… to run it");
+            None
+        }
+    }
+}
+
+/// A study name no other run of the tests uses.
+pub fn unique_study(prefix: &str) -> String {
+    let now = nas_core::study::unix_now();
+    format!("{prefix}-{}-{}", std::process::id(), (now * 1e6) as u64)
+}
