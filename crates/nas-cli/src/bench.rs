@@ -224,7 +224,7 @@ fn concurrent_workers(
     let stamp = nas_core::study::unix_now() as u64;
     println!(
         "ask + tell with several workers on one study ({sampler}, {asks} each, storage {})",
-        crate::redact(storage)
+        nas_core::study::redact_url(storage)
     );
     println!(
         "{:>8} {:>8} {:>10} {:>10} {:>11}",

@@ -14,6 +14,7 @@ use nas_export::{
     EXPORT_FORMAT, ONNX_FILE, RECORD_FILE, SAFETENSORS_FILE,
 };
 use nas_model::{measure_latency, BackendKind, Device, DeviceImages, LatencySettings, Network};
+use nas_report::{Report, ReportInput};
 use nas_train::{CandidateTrainer, Evaluation, Recipe};
 
 use crate::study_read::read_study;
@@ -53,7 +54,19 @@ pub struct ExportArgs {
 pub fn run(args: ExportArgs) -> anyhow::Result<()> {
     let pick = Pick::parse(&args.pick)?;
     let study = read_study(&args.results, &args.study, args.storage.as_deref())?;
-    let trial = pick.choose(&study.trials, &study.directions, &study.value_names)?;
+    let report = Report::build(&ReportInput {
+        study: &args.study,
+        directions: &study.directions,
+        value_names: &study.value_names,
+        trials: &study.trials,
+        space: study.space.as_ref(),
+    });
+    let row = pick.choose(&report)?;
+    let trial = study
+        .trials
+        .iter()
+        .find(|t| t.number == row.number)
+        .context("the picked trial is in the study")?;
     let (spec, mut recipe) = decode(trial)?;
     if let Some(epochs) = args.epochs {
         if epochs.is_nan() || epochs <= 0.0 {
@@ -103,7 +116,7 @@ pub fn run(args: ExportArgs) -> anyhow::Result<()> {
         test_accuracy: retrained.test.accuracy,
         test_loss: retrained.test.loss,
         test_images: view.validation().len(),
-        search_validation_accuracy: nas_export::accuracy(trial, &study.value_names),
+        search_validation_accuracy: row.accuracy,
         params: plan.params(),
         macs: plan.macs(),
         latency: latencies(&spec, backend, config.latency_batch())?,

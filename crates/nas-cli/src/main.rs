@@ -208,12 +208,8 @@ fn parse_directions(names: &[String]) -> anyhow::Result<Vec<Direction>> {
 fn open_storage(url: Option<&str>) -> anyhow::Result<Box<dyn Storage>> {
     Ok(match url {
         None => Box::new(SqliteStorage::in_memory()?),
-        Some(url) => nas_core::study::open_storage(url)
-            .with_context(|| format!("opening study storage {}", redact(url)))?,
+        Some(url) => nas_core::study::open_storage(url).with_context(|| {
+            format!("opening study storage {}", nas_core::study::redact_url(url))
+        })?,
     })
-}
-
-/// A storage URL fit to print: its password hidden.
-pub(crate) fn redact(url: &str) -> String {
-    nas_core::study::redact_url(url)
 }

@@ -263,8 +263,12 @@ pub fn run(cli: SearchArgs) -> anyhow::Result<()> {
         .storage
         .clone()
         .unwrap_or_else(|| format!("sqlite://{}", study_dir.join("study.db").display()));
-    let storage = nas_core::study::open_storage(&url)
-        .with_context(|| format!("opening study storage {}", crate::redact(&url)))?;
+    let storage = nas_core::study::open_storage(&url).with_context(|| {
+        format!(
+            "opening study storage {}",
+            nas_core::study::redact_url(&url)
+        )
+    })?;
     let param_names: Vec<String> = space.params().iter().map(|p| p.name.clone()).collect();
     let directions = scoring.directions();
     let mut study = Study::open(storage, &cli.study, &directions, space, sampler_box)?;

@@ -40,7 +40,7 @@ pub(crate) fn open_study_storage(
             format!("sqlite://{}", db.display())
         }
     };
-    let shown = crate::redact(&url);
+    let shown = nas_core::study::redact_url(&url);
     let mut storage =
         open_storage(&url).with_context(|| format!("opening study storage {shown}"))?;
     let info = storage

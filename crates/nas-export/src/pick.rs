@@ -1,7 +1,8 @@
 //! [`Pick`]: which trial of a study `nas export` retrains.
 
 use nas_core::pareto::pareto_front_indices;
-use nas_core::study::{Direction, Trial, TrialState};
+use nas_core::study::TrialState;
+use nas_report::{Objective, Report, TrialRow};
 
 /// How to choose the trial to export.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -74,20 +75,20 @@ impl Pick {
         Ok(pick)
     }
 
-    /// The trial this pick chooses among `trials` of a study with these objectives.
-    pub fn choose<'t>(
-        &self,
-        trials: &'t [Trial],
-        directions: &[Direction],
-        value_names: &[String],
-    ) -> Result<&'t Trial, PickError> {
-        let complete: Vec<&Trial> = trials
-            .iter()
-            .filter(|t| t.state == TrialState::Complete && t.attrs.contains_key("arch"))
-            .collect();
-        let accuracy = |t: &Trial| accuracy(t, value_names).unwrap_or(f64::NEG_INFINITY);
-        let most_accurate = |fits: &dyn Fn(&Trial) -> bool| {
-            complete.iter().copied().filter(|t| fits(t)).max_by(|a, b| {
+    /// The trial this pick chooses among the rows of a study's report (see
+    /// [`nas_report::Report`]): only trials that recorded a valid architecture qualify.
+    pub fn choose<'r>(&self, report: &'r Report) -> Result<&'r TrialRow, PickError> {
+        let exportable = |r: &&TrialRow| r.arch.is_some();
+        let complete = || {
+            report
+                .trials
+                .iter()
+                .filter(|r| r.state == TrialState::Complete)
+                .filter(exportable)
+        };
+        let accuracy = |r: &TrialRow| r.accuracy.unwrap_or(f64::NEG_INFINITY);
+        let most_accurate = |fits: &dyn Fn(&TrialRow) -> bool| {
+            complete().filter(|r| fits(r)).max_by(|a, b| {
                 accuracy(a)
                     .total_cmp(&accuracy(b))
                     .then(b.number.cmp(&a.number))
@@ -95,16 +96,21 @@ impl Pick {
         };
         let chosen = match *self {
             Pick::BestAccuracy => most_accurate(&|_| true),
-            Pick::MaxParams(n) => {
-                most_accurate(&|t| measurement(t, "params").is_some_and(|p| p <= n as f64))
+            Pick::MaxParams(n) => most_accurate(&|r| r.param_count.is_some_and(|p| p <= n)),
+            Pick::MaxLatencyMs(ms) => most_accurate(&|r| r.latency_ms.is_some_and(|l| l <= ms)),
+            Pick::Knee => {
+                // Feasible trials only, unless none is (as the report's front).
+                let mut candidates: Vec<&TrialRow> = complete().filter(|r| r.feasible).collect();
+                if candidates.is_empty() {
+                    candidates = complete().collect();
+                }
+                knee(&candidates, &report.objectives)
             }
-            Pick::MaxLatencyMs(ms) => {
-                most_accurate(&|t| measurement(t, "latency_ms").is_some_and(|l| l <= ms))
-            }
-            Pick::Knee => knee(&complete, directions),
-            Pick::Trial(k) => trials
+            Pick::Trial(k) => report
+                .trials
                 .iter()
-                .find(|t| t.number == k && t.attrs.contains_key("arch")),
+                .filter(exportable)
+                .find(|r| r.number == k),
         };
         chosen.ok_or_else(|| PickError::NoneFits(self.to_string()))
     }
@@ -122,45 +128,26 @@ impl std::fmt::Display for Pick {
     }
 }
 
-/// A trial's validation accuracy: its `accuracy` objective, else its top rung's accuracy.
-pub fn accuracy(trial: &Trial, value_names: &[String]) -> Option<f64> {
-    let position = value_names.iter().position(|n| n == "accuracy");
-    if let (Some(i), Some(values)) = (position, &trial.values) {
-        return values.get(i).copied();
-    }
-    let rung = trial.intermediate.keys().next_back()?;
-    trial
-        .attrs
-        .get(&format!("rung{rung}"))?
-        .get("accuracy")?
-        .as_f64()
-}
-
-/// A measurement the search recorded (`params`, `macs`, `latency_ms`).
-pub fn measurement(trial: &Trial, key: &str) -> Option<f64> {
-    trial.attrs.get("measurements")?.get(key)?.as_f64()
-}
-
-/// The knee of the complete trials' Pareto front (see [`Pick::Knee`]).
-fn knee<'t>(complete: &[&'t Trial], directions: &[Direction]) -> Option<&'t Trial> {
-    let losses: Vec<Vec<f64>> = complete
+/// The knee of the Pareto front of `rows` (see [`Pick::Knee`]).
+fn knee<'r>(rows: &[&'r TrialRow], objectives: &[Objective]) -> Option<&'r TrialRow> {
+    let losses: Vec<Vec<f64>> = rows
         .iter()
-        .map(|t| {
-            let values = t.values.as_deref().unwrap_or(&[]);
-            directions
+        .map(|r| {
+            let values = r.values.as_deref().unwrap_or(&[]);
+            objectives
                 .iter()
                 .zip(values)
-                .map(|(d, &v)| d.to_loss(v))
+                .map(|(o, &v)| o.direction.to_loss(v))
                 .collect()
         })
         .collect();
-    let front: Vec<usize> = pareto_front_indices(&losses);
+    let front = pareto_front_indices(&losses);
     let scaled = scale_to_unit(&front.iter().map(|&i| losses[i].clone()).collect::<Vec<_>>());
-    let best = match directions.len() {
+    let best = match objectives.len() {
         2 => farthest_from_extremes_line(&scaled),
         _ => nearest_to_ideal(&scaled),
     }?;
-    Some(complete[front[best]])
+    Some(rows[front[best]])
 }
 
 /// Each coordinate mapped to [0, 1] over the points (0 when all are equal).
@@ -207,13 +194,16 @@ fn nearest_to_ideal(points: &[Vec<f64>]) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use nas_core::study::{Direction, Trial};
+    use nas_report::ReportInput;
     use serde_json::json;
 
     fn trial(number: u64, accuracy: f64, latency: f64, params: u64) -> Trial {
         let mut t = Trial::running(number, Default::default());
         t.state = TrialState::Complete;
         t.values = Some(vec![accuracy, latency]);
-        t.attrs.insert("arch".into(), json!({"arch": {}}));
+        let arch = nas_arch::preset("tiny").expect("a preset");
+        t.attrs.insert("arch".into(), json!({ "arch": arch }));
         t.attrs.insert(
             "measurements".into(),
             json!({"latency_ms": latency, "params": params, "macs": 1}),
@@ -221,27 +211,34 @@ mod tests {
         t
     }
 
-    fn names() -> Vec<String> {
-        vec!["accuracy".into(), "latency_ms".into()]
+    fn report(trials: &[Trial]) -> Report {
+        Report::build(&ReportInput {
+            study: "s",
+            directions: &[Direction::Maximize, Direction::Minimize],
+            value_names: &["accuracy".into(), "latency_ms".into()],
+            trials,
+            space: None,
+        })
     }
 
-    const DIRS: [Direction; 2] = [Direction::Maximize, Direction::Minimize];
-
-    fn study() -> Vec<Trial> {
-        vec![
+    fn study() -> Report {
+        let mut no_arch = trial(5, 0.99, 0.05, 10);
+        no_arch.attrs.remove("arch");
+        report(&[
             trial(0, 0.70, 0.2, 1_000),
             trial(1, 0.86, 0.5, 20_000), // the knee: nearly the best accuracy, fast
             trial(2, 0.88, 3.0, 90_000),
             trial(3, 0.60, 0.1, 500),
             trial(4, 0.80, 1.0, 30_000), // dominated by 1
-        ]
+            no_arch,                     // best everywhere, but nothing to export
+        ])
     }
 
     fn pick(words: &str) -> u64 {
         let words: Vec<String> = words.split(' ').map(String::from).collect();
-        let trials = study();
+        let report = study();
         let p = Pick::parse(&words).expect("parses");
-        p.choose(&trials, &DIRS, &names()).expect("a trial").number
+        p.choose(&report).expect("a trial").number
     }
 
     #[test]
@@ -256,11 +253,14 @@ mod tests {
 
     #[test]
     fn impossible_or_malformed_picks_say_what_is_wrong() {
-        let trials = study();
-        let none = Pick::MaxParams(10).choose(&trials, &DIRS, &names());
+        let report = study();
+        let none = Pick::MaxParams(10).choose(&report);
         assert_eq!(none, Err(PickError::NoneFits("max-params 10".into())));
-        let missing = Pick::Trial(99).choose(&trials, &DIRS, &names());
-        assert!(missing.is_err());
+        assert!(Pick::Trial(99).choose(&report).is_err());
+        assert!(
+            Pick::Trial(5).choose(&report).is_err(),
+            "no architecture to export"
+        );
         let words = |s: &str| s.split(' ').map(String::from).collect::<Vec<_>>();
         assert!(matches!(
             Pick::parse(&words("max-params lots")),
@@ -278,15 +278,5 @@ mod tests {
             Pick::parse(&words("knee 3")),
             Err(PickError::Unknown(_))
         ));
-    }
-
-    #[test]
-    fn accuracy_falls_back_to_the_top_rung() {
-        let mut t = trial(0, 0.5, 1.0, 1);
-        t.values = Some(vec![2.0]);
-        t.intermediate.insert(0, vec![0.4]);
-        t.intermediate.insert(1, vec![0.6]);
-        t.attrs.insert("rung1".into(), json!({"accuracy": 0.61}));
-        assert_eq!(accuracy(&t, &["reward".to_owned()]), Some(0.61));
     }
 }
