@@ -53,6 +53,11 @@ pub struct ExportArgs {
 /// Runs `nas export`.
 pub fn run(args: ExportArgs) -> anyhow::Result<()> {
     let pick = Pick::parse(&args.pick)?;
+    if let Some(epochs) = args.epochs {
+        if epochs.is_nan() || epochs <= 0.0 {
+            bail!("--epochs must be positive, got {epochs}");
+        }
+    }
     let study = read_study(&args.results, &args.study, args.storage.as_deref())?;
     let report = Report::build(&ReportInput {
         study: &args.study,
@@ -69,9 +74,6 @@ pub fn run(args: ExportArgs) -> anyhow::Result<()> {
         .context("the picked trial is in the study")?;
     let (spec, mut recipe) = decode(trial)?;
     if let Some(epochs) = args.epochs {
-        if epochs.is_nan() || epochs <= 0.0 {
-            bail!("--epochs must be positive, got {epochs}");
-        }
         recipe = recipe.with_epochs(epochs);
     }
     let name = args

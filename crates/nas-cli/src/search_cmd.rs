@@ -180,6 +180,12 @@ pub fn run(cli: SearchArgs) -> anyhow::Result<()> {
         );
     };
     let folds = args.cv()?;
+    if !(cli.heartbeat_grace.is_finite() && cli.heartbeat_grace > 0.0) {
+        bail!(
+            "--heartbeat-grace must be a positive number of seconds, got {}",
+            cli.heartbeat_grace
+        );
+    }
     let warm_weight = args.warm_start_weight()?;
     let budget = args.budget.as_deref().map(parse_duration).transpose()?;
     std::fs::create_dir_all(&study_dir)

@@ -219,6 +219,16 @@ fn bad_export_and_predict_input_is_named() {
     let (ok, _, err) = run(missing);
     assert!(!ok && err.contains("no study `nowhere`"), "{err}");
 
+    let mut no_epochs = nas();
+    no_epochs
+        .args(["export", "nowhere", "--epochs", "0", "--results"])
+        .arg(tmp.path());
+    let (ok, _, err) = run(no_epochs);
+    assert!(
+        !ok && err.contains("--epochs must be positive, got 0"),
+        "{err}"
+    );
+
     let mut bad_pick = nas();
     bad_pick
         .args(["export", "nowhere", "--results"])

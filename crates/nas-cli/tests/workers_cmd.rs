@@ -213,12 +213,25 @@ fn nas_workers_starts_one_search_per_device() {
     workers.dedup();
     assert_eq!(workers.len(), 2, "one process per device: {workers:?}");
 
-    let mut bad = search_command(Path::new(LIGHTWEIGHT), &data, &results, "bad", &[]);
-    bad.args(["--backend", "flex", "--device", "3"]);
-    let out = bad.output().unwrap();
+    let refused = |extra: &[&str], expected: &str| {
+        let mut bad = search_command(Path::new(LIGHTWEIGHT), &data, &results, "bad", &[]);
+        bad.args(["--backend", "flex"]).args(extra);
+        let out = bad.output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && err.contains(expected), "{err}");
+    };
+    refused(&["--device", "3"], "no device 3");
+    refused(
+        &["--heartbeat-grace", "0"],
+        "--heartbeat-grace must be a positive",
+    );
+
+    let mut twice = Command::new(env!("CARGO_BIN_EXE_nas"));
+    twice.args(["workers", "--devices", "0", "--", "--device", "1"]);
+    let out = twice.output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        !out.status.success() && err.contains("no device 3"),
+        !out.status.success() && err.contains("not --device"),
         "{err}"
     );
 }
