@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use nas_core::study::{unix_now, Trial, TrialState};
+use nas_search::PAUSED_ATTR;
 
 use crate::study_read::open_study_storage;
 
@@ -42,17 +43,21 @@ pub fn run(args: StatusArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// One line per worker process that ran trials: running and finished counts, last activity.
+/// One line per worker process that ran trials: running and finished counts, last sign of
+/// life (a start, heartbeat, report or finish).
 fn print_workers(trials: &[Trial]) {
     let mut workers: BTreeMap<String, (usize, usize, f64)> = BTreeMap::new();
     for t in trials {
-        let Some(worker) = worker_of(t) else { continue };
-        let entry = workers.entry(worker).or_default();
+        let Some(worker) = &t.worker else { continue };
+        let entry = workers.entry(worker.to_string()).or_default();
         match t.state {
             TrialState::Running => entry.0 += 1,
             _ => entry.1 += 1,
         }
-        let last = t.finished_at.or(t.started_at).unwrap_or(0.0);
+        let last = [t.started_at, t.heartbeat_at, t.finished_at]
+            .into_iter()
+            .flatten()
+            .fold(0.0, f64::max);
         entry.2 = entry.2.max(last);
     }
     println!("workers: {}", workers.len());
@@ -65,26 +70,28 @@ fn print_workers(trials: &[Trial]) {
     }
 }
 
-/// One line per running trial: its worker, rung reached and time running.
+/// One line per running trial: its worker, rung reached (and whether it waits there), time
+/// running and age of its last heartbeat.
 fn print_running(trials: &[Trial]) {
     let now = unix_now();
     for t in trials.iter().filter(|t| t.state == TrialState::Running) {
+        let paused = t
+            .attrs
+            .get(PAUSED_ATTR)
+            .and_then(|rung| rung.as_u64())
+            .map_or(String::new(), |rung| format!(", paused at rung {rung}"));
         let rung = t
             .intermediate
             .keys()
             .next_back()
             .map_or("no rung yet".to_string(), |r| format!("rung {r} done"));
+        let ago = |at: Option<f64>| at.map_or("?".to_string(), |at| format!("{:.0}", now - at));
         println!(
-            "  trial {:>5} on {:<28} {rung}, running for {:.0} s",
+            "  trial {:>5} on {:<28} {rung}{paused}, running for {} s, last heartbeat {} s ago",
             t.number,
-            worker_of(t).unwrap_or_else(|| "?".into()),
-            t.started_at.map_or(0.0, |s| now - s)
+            t.worker.as_ref().map_or("?".to_string(), |w| w.to_string()),
+            ago(t.started_at),
+            ago(t.heartbeat_at),
         );
     }
-}
-
-/// `host:pid` of the process that ran the trial (its `worker` attribute).
-fn worker_of(trial: &Trial) -> Option<String> {
-    let w = trial.attrs.get("worker")?;
-    Some(format!("{}:{}", w.get("host")?.as_str()?, w.get("pid")?))
 }

@@ -39,10 +39,7 @@ fn count(trials: &[Trial], state: TrialState) -> usize {
 }
 
 fn worker_of(t: &Trial) -> String {
-    t.attrs
-        .get("worker")
-        .map(|w| w.to_string())
-        .unwrap_or_default()
+    t.worker.as_ref().map(|w| w.to_string()).unwrap_or_default()
 }
 
 fn wait_ok(child: Child) {
@@ -118,7 +115,7 @@ fn a_killed_workers_trial_is_taken_over_by_another() {
         );
         let running: Vec<Trial> = trials(&url, "kill")
             .into_iter()
-            .filter(|t| t.state == TrialState::Running && t.attrs.contains_key("worker"))
+            .filter(|t| t.state == TrialState::Running && t.attrs.contains_key("seed"))
             .collect();
         if let Some(t) = running.first() {
             break t.clone();
@@ -179,7 +176,7 @@ fn two_workers_run_asha_on_one_study() {
             "trial {}",
             t.number
         );
-        assert!(t.attrs.contains_key("worker"));
+        assert!(t.worker.is_some());
     }
     assert!(count(&all, TrialState::Complete) >= 1);
 }

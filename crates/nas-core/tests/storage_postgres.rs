@@ -8,7 +8,10 @@
 
 mod common;
 
-use common::{assert_same_config, config, dead_worker, me};
+use common::{
+    assert_same_config, check_trial_cap, check_worker_and_heartbeat_are_read_back, config,
+    dead_worker, me, start_until_cap,
+};
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -17,8 +20,8 @@ use std::time::Duration;
 
 use nas_core::space::{Config, ParamValue};
 use nas_core::study::{
-    Direction, PostgresStorage, SqliteStorage, Storage, StorageError, Trial, TrialEnd, TrialState,
-    WorkerId,
+    Creation, Direction, PostgresStorage, SqliteStorage, Storage, StorageError, Trial, TrialEnd,
+    TrialState, WorkerId,
 };
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -658,7 +661,10 @@ fn waiting_trials_are_claimed_in_fifo_order() {
         pid: 4242,
         started: Some(17),
     };
-    let claimed = storage.claim_waiting(study, &worker).unwrap().unwrap();
+    let claimed = storage
+        .claim_waiting(study, &worker, None)
+        .unwrap()
+        .unwrap();
     assert_eq!((claimed.number, claimed.state), (0, TrialState::Running));
     assert_same_config(&claimed.params, &first);
     assert!(claimed.started_at.is_some());
@@ -673,9 +679,9 @@ fn waiting_trials_are_claimed_in_fifo_order() {
     let stored: (String, i64, i64) = (row.get(0), row.get(1), row.get(2));
     assert_eq!(stored, ("gpu-node-7".to_string(), 4242, 17));
 
-    let next = storage.claim_waiting(study, &me()).unwrap().unwrap();
+    let next = storage.claim_waiting(study, &me(), None).unwrap().unwrap();
     assert_eq!(next.number, 1);
-    assert!(storage.claim_waiting(study, &me()).unwrap().is_none());
+    assert!(storage.claim_waiting(study, &me(), None).unwrap().is_none());
 }
 
 // ------------------------------------------------------------------- crashes and recovery
@@ -710,7 +716,7 @@ fn orphans_of_dead_workers_are_failed_and_requeued() {
     assert_same_config(&copy.params, &params);
 
     assert!(storage.recover_orphans(study).unwrap().is_empty());
-    let rerun = storage.claim_waiting(study, &me()).unwrap().unwrap();
+    let rerun = storage.claim_waiting(study, &me(), None).unwrap().unwrap();
     assert_eq!(rerun.number, 2);
 }
 
@@ -766,14 +772,45 @@ fn creating_a_running_trial_under_a_taken_number_is_refused() {
     let study = storage.open_study(&db.name("s"), &[MIN]).unwrap().id;
     let mut try_create = |number| {
         storage
-            .try_create_running(study, number, &Config::new(), None, &me())
+            .try_create_running(study, number, &Config::new(), None, &me(), None)
             .unwrap()
-            .map(|t| t.number)
     };
-    assert_eq!(try_create(0), Some(0));
-    assert_eq!(try_create(0), None, "number 0 is taken");
-    assert_eq!(try_create(2), None, "number 1 is next");
-    assert_eq!(try_create(1), Some(1));
+    assert!(matches!(try_create(0), Creation::Created(t) if t.number == 0));
+    assert_eq!(try_create(0), Creation::NumberTaken, "number 0 is taken");
+    assert_eq!(try_create(2), Creation::NumberTaken, "number 1 is next");
+    assert!(matches!(try_create(1), Creation::Created(t) if t.number == 1));
+}
+
+#[test]
+fn a_trial_cap_counts_running_and_finished_trials_but_not_failed_or_waiting_ones() {
+    let db =
+        server!("a_trial_cap_counts_running_and_finished_trials_but_not_failed_or_waiting_ones");
+    let mut storage = db.storage();
+    let study = storage.open_study(&db.name("s"), &[MIN]).unwrap().id;
+    check_trial_cap(&mut storage, study);
+}
+
+#[test]
+fn workers_sharing_a_trial_cap_start_exactly_cap_trials() {
+    let db = server!("workers_sharing_a_trial_cap_start_exactly_cap_trials");
+    let name = db.name("s");
+    let study = db.storage().open_study(&name, &[MIN]).unwrap().id;
+    db.storage().enqueue(study, &Config::new()).unwrap();
+    db.storage().enqueue(study, &Config::new()).unwrap();
+    let cap = 20;
+    let started: Vec<usize> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..8)
+            .map(|_| scope.spawn(|| start_until_cap(&mut db.storage(), study, cap)))
+            .collect();
+        workers.into_iter().map(|w| w.join().unwrap()).collect()
+    });
+    let trials = db.storage().trials(study, None).unwrap();
+    let counted = trials
+        .iter()
+        .filter(|t| t.state.counts_toward_budget())
+        .count();
+    assert_eq!(counted as u64, cap, "{started:?}");
+    assert_eq!(started.iter().sum::<usize>() as u64, cap);
 }
 
 #[test]
@@ -862,7 +899,7 @@ fn concurrent_claims_take_each_waiting_trial_once() {
                     let mut storage = db.storage();
                     barrier.wait();
                     let mut mine = Vec::new();
-                    while let Some(trial) = storage.claim_waiting(study, &me()).unwrap() {
+                    while let Some(trial) = storage.claim_waiting(study, &me(), None).unwrap() {
                         assert_eq!(trial.state, TrialState::Running);
                         mine.push((trial.number, trial.params));
                     }
@@ -990,10 +1027,10 @@ fn scripted_study(storage: &mut dyn Storage, name: &str, dead: &WorkerId) -> i64
         .unwrap();
     // 1: enqueued, claimed, pruned; 2: failed.
     storage.enqueue(study, &params).unwrap();
-    storage.claim_waiting(study, &me()).unwrap();
+    storage.claim_waiting(study, &me(), None).unwrap();
     storage.finish(study, 1, TrialEnd::pruned()).unwrap();
     storage
-        .try_create_running(study, 2, &params, Some(5), &me())
+        .try_create_running(study, 2, &params, Some(5), &me(), None)
         .unwrap();
     storage
         .finish(study, 2, TrialEnd::fail("diverged"))
@@ -1019,6 +1056,7 @@ fn timeless(trials: Vec<Trial>) -> Vec<String> {
                 Trial {
                     started_at: t.started_at.map(|_| 0.0),
                     finished_at: t.finished_at.map(|_| 0.0),
+                    heartbeat_at: t.heartbeat_at.map(|_| 0.0),
                     ..t
                 }
             )
@@ -1081,4 +1119,12 @@ fn sqlite_and_postgres_store_and_report_a_study_alike() {
         assert!(!lite_rows.is_empty(), "{sql}");
         assert_eq!(lite_rows, pg_rows, "{sql}");
     }
+}
+
+#[test]
+fn a_trials_worker_and_last_heartbeat_are_read_back() {
+    let db = server!("a_trials_worker_and_last_heartbeat_are_read_back");
+    let mut storage = db.storage();
+    let study = storage.open_study(&db.name("s"), &[MIN]).unwrap().id;
+    check_worker_and_heartbeat_are_read_back(&mut storage, study);
 }

@@ -3,14 +3,18 @@
 
 mod common;
 
-use common::{assert_same_config, config, dead_worker, me};
+use common::{
+    assert_same_config, check_trial_cap, check_worker_and_heartbeat_are_read_back, config,
+    dead_worker, me, start_until_cap,
+};
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use nas_core::space::{Config, ParamValue};
 use nas_core::study::{
-    Direction, SqliteStorage, Storage, StorageError, Trial, TrialEnd, TrialState, WorkerId,
+    Creation, Direction, SqliteStorage, Storage, StorageError, Trial, TrialEnd, TrialState,
+    WorkerId,
 };
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -408,7 +412,10 @@ fn waiting_trials_are_claimed_in_fifo_order() {
         pid: 4242,
         started: Some(17),
     };
-    let claimed = storage.claim_waiting(study, &worker).unwrap().unwrap();
+    let claimed = storage
+        .claim_waiting(study, &worker, None)
+        .unwrap()
+        .unwrap();
     assert_eq!((claimed.number, claimed.state), (0, TrialState::Running));
     assert_same_config(&claimed.params, &first);
     assert!(claimed.started_at.is_some());
@@ -417,9 +424,9 @@ fn waiting_trials_are_claimed_in_fifo_order() {
         (Some("gpu-node-7".into()), Some(4242))
     );
 
-    let next = storage.claim_waiting(study, &me()).unwrap().unwrap();
+    let next = storage.claim_waiting(study, &me(), None).unwrap().unwrap();
     assert_eq!(next.number, 1);
-    assert!(storage.claim_waiting(study, &me()).unwrap().is_none());
+    assert!(storage.claim_waiting(study, &me(), None).unwrap().is_none());
 }
 
 // ------------------------------------------------------------------- crashes and recovery
@@ -455,7 +462,7 @@ fn orphans_of_dead_workers_are_failed_and_requeued() {
     assert_same_config(&copy.params, &params);
 
     assert!(storage.recover_orphans(study).unwrap().is_empty());
-    let rerun = storage.claim_waiting(study, &me()).unwrap().unwrap();
+    let rerun = storage.claim_waiting(study, &me(), None).unwrap().unwrap();
     assert_eq!(rerun.number, 2);
 }
 
@@ -625,18 +632,55 @@ fn a_reused_process_id_does_not_keep_a_dead_workers_trial_alive() {
 fn creating_a_running_trial_under_a_taken_number_is_refused() {
     let mut storage = SqliteStorage::in_memory().unwrap();
     let study = storage.open_study("s", &[MIN]).unwrap().id;
-    let first = storage
-        .try_create_running(study, 0, &Config::new(), None, &me())
+    let mut try_create = |number| {
+        storage
+            .try_create_running(study, number, &Config::new(), None, &me(), None)
+            .unwrap()
+    };
+    assert!(matches!(try_create(0), Creation::Created(t) if t.number == 0));
+    assert_eq!(try_create(0), Creation::NumberTaken, "number 0 is taken");
+    assert_eq!(try_create(2), Creation::NumberTaken, "number 1 is next");
+    assert!(matches!(try_create(1), Creation::Created(t) if t.number == 1));
+}
+
+#[test]
+fn a_trial_cap_counts_running_and_finished_trials_but_not_failed_or_waiting_ones() {
+    let mut storage = SqliteStorage::in_memory().unwrap();
+    let study = storage.open_study("s", &[MIN]).unwrap().id;
+    check_trial_cap(&mut storage, study);
+}
+
+#[test]
+fn processes_sharing_a_trial_cap_start_exactly_cap_trials() {
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("study.db");
+    let study = SqliteStorage::open(&path)
+        .unwrap()
+        .open_study("s", &[MIN])
+        .unwrap()
+        .id;
+    let cap = 20;
+    let started: Vec<usize> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..4)
+            .map(|_| {
+                let path = &path;
+                scope.spawn(move || {
+                    start_until_cap(&mut SqliteStorage::open(path).unwrap(), study, cap)
+                })
+            })
+            .collect();
+        workers.into_iter().map(|w| w.join().unwrap()).collect()
+    });
+    let trials = SqliteStorage::open(&path)
+        .unwrap()
+        .trials(study, None)
         .unwrap();
-    assert_eq!(first.map(|t| t.number), Some(0));
-    let stale = storage
-        .try_create_running(study, 0, &Config::new(), None, &me())
-        .unwrap();
-    assert!(stale.is_none(), "number 0 is taken");
-    let next = storage
-        .try_create_running(study, 1, &Config::new(), None, &me())
-        .unwrap();
-    assert_eq!(next.map(|t| t.number), Some(1));
+    let counted = trials
+        .iter()
+        .filter(|t| t.state.counts_toward_budget())
+        .count();
+    assert_eq!(counted as u64, cap, "{started:?}");
+    assert_eq!(started.iter().sum::<usize>() as u64, cap);
 }
 
 #[test]
@@ -670,7 +714,7 @@ fn several_connections_can_create_one_new_file_at_once() {
 
 #[test]
 fn trials_without_heartbeats_are_reclaimed_once_and_beating_ones_are_kept() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = TempDir::new().unwrap();
     let path = db_path(&dir);
     let mut a = open(&path);
     let mut b = open(&path);
@@ -703,4 +747,11 @@ fn trials_without_heartbeats_are_reclaimed_once_and_beating_ones_are_kept() {
     let copy = &trials[2];
     assert_eq!((copy.state, copy.seed), (TrialState::Waiting, Some(7)));
     assert_same_config(&copy.params, &params);
+}
+
+#[test]
+fn a_trials_worker_and_last_heartbeat_are_read_back() {
+    let mut storage = SqliteStorage::in_memory().unwrap();
+    let study = storage.open_study("s", &[MIN]).unwrap().id;
+    check_worker_and_heartbeat_are_read_back(&mut storage, study);
 }

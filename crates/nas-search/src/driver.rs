@@ -293,8 +293,6 @@ struct Coordinator<'s, 'a> {
     summary: SearchSummary,
     started: Instant,
     last_beat: Instant,
-    /// This process, as `{"host": …, "pid": …}`: the `worker` attribute of its trials.
-    worker: serde_json::Value,
 }
 
 impl<'s, 'a> Coordinator<'s, 'a> {
@@ -310,7 +308,6 @@ impl<'s, 'a> Coordinator<'s, 'a> {
             summary: SearchSummary::default(),
             started: Instant::now(),
             last_beat: Instant::now(),
-            worker: worker_attr(),
         }
     }
 
@@ -328,8 +325,15 @@ impl<'s, 'a> Coordinator<'s, 'a> {
                 if !self.reclaim(progress)?.is_empty() {
                     continue;
                 }
-                self.end_paused(progress)?;
-                break;
+                // Paused trials wait for a rung that other workers' trials may still fill.
+                if self.paused.is_empty() || !self.others_training()? {
+                    self.review(progress)?;
+                    if !self.pending.is_empty() {
+                        continue;
+                    }
+                    self.end_paused(progress)?;
+                    break;
+                }
             }
             self.beat_if_due(progress)?;
             match events.recv_timeout(self.search.settings.heartbeat) {
@@ -353,7 +357,21 @@ impl<'s, 'a> Coordinator<'s, 'a> {
         self.last_beat = Instant::now();
         let mine: Vec<u64> = self.active.keys().copied().collect();
         self.search.study.heartbeat(&mine)?;
-        self.reclaim(progress).map(|_| ())
+        self.reclaim(progress)?;
+        // Other workers' results may have decided the rungs this run's trials wait at.
+        self.review(progress)
+    }
+
+    /// Whether another worker sharing the study is training a trial now (a RUNNING trial not
+    /// of this run and not paused at a rung): its result may still decide the rungs this
+    /// run's paused trials wait at.
+    fn others_training(&mut self) -> Result<bool, SearchError> {
+        let trials = self.search.study.trials()?;
+        Ok(trials.iter().any(|t| {
+            t.state == TrialState::Running
+                && !self.active.contains_key(&t.number)
+                && t.attrs.get(PAUSED_ATTR).is_none_or(|rung| rung.is_null())
+        }))
     }
 
     /// Fails and queues again other workers' trials whose process is gone (same host) or
@@ -387,7 +405,7 @@ impl<'s, 'a> Coordinator<'s, 'a> {
             } else if let Some(job) = self.pending.pop_front() {
                 Some(job)
             } else if self.may_start()? {
-                Some(self.new_trial(progress)?)
+                self.new_trial(progress)?
             } else {
                 None
             };
@@ -418,24 +436,28 @@ impl<'s, 'a> Coordinator<'s, 'a> {
             return Ok(settings.budget.is_some() || settings.max_cost.is_some());
         };
         // Every worker's trials count: ended ones and those running now (this run's, paused
-        // ones included, and other processes' sharing the study).
+        // ones included, and other processes' sharing the study). A quick look; the storage
+        // checks again when it starts the trial.
         let trials = self.search.study.trials()?;
         let taken = trials
             .iter()
-            .filter(|t| {
-                matches!(
-                    t.state,
-                    TrialState::Complete | TrialState::Pruned | TrialState::Running
-                )
-            })
+            .filter(|t| t.state.counts_toward_budget())
             .count();
         Ok((taken as u64) < limit)
     }
 
-    /// Asks the study for a trial and makes its start job.
-    fn new_trial(&mut self, progress: &mut dyn Progress) -> Result<Job, SearchError> {
+    /// Asks the study for a trial and makes its start job; `None` when the trial budget is
+    /// spent (other workers may have taken the last trials since [`Self::may_start`] looked:
+    /// the storage checks the budget and starts the trial in one step).
+    fn new_trial(&mut self, progress: &mut dyn Progress) -> Result<Option<Job>, SearchError> {
         let asked = Instant::now();
-        let trial = self.search.study.ask()?;
+        let trial = match self.search.settings.trials {
+            Some(cap) => match self.search.study.ask_within(cap)? {
+                Some(trial) => trial,
+                None => return Ok(None),
+            },
+            None => self.search.study.ask()?,
+        };
         let number = trial.number;
         let ask_s = asked.elapsed().as_secs_f64();
         self.search
@@ -455,20 +477,17 @@ impl<'s, 'a> Coordinator<'s, 'a> {
         self.search
             .study
             .set_trial_attr(number, "seed", &json!(seed))?;
-        self.search
-            .study
-            .set_trial_attr(number, "worker", &self.worker)?;
         self.active.insert(number, Active { cost: 0.0 });
         progress.started(number, bracket);
         tracing::info!(trial = number, bracket, rung, "trial started");
-        Ok(Job::Start {
+        Ok(Some(Job::Start {
             start: TrialStart {
                 number,
                 params: trial.params,
                 seed,
             },
             rung,
-        })
+        }))
     }
 
     fn handle(&mut self, event: Event, progress: &mut dyn Progress) -> Result<(), SearchError> {
@@ -564,6 +583,10 @@ impl<'s, 'a> Coordinator<'s, 'a> {
                 rung: rung + 1,
             }),
             Decision::Pause => {
+                // Other workers read this to tell a paused trial from a training one.
+                self.search
+                    .study
+                    .set_trial_attr(number, PAUSED_ATTR, &json!(rung))?;
                 self.paused.insert(number, (run, rung));
             }
             Decision::Stop => self.end_pruned(number, "stopped by the scheduler", progress)?,
@@ -589,6 +612,9 @@ impl<'s, 'a> Coordinator<'s, 'a> {
                 continue;
             }
             if let Some((run, rung)) = self.paused.remove(&number) {
+                self.search
+                    .study
+                    .set_trial_attr(number, PAUSED_ATTR, &serde_json::Value::Null)?;
                 self.apply(number, rung, decision, run, progress)?;
             }
         }
@@ -688,11 +714,9 @@ impl<'s, 'a> Coordinator<'s, 'a> {
     }
 }
 
-/// This process as a trial's `worker` attribute.
-fn worker_attr() -> serde_json::Value {
-    let me = nas_core::study::WorkerId::current();
-    json!({ "host": me.host, "pid": me.pid })
-}
+/// Trial attribute: the rung a trial is paused at (synchronous schedulers), `null` once it
+/// goes on.
+pub const PAUSED_ATTR: &str = "paused_at";
 
 /// The seed of trial `number`'s training under the search seed.
 pub fn trial_seed(seed: u64, number: u64) -> u64 {

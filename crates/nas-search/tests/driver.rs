@@ -605,3 +605,82 @@ fn a_trial_whose_worker_stopped_beating_is_reclaimed_and_run_again() {
     assert_eq!(count(&trials, TrialState::Complete), 3);
     assert_eq!(count(&trials, TrialState::Running), 0);
 }
+
+/// Runs `workers` searches at once on one SQLite study file, each its own process-like
+/// worker (own connection, own coordinator, one training thread); returns the study's trials.
+fn shared_study_search(
+    kind: SchedulerKind,
+    workers: usize,
+    settings: &SearchSettings,
+    runner: impl Fn() -> FakeRunner + Sync,
+) -> Vec<Trial> {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("study.db");
+    let scoring = accuracy_only();
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                let (path, scoring, runner) = (&path, &scoring, &runner);
+                scope.spawn(move || {
+                    let storage = SqliteStorage::open(path).expect("db");
+                    let mut study = open_study(storage, "shared", scoring, SamplerKind::Random);
+                    search(&mut study, kind, scoring, settings, Arc::new(runner()))
+                })
+            })
+            .collect();
+        for handle in handles {
+            handle.join().expect("worker thread").expect("search runs");
+        }
+    });
+    let storage = SqliteStorage::open(&path).expect("db");
+    open_study(storage, "shared", &scoring, SamplerKind::Random)
+        .trials()
+        .expect("trials")
+}
+
+#[test]
+fn workers_sharing_a_trial_budget_never_start_more_than_it() {
+    let settings = SearchSettings {
+        trials: Some(7),
+        ..SearchSettings::default()
+    };
+    for round in 0..5 {
+        let trials = shared_study_search(SchedulerKind::None, 4, &settings, FakeRunner::new);
+        assert_eq!(trials.len(), 7, "round {round}: {} trials", trials.len());
+        assert_eq!(count(&trials, TrialState::Complete), 7, "round {round}");
+    }
+}
+
+#[test]
+fn successive_halving_across_workers_decides_each_rung_over_all_their_trials() {
+    let settings = SearchSettings {
+        trials: Some(9),
+        heartbeat: Duration::from_millis(20),
+        ..SearchSettings::default()
+    };
+    let runner = || FakeRunner {
+        sleep: Duration::from_millis(40),
+        ..FakeRunner::new()
+    };
+    let trials = shared_study_search(SchedulerKind::SuccessiveHalving, 3, &settings, runner);
+    let stopped: Vec<String> = trials
+        .iter()
+        .filter_map(|t| t.attrs.get("stopped").map(|s| s.to_string()))
+        .collect();
+    assert!(
+        stopped.iter().all(|s| s.contains("by the scheduler")),
+        "every stop was a rung decision: {stopped:?}"
+    );
+    let reached = |r: u64| {
+        trials
+            .iter()
+            .filter(|t| t.intermediate.contains_key(&r))
+            .count()
+    };
+    assert_eq!((reached(0), reached(1), reached(2)), (9, 3, 1));
+    assert_eq!(count(&trials, TrialState::Complete), 1);
+    assert_eq!(count(&trials, TrialState::Pruned), 8);
+    let x = |t: &Trial| t.params["x"].as_f64().expect("x");
+    let best = trials.iter().max_by(|a, b| x(a).total_cmp(&x(b))).expect("trials");
+    assert_eq!(best.state, TrialState::Complete, "the best x of all workers wins");
+}

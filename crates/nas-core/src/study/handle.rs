@@ -2,7 +2,7 @@
 
 use thiserror::Error;
 
-use super::storage::{Storage, StorageError, StudyInfo, TrialEnd, WorkerId};
+use super::storage::{Creation, Storage, StorageError, StudyInfo, TrialEnd, WorkerId};
 use super::trial::{Direction, Trial, TrialState};
 use crate::pareto::pareto_front_indices;
 use crate::sampler::{SampleContext, Sampler, SamplerError};
@@ -120,10 +120,25 @@ impl Study {
     /// another worker takes that number first, the history is read again and the proposal
     /// drawn again, now seeing the other worker's trial.
     pub fn ask(&mut self) -> Result<Trial, StudyError> {
+        match self.ask_capped(None)? {
+            Some(trial) => Ok(trial),
+            None => Err(StorageError::Corrupt("an uncapped ask was refused".into()).into()),
+        }
+    }
+
+    /// Like [`Study::ask`], but only while the study holds fewer than `cap` running, complete
+    /// or pruned trials, counting every worker's ([`TrialState::counts_toward_budget`]);
+    /// `None` once it holds `cap`. The count and the start are one step in the storage, so
+    /// workers that share a trial budget never start more than `cap` trials between them.
+    pub fn ask_within(&mut self, cap: u64) -> Result<Option<Trial>, StudyError> {
+        self.ask_capped(Some(cap))
+    }
+
+    fn ask_capped(&mut self, cap: Option<u64>) -> Result<Option<Trial>, StudyError> {
         let id = self.info.id;
         loop {
-            if let Some(trial) = self.storage.claim_waiting(id, &self.worker)? {
-                return Ok(trial);
+            if let Some(trial) = self.storage.claim_waiting(id, &self.worker, cap)? {
+                return Ok(Some(trial));
             }
             self.history.refresh(self.storage.as_mut(), id)?;
             let trials = &self.history.trials;
@@ -138,9 +153,11 @@ impl Study {
             self.space.check_config(&params)?;
             let created =
                 self.storage
-                    .try_create_running(id, number, &params, None, &self.worker)?;
-            if let Some(trial) = created {
-                return Ok(trial);
+                    .try_create_running(id, number, &params, None, &self.worker, cap)?;
+            match created {
+                Creation::Created(trial) => return Ok(Some(trial)),
+                Creation::AtCap => return Ok(None),
+                Creation::NumberTaken => {}
             }
         }
     }

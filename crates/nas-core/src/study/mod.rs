@@ -14,6 +14,6 @@ mod url;
 pub use handle::{best_of, Study, StudyError};
 pub use postgres::{redact_url, PostgresStorage};
 pub use sqlite::SqliteStorage;
-pub use storage::{Storage, StorageError, StudyInfo, TrialEnd, WorkerId};
+pub use storage::{Creation, Storage, StorageError, StudyInfo, TrialEnd, WorkerId};
 pub use trial::{unix_now, Direction, Trial, TrialState};
 pub use url::open_storage;

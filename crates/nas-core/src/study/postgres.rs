@@ -16,6 +16,9 @@
 //!   `MAX(number) + 1`: numbers stay unique and dense; `UNIQUE (study_id, number)` backs it up.
 //! - **Claiming** locks the oldest WAITING trial with `FOR UPDATE SKIP LOCKED`: two workers
 //!   never get the same trial, and neither waits for the other.
+//! - **Trial budgets** (`cap` of `try_create_running` and `claim_waiting`): the count of
+//!   running and finished trials is taken under the study lock, which every transaction that
+//!   can add a budgeted trial holds, so N workers sharing `--trials` never overshoot it.
 //! - **Finishing, reporting and heartbeats** lock the trial's row (`FOR UPDATE`) and check it
 //!   is still RUNNING, so a trial ends exactly once.
 //! - **Recovery** (`recover_orphans`, `recover_stale`) locks the study row, then its candidate
@@ -39,7 +42,7 @@ use super::codec::{
     parse_state, to_json, u64_from_sql, u64_to_sql,
 };
 use super::schema::{for_postgres, MIGRATIONS};
-use super::storage::{Storage, StorageError, StudyInfo, TrialEnd, WorkerId};
+use super::storage::{Creation, Storage, StorageError, StudyInfo, TrialEnd, WorkerId};
 use super::trial::{unix_now, Direction, Trial, TrialState};
 use crate::space::Config;
 
@@ -180,6 +183,8 @@ impl PostgresStorage {
         Ok(Trial {
             seed,
             started_at: Some(now),
+            heartbeat_at: Some(now),
+            worker: Some(worker.clone()),
             ..Trial::running(number, params.clone())
         })
     }
@@ -290,16 +295,20 @@ impl Storage for PostgresStorage {
         params: &Config,
         seed: Option<u64>,
         worker: &WorkerId,
-    ) -> Result<Option<Trial>, StorageError> {
+        cap: Option<u64>,
+    ) -> Result<Creation, StorageError> {
         let params_json = encode_params(params)?;
         let mut tx = self.client.transaction()?;
         lock_study(&mut tx, study)?;
         if next_number(&mut tx, study)? != number {
-            return Ok(None);
+            return Ok(Creation::NumberTaken);
+        }
+        if at_cap(&mut tx, study, cap)? {
+            return Ok(Creation::AtCap);
         }
         let trial = Self::insert_running(&mut tx, study, params, &params_json, seed, worker)?;
         tx.commit()?;
-        Ok(Some(trial))
+        Ok(Creation::Created(trial))
     }
 
     fn enqueue(&mut self, study: i64, params: &Config) -> Result<u64, StorageError> {
@@ -315,9 +324,19 @@ impl Storage for PostgresStorage {
         &mut self,
         study: i64,
         worker: &WorkerId,
+        cap: Option<u64>,
     ) -> Result<Option<Trial>, StorageError> {
         let mut tx = self.client.transaction()?;
-        study_by_id(&mut tx, study)?;
+        if cap.is_some() {
+            // The count and the claim must be one step against other workers' creations
+            // and claims, which (with a cap) all hold the study lock.
+            lock_study(&mut tx, study)?;
+        } else {
+            study_by_id(&mut tx, study)?;
+        }
+        if at_cap(&mut tx, study, cap)? {
+            return Ok(None);
+        }
         let oldest = tx.query_opt(
             "SELECT id, number FROM trials WHERE study_id = $1 AND state = 'WAITING'
              ORDER BY number LIMIT 1 FOR UPDATE SKIP LOCKED",
@@ -580,6 +599,20 @@ fn next_number(tx: &mut Transaction<'_>, study: i64) -> Result<u64, StorageError
     get_number(&row, 0)
 }
 
+/// Whether the study holds `cap` or more trials that count toward a budget (never without a
+/// cap). The caller holds the study lock, so the count stands until it commits.
+fn at_cap(tx: &mut Transaction<'_>, study: i64, cap: Option<u64>) -> Result<bool, StorageError> {
+    let Some(cap) = cap else {
+        return Ok(false);
+    };
+    let row = tx.query_one(
+        "SELECT COUNT(*) FROM trials
+         WHERE study_id = $1 AND state IN ('RUNNING', 'COMPLETE', 'PRUNED')",
+        &[&study],
+    )?;
+    Ok(get_number(&row, 0)? >= cap)
+}
+
 /// Inserts a WAITING trial with the study's next free number; returns its row id and number.
 /// The caller must hold the study lock ([`lock_study`]).
 fn insert_waiting(
@@ -790,7 +823,8 @@ impl Filter {
 
 /// The `trials t` columns [`trial_from_row`] reads, in order.
 const TRIAL_COLUMNS: &str = "t.id, t.number, t.state, t.params_json, t.values_json, \
-     t.constraints_json, t.fail_reason, t.seed, t.started_at, t.finished_at";
+     t.constraints_json, t.fail_reason, t.seed, t.started_at, t.finished_at, t.heartbeat_at, \
+     t.worker_host, t.worker_pid, t.worker_started";
 
 /// Loads the selected trials in number order with their intermediate values and attributes:
 /// three queries, whatever the number of trials.
@@ -887,9 +921,25 @@ fn trial_from_row(row: &Row) -> Result<(i64, Trial), StorageError> {
         seed: get::<Option<i64>>(row, 7)?.map(u64_from_sql),
         started_at: get(row, 8)?,
         finished_at: get(row, 9)?,
+        heartbeat_at: get(row, 10)?,
+        worker: worker_from_row(row, 11)?,
         attrs: BTreeMap::new(),
     };
     Ok((get(row, 0)?, trial))
+}
+
+/// The worker of columns `first..first + 3` (host, pid, process start), if it has a host.
+fn worker_from_row(row: &Row, first: usize) -> Result<Option<WorkerId>, StorageError> {
+    let Some(host) = get::<Option<String>>(row, first)? else {
+        return Ok(None);
+    };
+    let pid: Option<i64> = get(row, first + 1)?;
+    let started: Option<i64> = get(row, first + 2)?;
+    Ok(Some(WorkerId {
+        host,
+        pid: pid.and_then(|p| u32::try_from(p).ok()).unwrap_or(0),
+        started: started.map(u64_from_sql),
+    }))
 }
 
 #[cfg(test)]

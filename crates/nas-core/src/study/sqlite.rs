@@ -37,7 +37,7 @@ use super::codec::{
     parse_state, to_json, u64_from_sql, u64_to_sql,
 };
 use super::schema::MIGRATIONS;
-use super::storage::{Storage, StorageError, StudyInfo, TrialEnd, WorkerId};
+use super::storage::{Creation, Storage, StorageError, StudyInfo, TrialEnd, WorkerId};
 use super::trial::{unix_now, Direction, Trial, TrialState};
 use crate::space::Config;
 
@@ -253,6 +253,8 @@ impl Storage for SqliteStorage {
         Ok(Trial {
             seed,
             started_at: Some(now),
+            heartbeat_at: Some(now),
+            worker: Some(worker.clone()),
             ..Trial::running(number, params.clone())
         })
     }
@@ -264,20 +266,26 @@ impl Storage for SqliteStorage {
         params: &Config,
         seed: Option<u64>,
         worker: &WorkerId,
-    ) -> Result<Option<Trial>, StorageError> {
+        cap: Option<u64>,
+    ) -> Result<Creation, StorageError> {
         let params_json = encode_params(params)?;
         let now = unix_now();
         let tx = self.write_tx()?;
         study_by_id(&tx, study)?;
         if next_number(&tx, study)? != number {
-            return Ok(None);
+            return Ok(Creation::NumberTaken);
+        }
+        if at_cap(&tx, study, cap)? {
+            return Ok(Creation::AtCap);
         }
         let (id, _) = insert_waiting(&tx, study, &params_json, seed)?;
         mark_running(&tx, id, worker, now)?;
         tx.commit()?;
-        Ok(Some(Trial {
+        Ok(Creation::Created(Trial {
             seed,
             started_at: Some(now),
+            heartbeat_at: Some(now),
+            worker: Some(worker.clone()),
             ..Trial::running(number, params.clone())
         }))
     }
@@ -295,9 +303,13 @@ impl Storage for SqliteStorage {
         &mut self,
         study: i64,
         worker: &WorkerId,
+        cap: Option<u64>,
     ) -> Result<Option<Trial>, StorageError> {
         let tx = self.write_tx()?;
         study_by_id(&tx, study)?;
+        if at_cap(&tx, study, cap)? {
+            return Ok(None);
+        }
         let oldest: Option<(i64, u64)> = tx
             .query_row(
                 "SELECT id, number FROM trials WHERE study_id = ?1 AND state = 'WAITING'
@@ -544,6 +556,21 @@ fn next_number(conn: &Connection, study: i64) -> Result<u64, StorageError> {
     )?)
 }
 
+/// Whether the study holds `cap` or more trials that count toward a budget (never without a
+/// cap).
+fn at_cap(conn: &Connection, study: i64, cap: Option<u64>) -> Result<bool, StorageError> {
+    let Some(cap) = cap else {
+        return Ok(false);
+    };
+    let counted: u64 = conn.query_row(
+        "SELECT COUNT(*) FROM trials
+         WHERE study_id = ?1 AND state IN ('RUNNING', 'COMPLETE', 'PRUNED')",
+        [study],
+        |row| row.get(0),
+    )?;
+    Ok(counted >= cap)
+}
+
 fn insert_waiting(
     conn: &Connection,
     study: i64,
@@ -699,7 +726,8 @@ impl Selection<'_> {
 
 /// The `trials t` columns [`trial_from_row`] reads, in order.
 const TRIAL_COLUMNS: &str = "t.id, t.number, t.state, t.params_json, t.values_json, \
-     t.constraints_json, t.fail_reason, t.seed, t.started_at, t.finished_at";
+     t.constraints_json, t.fail_reason, t.seed, t.started_at, t.finished_at, t.heartbeat_at, \
+     t.worker_host, t.worker_pid, t.worker_started";
 
 /// Loads the selected trials in number order with their intermediate values and attributes:
 /// three queries, whatever the number of trials.
@@ -793,9 +821,25 @@ fn trial_from_row(row: &Row<'_>) -> Result<(i64, Trial), StorageError> {
         seed: row.get::<_, Option<i64>>(7)?.map(u64_from_sql),
         started_at: row.get(8)?,
         finished_at: row.get(9)?,
+        heartbeat_at: row.get(10)?,
+        worker: worker_from_row(row, 11)?,
         attrs: BTreeMap::new(),
     };
     Ok((row.get(0)?, trial))
+}
+
+/// The worker of columns `first..first + 3` (host, pid, process start), if it has a host.
+fn worker_from_row(row: &Row<'_>, first: usize) -> Result<Option<WorkerId>, StorageError> {
+    let Some(host) = row.get::<_, Option<String>>(first)? else {
+        return Ok(None);
+    };
+    let pid: Option<i64> = row.get(first + 1)?;
+    let started: Option<i64> = row.get(first + 2)?;
+    Ok(Some(WorkerId {
+        host,
+        pid: pid.and_then(|p| u32::try_from(p).ok()).unwrap_or(0),
+        started: started.map(u64_from_sql),
+    }))
 }
 
 /// Runs `sql` and hands every row to `f`.

@@ -1,5 +1,6 @@
 //! The storage trait every study backend implements (SQLite and PostgreSQL).
 
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use thiserror::Error;
 
@@ -98,7 +99,7 @@ pub struct StudyInfo {
 /// The process that runs a trial: its host name, process id and the process's start time, so
 /// a later process that happens to get the same id (a restarted container's PID 1) is not
 /// mistaken for it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WorkerId {
     /// Host name.
     pub host: String,
@@ -106,6 +107,13 @@ pub struct WorkerId {
     pub pid: u32,
     /// Start time of the process (Linux: clock ticks after boot), when known.
     pub started: Option<u64>,
+}
+
+impl std::fmt::Display for WorkerId {
+    /// `host:pid`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.host, self.pid)
+    }
 }
 
 impl WorkerId {
@@ -203,8 +211,11 @@ pub trait Storage: Send {
     ) -> Result<Trial, StorageError>;
 
     /// Creates a RUNNING trial numbered `number` if that is still the next free number (no
-    /// other worker took it since the caller looked); `None` otherwise. Lets a caller sample
-    /// with the random stream of the number its trial will really get.
+    /// other worker took it since the caller looked) and, with a `cap`, if the study holds
+    /// fewer than `cap` trials that count toward a budget ([`TrialState::counts_toward_budget`]).
+    /// Both checks and the insert are one step, so workers sharing a trial budget never
+    /// overshoot it. Lets a caller sample with the random stream of the number its trial
+    /// will really get.
     fn try_create_running(
         &mut self,
         study: i64,
@@ -212,16 +223,20 @@ pub trait Storage: Send {
         params: &Config,
         seed: Option<u64>,
         worker: &WorkerId,
-    ) -> Result<Option<Trial>, StorageError>;
+        cap: Option<u64>,
+    ) -> Result<Creation, StorageError>;
 
     /// Adds a WAITING trial with fixed parameters; returns its number.
     fn enqueue(&mut self, study: i64, params: &Config) -> Result<u64, StorageError>;
 
-    /// Atomically claims the oldest WAITING trial for `worker` (it becomes RUNNING).
+    /// Atomically claims the oldest WAITING trial for `worker` (it becomes RUNNING). With a
+    /// `cap`, only while the study holds fewer than `cap` trials that count toward a budget
+    /// (checked in the same step); `None` when there is nothing to claim or the cap is reached.
     fn claim_waiting(
         &mut self,
         study: i64,
         worker: &WorkerId,
+        cap: Option<u64>,
     ) -> Result<Option<Trial>, StorageError>;
 
     /// Records an intermediate value vector at `step` of a running trial (replaces one at the
@@ -281,6 +296,17 @@ pub trait Storage: Send {
     /// that of several workers doing this at once exactly one reclaims each trial. Returns the
     /// numbers of the failed trials.
     fn recover_stale(&mut self, study: i64, grace_s: f64) -> Result<Vec<u64>, StorageError>;
+}
+
+/// What [`Storage::try_create_running`] did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Creation {
+    /// The trial was created, RUNNING.
+    Created(Trial),
+    /// Another worker took the number first: look again and retry.
+    NumberTaken,
+    /// The study already holds `cap` trials that count toward the budget.
+    AtCap,
 }
 
 /// How a trial ended.

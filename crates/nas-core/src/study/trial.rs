@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::storage::WorkerId;
 use crate::space::Config;
 
 /// Whether an objective is to be made small or large.
@@ -60,6 +61,19 @@ pub enum TrialState {
 }
 
 impl TrialState {
+    /// The states a trial budget counts (`--trials N`): running, complete and pruned. Failed
+    /// trials do not count (a failure is re-run or replaced), nor do queued ones.
+    pub const BUDGETED: [TrialState; 3] = [
+        TrialState::Running,
+        TrialState::Complete,
+        TrialState::Pruned,
+    ];
+
+    /// Whether a trial in this state counts toward a trial budget ([`TrialState::BUDGETED`]).
+    pub fn counts_toward_budget(self) -> bool {
+        TrialState::BUDGETED.contains(&self)
+    }
+
     /// The stored name: `WAITING`, `RUNNING`, `COMPLETE`, `PRUNED` or `FAIL`.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -115,6 +129,12 @@ pub struct Trial {
     pub started_at: Option<f64>,
     /// Unix time (seconds) the trial finished.
     pub finished_at: Option<f64>,
+    /// Unix time (seconds) of its worker's last sign of life (start, heartbeat or report).
+    #[serde(default)]
+    pub heartbeat_at: Option<f64>,
+    /// The process that ran (or runs) the trial; none while it waits.
+    #[serde(default)]
+    pub worker: Option<WorkerId>,
     /// Free-form attributes (architecture summaries, measured latency…).
     pub attrs: BTreeMap<String, serde_json::Value>,
 }
@@ -133,6 +153,8 @@ impl Trial {
             seed: None,
             started_at: None,
             finished_at: None,
+            heartbeat_at: None,
+            worker: None,
             attrs: BTreeMap::new(),
         }
     }
