@@ -34,7 +34,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 
 use postgres::types::{FromSql, ToSql};
-use postgres::{Client, GenericClient, IsolationLevel, NoTls, Row, Transaction};
+use postgres::{Client, IsolationLevel, NoTls, Row, Statement, Transaction};
 use serde_json::Value;
 
 use super::codec::{
@@ -89,11 +89,65 @@ pub fn redact_url(url: &str) -> String {
         .join(" ")
 }
 
+/// A transaction whose statements are prepared once per connection and reused: a statement
+/// then costs one round trip to the server instead of two (prepare, then run).
+struct Tx<'a> {
+    tx: Transaction<'a>,
+    statements: &'a mut HashMap<String, Statement>,
+}
+
+/// Statement parameters.
+type Params<'p> = [&'p (dyn ToSql + Sync)];
+
+impl Tx<'_> {
+    /// The prepared form of `sql`, preparing it on first use. Prepared statements outlive the
+    /// transaction (they belong to the session, and a rollback keeps them).
+    fn prepared(&mut self, sql: &str) -> Result<Statement, StorageError> {
+        if let Some(statement) = self.statements.get(sql) {
+            return Ok(statement.clone());
+        }
+        let statement = self.tx.prepare(sql)?;
+        self.statements.insert(sql.to_owned(), statement.clone());
+        Ok(statement)
+    }
+
+    /// Runs `sql`, returning its rows.
+    fn query(&mut self, sql: &str, params: &Params<'_>) -> Result<Vec<Row>, StorageError> {
+        let statement = self.prepared(sql)?;
+        Ok(self.tx.query(&statement, params)?)
+    }
+
+    /// Runs `sql`, which returns exactly one row.
+    fn query_one(&mut self, sql: &str, params: &Params<'_>) -> Result<Row, StorageError> {
+        let statement = self.prepared(sql)?;
+        Ok(self.tx.query_one(&statement, params)?)
+    }
+
+    /// Runs `sql`, which returns at most one row.
+    fn query_opt(&mut self, sql: &str, params: &Params<'_>) -> Result<Option<Row>, StorageError> {
+        let statement = self.prepared(sql)?;
+        Ok(self.tx.query_opt(&statement, params)?)
+    }
+
+    /// Runs `sql`; returns the number of rows it changed.
+    fn execute(&mut self, sql: &str, params: &Params<'_>) -> Result<u64, StorageError> {
+        let statement = self.prepared(sql)?;
+        Ok(self.tx.execute(&statement, params)?)
+    }
+
+    /// Commits the transaction.
+    fn commit(self) -> Result<(), StorageError> {
+        Ok(self.tx.commit()?)
+    }
+}
+
 /// Study storage in a PostgreSQL database, one connection per storage; safe to share a study
 /// between threads (one storage each), processes and hosts. See the [module docs](self) for
 /// the locking.
 pub struct PostgresStorage {
     client: Client,
+    /// This connection's prepared statements, by SQL text (see [`Tx`]).
+    statements: HashMap<String, Statement>,
     /// The connection URL without its password.
     url: String,
 }
@@ -117,6 +171,7 @@ impl PostgresStorage {
         })?;
         let mut storage = PostgresStorage {
             client,
+            statements: HashMap::new(),
             url: redacted,
         };
         storage.migrate()?;
@@ -158,19 +213,31 @@ impl PostgresStorage {
         Ok(())
     }
 
+    /// A transaction at PostgreSQL's default level (READ COMMITTED).
+    fn begin(&mut self) -> Result<Tx<'_>, StorageError> {
+        Ok(Tx {
+            tx: self.client.transaction()?,
+            statements: &mut self.statements,
+        })
+    }
+
     /// A REPEATABLE READ, read-only transaction: its queries see one snapshot.
-    fn snapshot(&mut self) -> Result<Transaction<'_>, StorageError> {
-        Ok(self
+    fn snapshot(&mut self) -> Result<Tx<'_>, StorageError> {
+        let tx = self
             .client
             .build_transaction()
             .isolation_level(IsolationLevel::RepeatableRead)
             .read_only(true)
-            .start()?)
+            .start()?;
+        Ok(Tx {
+            tx,
+            statements: &mut self.statements,
+        })
     }
 
     /// Inserts a RUNNING trial for `worker` (the caller holds the study lock); returns it.
     fn insert_running(
-        tx: &mut Transaction<'_>,
+        tx: &mut Tx<'_>,
         study: i64,
         params: &Config,
         params_json: &str,
@@ -196,7 +263,7 @@ impl Storage for PostgresStorage {
         name: &str,
         directions: &[Direction],
     ) -> Result<StudyInfo, StorageError> {
-        let mut tx = self.client.transaction()?;
+        let mut tx = self.begin()?;
         let info = match study_by_name(&mut tx, name)? {
             Some(info) => info,
             None => insert_study(&mut tx, name, directions)?,
@@ -213,20 +280,22 @@ impl Storage for PostgresStorage {
     }
 
     fn find_study(&mut self, name: &str) -> Result<Option<StudyInfo>, StorageError> {
-        study_by_name(&mut self.client, name)
+        let mut tx = self.begin()?;
+        let info = study_by_name(&mut tx, name)?;
+        tx.commit()?;
+        Ok(info)
     }
 
     fn list_studies(&mut self) -> Result<Vec<StudyInfo>, StorageError> {
         let sql = format!("SELECT {STUDY_COLUMNS} FROM studies ORDER BY id");
-        self.client
-            .query(&sql, &[])?
-            .iter()
-            .map(study_from_row)
-            .collect()
+        let mut tx = self.begin()?;
+        let rows = tx.query(&sql, &[])?;
+        tx.commit()?;
+        rows.iter().map(study_from_row).collect()
     }
 
     fn set_study_attr(&mut self, study: i64, key: &str, value: &Value) -> Result<(), StorageError> {
-        let mut tx = self.client.transaction()?;
+        let mut tx = self.begin()?;
         study_by_id(&mut tx, study)?;
         tx.execute(
             "INSERT INTO study_attrs (study_id, key, value_json) VALUES ($1, $2, $3)
@@ -243,7 +312,7 @@ impl Storage for PostgresStorage {
         key: &str,
         value: &Value,
     ) -> Result<Value, StorageError> {
-        let mut tx = self.client.transaction()?;
+        let mut tx = self.begin()?;
         study_by_id(&mut tx, study)?;
         tx.execute(
             "INSERT INTO study_attrs (study_id, key, value_json) VALUES ($1, $2, $3)
@@ -260,17 +329,16 @@ impl Storage for PostgresStorage {
     }
 
     fn study_attr(&mut self, study: i64, key: &str) -> Result<Option<Value>, StorageError> {
-        let row = self.client.query_opt(
+        let mut tx = self.begin()?;
+        study_by_id(&mut tx, study)?;
+        let row = tx.query_opt(
             "SELECT value_json FROM study_attrs WHERE study_id = $1 AND key = $2",
             &[&study, &key],
         )?;
-        match row {
-            Some(row) => {
-                let json: String = get(&row, 0)?;
-                parse_json(&json, || format!("study attribute `{key}`")).map(Some)
-            }
-            None => study_by_id(&mut self.client, study).map(|_| None),
-        }
+        tx.commit()?;
+        let Some(row) = row else { return Ok(None) };
+        let json: String = get(&row, 0)?;
+        parse_json(&json, || format!("study attribute `{key}`")).map(Some)
     }
 
     fn create_running(
@@ -281,7 +349,7 @@ impl Storage for PostgresStorage {
         worker: &WorkerId,
     ) -> Result<Trial, StorageError> {
         let params_json = encode_params(params)?;
-        let mut tx = self.client.transaction()?;
+        let mut tx = self.begin()?;
         lock_study(&mut tx, study)?;
         let trial = Self::insert_running(&mut tx, study, params, &params_json, seed, worker)?;
         tx.commit()?;
@@ -298,7 +366,7 @@ impl Storage for PostgresStorage {
         cap: Option<u64>,
     ) -> Result<Creation, StorageError> {
         let params_json = encode_params(params)?;
-        let mut tx = self.client.transaction()?;
+        let mut tx = self.begin()?;
         lock_study(&mut tx, study)?;
         if next_number(&mut tx, study)? != number {
             return Ok(Creation::NumberTaken);
@@ -313,7 +381,7 @@ impl Storage for PostgresStorage {
 
     fn enqueue(&mut self, study: i64, params: &Config) -> Result<u64, StorageError> {
         let params_json = encode_params(params)?;
-        let mut tx = self.client.transaction()?;
+        let mut tx = self.begin()?;
         lock_study(&mut tx, study)?;
         let (_, number) = insert_waiting(&mut tx, study, &params_json, None)?;
         tx.commit()?;
@@ -326,7 +394,7 @@ impl Storage for PostgresStorage {
         worker: &WorkerId,
         cap: Option<u64>,
     ) -> Result<Option<Trial>, StorageError> {
-        let mut tx = self.client.transaction()?;
+        let mut tx = self.begin()?;
         if cap.is_some() {
             // The count and the claim must be one step against other workers' creations
             // and claims, which (with a cap) all hold the study lock.
@@ -360,7 +428,7 @@ impl Storage for PostgresStorage {
         step: u64,
         values: &[f64],
     ) -> Result<(), StorageError> {
-        let mut tx = self.client.transaction()?;
+        let mut tx = self.begin()?;
         let info = study_by_id(&mut tx, study)?;
         let id = running_trial(&mut tx, &info, number)?;
         tx.execute(
@@ -384,7 +452,7 @@ impl Storage for PostgresStorage {
         key: &str,
         value: &Value,
     ) -> Result<(), StorageError> {
-        let mut tx = self.client.transaction()?;
+        let mut tx = self.begin()?;
         let info = study_by_id(&mut tx, study)?;
         let (id, _) = trial_ref(&mut tx, &info, number, "")?;
         tx.execute(
@@ -397,7 +465,7 @@ impl Storage for PostgresStorage {
     }
 
     fn finish(&mut self, study: i64, number: u64, end: TrialEnd<'_>) -> Result<(), StorageError> {
-        let mut tx = self.client.transaction()?;
+        let mut tx = self.begin()?;
         let info = study_by_id(&mut tx, study)?;
         let id = running_trial(&mut tx, &info, number)?;
         check_end(number, info.directions.len(), &end)?;
@@ -458,7 +526,7 @@ impl Storage for PostgresStorage {
     }
 
     fn recover_orphans(&mut self, study: i64) -> Result<Vec<u64>, StorageError> {
-        let mut tx = self.client.transaction()?;
+        let mut tx = self.begin()?;
         lock_study(&mut tx, study)?;
         let now = unix_now();
         let mut failed = Vec::new();
@@ -474,7 +542,7 @@ impl Storage for PostgresStorage {
 
     fn heartbeat(&mut self, study: i64, numbers: &[u64]) -> Result<(), StorageError> {
         let numbers: Vec<i64> = numbers.iter().map(|&n| u64_to_sql(n)).collect();
-        let mut tx = self.client.transaction()?;
+        let mut tx = self.begin()?;
         study_by_id(&mut tx, study)?;
         // Locked in number order, so two beats of overlapping sets cannot deadlock.
         let ids: Vec<i64> = tx
@@ -496,7 +564,7 @@ impl Storage for PostgresStorage {
     }
 
     fn recover_stale(&mut self, study: i64, grace_s: f64) -> Result<Vec<u64>, StorageError> {
-        let mut tx = self.client.transaction()?;
+        let mut tx = self.begin()?;
         lock_study(&mut tx, study)?;
         let now = unix_now();
         let why = format!("sent no heartbeat for more than {grace_s} s");
@@ -541,22 +609,20 @@ fn study_from_row(row: &Row) -> Result<StudyInfo, StorageError> {
 }
 
 fn study_by_name(
-    client: &mut impl GenericClient,
+    tx: &mut Tx<'_>,
     name: &str,
 ) -> Result<Option<StudyInfo>, StorageError> {
     let sql = format!("SELECT {STUDY_COLUMNS} FROM studies WHERE name = $1");
-    client
-        .query_opt(&sql, &[&name])?
+    tx.query_opt(&sql, &[&name])?
         .as_ref()
         .map(study_from_row)
         .transpose()
 }
 
 /// The study with this id, or [`StorageError::UnknownStudyId`].
-fn study_by_id(client: &mut impl GenericClient, id: i64) -> Result<StudyInfo, StorageError> {
+fn study_by_id(tx: &mut Tx<'_>, id: i64) -> Result<StudyInfo, StorageError> {
     let sql = format!("SELECT {STUDY_COLUMNS} FROM studies WHERE id = $1");
-    client
-        .query_opt(&sql, &[&id])?
+    tx.query_opt(&sql, &[&id])?
         .as_ref()
         .map(study_from_row)
         .transpose()?
@@ -565,7 +631,7 @@ fn study_by_id(client: &mut impl GenericClient, id: i64) -> Result<StudyInfo, St
 
 /// Locks the study's row until the transaction ends: the lock every transaction that adds
 /// trials takes first. [`StorageError::UnknownStudyId`] if there is no such study.
-fn lock_study(tx: &mut Transaction<'_>, id: i64) -> Result<StudyInfo, StorageError> {
+fn lock_study(tx: &mut Tx<'_>, id: i64) -> Result<StudyInfo, StorageError> {
     let sql = format!("SELECT {STUDY_COLUMNS} FROM studies WHERE id = $1 FOR UPDATE");
     tx.query_opt(&sql, &[&id])?
         .as_ref()
@@ -576,7 +642,7 @@ fn lock_study(tx: &mut Transaction<'_>, id: i64) -> Result<StudyInfo, StorageErr
 
 /// Creates the study unless a concurrent transaction just did; returns the one stored.
 fn insert_study(
-    tx: &mut Transaction<'_>,
+    tx: &mut Tx<'_>,
     name: &str,
     directions: &[Direction],
 ) -> Result<StudyInfo, StorageError> {
@@ -591,7 +657,7 @@ fn insert_study(
 // ------------------------------------------------------------------------ trial changes
 
 /// The number the study's next trial gets (under the study lock, the one it will get).
-fn next_number(tx: &mut Transaction<'_>, study: i64) -> Result<u64, StorageError> {
+fn next_number(tx: &mut Tx<'_>, study: i64) -> Result<u64, StorageError> {
     let row = tx.query_one(
         "SELECT COALESCE(MAX(number) + 1, 0) FROM trials WHERE study_id = $1",
         &[&study],
@@ -601,7 +667,7 @@ fn next_number(tx: &mut Transaction<'_>, study: i64) -> Result<u64, StorageError
 
 /// Whether the study holds `cap` or more trials that count toward a budget (never without a
 /// cap). The caller holds the study lock, so the count stands until it commits.
-fn at_cap(tx: &mut Transaction<'_>, study: i64, cap: Option<u64>) -> Result<bool, StorageError> {
+fn at_cap(tx: &mut Tx<'_>, study: i64, cap: Option<u64>) -> Result<bool, StorageError> {
     let Some(cap) = cap else {
         return Ok(false);
     };
@@ -616,7 +682,7 @@ fn at_cap(tx: &mut Transaction<'_>, study: i64, cap: Option<u64>) -> Result<bool
 /// Inserts a WAITING trial with the study's next free number; returns its row id and number.
 /// The caller must hold the study lock ([`lock_study`]).
 fn insert_waiting(
-    tx: &mut Transaction<'_>,
+    tx: &mut Tx<'_>,
     study: i64,
     params_json: &str,
     seed: Option<u64>,
@@ -637,7 +703,7 @@ fn insert_waiting(
 
 /// Makes trial `id` RUNNING on `worker`, started (and last alive) now.
 fn mark_running(
-    tx: &mut Transaction<'_>,
+    tx: &mut Tx<'_>,
     id: i64,
     worker: &WorkerId,
     now: f64,
@@ -660,7 +726,7 @@ fn mark_running(
 /// The row id and state of trial `number`, or [`StorageError::UnknownTrial`]; `lock` is
 /// appended to the query (`FOR UPDATE` or nothing).
 fn trial_ref(
-    tx: &mut Transaction<'_>,
+    tx: &mut Tx<'_>,
     study: &StudyInfo,
     number: u64,
     lock: &str,
@@ -681,7 +747,7 @@ fn trial_ref(
 /// Locks trial `number` and returns its row id if it is RUNNING, else
 /// [`StorageError::NotRunning`].
 fn running_trial(
-    tx: &mut Transaction<'_>,
+    tx: &mut Tx<'_>,
     study: &StudyInfo,
     number: u64,
 ) -> Result<i64, StorageError> {
@@ -724,7 +790,7 @@ impl Claimed {
 /// Locks and returns the study's RUNNING trials that record their worker, skipping those
 /// another transaction holds; with `beat_before`, only those whose last heartbeat is older.
 fn lock_running(
-    tx: &mut Transaction<'_>,
+    tx: &mut Tx<'_>,
     study: i64,
     beat_before: Option<f64>,
 ) -> Result<Vec<Claimed>, StorageError> {
@@ -750,7 +816,7 @@ fn lock_running(
 /// Fails an interrupted trial and enqueues a WAITING copy with the same parameters and seed;
 /// `why` says what happened to its worker (`is gone`). The caller holds the study lock.
 fn fail_and_requeue(
-    tx: &mut Transaction<'_>,
+    tx: &mut Tx<'_>,
     study: i64,
     orphan: &Claimed,
     now: f64,
@@ -829,7 +895,7 @@ const TRIAL_COLUMNS: &str = "t.id, t.number, t.state, t.params_json, t.values_js
 /// Loads the selected trials in number order with their intermediate values and attributes:
 /// three queries, whatever the number of trials.
 fn load_trials(
-    tx: &mut Transaction<'_>,
+    tx: &mut Tx<'_>,
     study: i64,
     selection: &Selection<'_>,
 ) -> Result<Vec<Trial>, StorageError> {
