@@ -7,6 +7,7 @@ mod ask_tell;
 mod bench;
 mod bench_model;
 mod bench_search;
+mod copy_cmd;
 mod data_cmd;
 mod export_cmd;
 mod predict_cmd;
@@ -60,6 +61,9 @@ enum Command {
     Workers(workers_cmd::WorkersArgs),
     /// Workers, running trials and progress of a study (local or shared through PostgreSQL).
     Status(status_cmd::StatusArgs),
+    /// Copies a study to another storage, e.g. from its SQLite file to the PostgreSQL
+    /// database that workers on several machines will share: `--study NAME --to URL`.
+    CopyStudy(copy_cmd::CopyStudyArgs),
     /// Retrain a trial of a study at full fidelity, score it once on the test split and write
     /// it as a burn record, safetensors and ONNX with its preprocessing and a model card.
     Export(export_cmd::ExportArgs),
@@ -143,6 +147,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bench { command } => bench::run(command),
         Command::Report(args) => report_cmd::run(args),
         Command::Status(args) => status_cmd::run(args),
+        Command::CopyStudy(args) => copy_cmd::run(args),
         Command::Workers(args) => workers_cmd::run(args),
         Command::Export(args) => export_cmd::run(args),
         Command::Predict(args) => predict_cmd::run(args),

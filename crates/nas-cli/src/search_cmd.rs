@@ -16,7 +16,7 @@ use nas_search::{
 };
 use nas_train::{BurnRunner, RunnerSettings};
 
-use crate::study_config::StudyConfig;
+use crate::study_config::{StudyConfig, CONFIG_ATTR};
 
 /// Arguments of `nas search`.
 #[derive(Debug, clap::Args)]
@@ -144,13 +144,28 @@ pub(crate) fn scoring(args: &StudyConfig) -> anyhow::Result<Scoring> {
     })
 }
 
+/// Opens the storage at `url`; errors name it without its password.
+fn open_named_storage(url: &str) -> anyhow::Result<Box<dyn Storage>> {
+    nas_core::study::open_storage(url)
+        .with_context(|| format!("opening study storage {}", nas_core::study::redact_url(url)))
+}
+
 /// `nas search`.
 pub fn run(cli: SearchArgs) -> anyhow::Result<()> {
     let study_dir = cli.results.join(&cli.study);
+    // A shared storage holds the study's settings for workers whose machine lacks its folder.
+    let mut shared = match &cli.storage {
+        Some(url) => Some(open_named_storage(url)?),
+        None => None,
+    };
+    let saved = match shared.as_deref_mut() {
+        Some(storage) => StudyConfig::shared(storage, &cli.study)?,
+        None => None,
+    };
     let args = cli
         .settings
         .clone()
-        .resolve(cli.config.as_deref(), &study_dir)?;
+        .resolve(cli.config.as_deref(), &study_dir, saved)?;
     let preset = preset(args.preset())?;
     let space = crate::load_space(&args.space())?;
     let scoring = scoring(&args)?;
@@ -265,20 +280,19 @@ pub fn run(cli: SearchArgs) -> anyhow::Result<()> {
     let sampler_box = sampler
         .build_warm(args.seed(), warm)
         .with_context(|| format!("--warm-start with sampler `{sampler_name}`"))?;
-    let url = cli
-        .storage
-        .clone()
-        .unwrap_or_else(|| format!("sqlite://{}", study_dir.join("study.db").display()));
-    let storage = nas_core::study::open_storage(&url).with_context(|| {
-        format!(
-            "opening study storage {}",
-            nas_core::study::redact_url(&url)
-        )
-    })?;
+    let storage = match shared {
+        Some(storage) => storage,
+        None => open_named_storage(&format!(
+            "sqlite://{}",
+            study_dir.join("study.db").display()
+        ))?,
+    };
     let param_names: Vec<String> = space.params().iter().map(|p| p.name.clone()).collect();
     let directions = scoring.directions();
     let mut study = Study::open(storage, &cli.study, &directions, space, sampler_box)?;
     args.for_study().write(&study_dir.join("config.toml"))?;
+    let config = serde_json::to_value(args.for_study()).context("the study's settings")?;
+    study.set_attr(CONFIG_ATTR, &config)?;
     if !study.recovered().is_empty() {
         eprintln!(
             "nas: resuming; trials {:?} were interrupted: marked failed, their configurations queued again",

@@ -1,13 +1,15 @@
-//! The settings of a study, from three places: flags, a study config file (`--config FILE`,
+//! The settings of a study, from four places: flags, a study config file (`--config FILE`,
 //! TOML, one key per flag with `_` for `-`, plus `[[rung]]` tables for an explicit fidelity
-//! ladder) and the `config.toml` a study keeps in its folder. A flag beats the file, the file
-//! beats the study's saved settings, and those beat the preset and the defaults; so a resumed
-//! study runs with the settings it started with.
+//! ladder), the `config.toml` a study keeps in its folder, and the same settings saved in the
+//! study's storage (for workers on other machines, which lack the folder). A flag beats the
+//! file, the file beats the study's saved settings, and those beat the preset and the
+//! defaults; so a resumed study, or one more worker, runs with the settings it started with.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 use nas_core::schedule::Rung;
+use nas_core::study::Storage;
 use serde::{Deserialize, Serialize};
 
 /// Every setting of a study that a flag or a config file can give; `None` = not given here.
@@ -122,6 +124,10 @@ macro_rules! overlay_fields {
     };
 }
 
+/// Study attribute holding the settings a study runs with ([`StudyConfig::for_study`], as
+/// JSON), so that workers on other machines sharing its storage run it the same way.
+pub const CONFIG_ATTR: &str = "config";
+
 impl StudyConfig {
     /// These settings, with the ones not given taken from `base`.
     pub fn overlay(self, base: StudyConfig) -> StudyConfig {
@@ -135,8 +141,14 @@ impl StudyConfig {
     }
 
     /// These settings (the flags) over the file `config`, over the settings saved in
-    /// `study_dir` by an earlier run of the study.
-    pub fn resolve(self, config: Option<&Path>, study_dir: &Path) -> anyhow::Result<StudyConfig> {
+    /// `study_dir` by an earlier run of the study on this machine, over `shared`: the
+    /// settings saved in the study's storage, which workers on other machines see.
+    pub fn resolve(
+        self,
+        config: Option<&Path>,
+        study_dir: &Path,
+        shared: Option<StudyConfig>,
+    ) -> anyhow::Result<StudyConfig> {
         let mut settings = self;
         if let Some(file) = config {
             settings = settings.overlay(StudyConfig::read(file)?);
@@ -145,7 +157,24 @@ impl StudyConfig {
         if saved.is_file() {
             settings = settings.overlay(StudyConfig::read(&saved)?);
         }
+        if let Some(shared) = shared {
+            settings = settings.overlay(shared);
+        }
         Ok(settings)
+    }
+
+    /// The settings saved in the storage of study `name` (its [`CONFIG_ATTR`] attribute) by
+    /// an earlier run, on any machine; `None` for a new study or one saved by an older `nas`.
+    pub fn shared(storage: &mut dyn Storage, name: &str) -> anyhow::Result<Option<StudyConfig>> {
+        let Some(info) = storage.find_study(name)? else {
+            return Ok(None);
+        };
+        let Some(value) = storage.study_attr(info.id, CONFIG_ATTR)? else {
+            return Ok(None);
+        };
+        let config = serde_json::from_value(value)
+            .with_context(|| format!("the `{CONFIG_ATTR}` attribute of study `{name}`"))?;
+        Ok(Some(config))
     }
 
     /// Reads a config file; an unknown key or a value of the wrong type is an error naming

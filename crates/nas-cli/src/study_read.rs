@@ -50,14 +50,16 @@ pub(crate) fn open_study_storage(
 }
 
 /// Reads study `name` (it may still be running) from `url`, or from `results/<name>/study.db`;
-/// its settings come from `results/<name>/config.toml` when there is one.
+/// its settings come from `results/<name>/config.toml` when there is one, else from the
+/// storage.
 pub(crate) fn read_study(
     results: &Path,
     name: &str,
     url: Option<&str>,
 ) -> anyhow::Result<StudyTrials> {
     let (mut storage, info) = open_study_storage(results, name, url)?;
-    let config = StudyConfig::default().resolve(None, &results.join(name))?;
+    let shared = StudyConfig::shared(storage.as_mut(), name)?;
+    let config = StudyConfig::default().resolve(None, &results.join(name), shared)?;
     let trials = storage.trials(info.id, None)?;
     // The space is optional to every reader: one that no longer parses is left out.
     let space = storage
@@ -70,7 +72,7 @@ pub(crate) fn read_study(
         .collect::<Vec<_>>();
     if value_names.len() != info.directions.len() {
         bail!(
-            "study `{name}` has {} objectives but its config.toml names {}",
+            "study `{name}` has {} objectives but its settings name {}",
             info.directions.len(),
             value_names.join(", ")
         );

@@ -6,7 +6,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::storage::{StorageError, TrialEnd, WorkerId};
-use super::trial::TrialState;
+use super::trial::{Trial, TrialState};
 use crate::space::{Config, ParamValue};
 
 /// Checks that `end` is an end state with well-formed, finite numbers.
@@ -158,4 +158,19 @@ pub(super) fn interrupted_reason(worker: &WorkerId, why: &str, copy: u64) -> Str
         "worker process {} on host {} {why} (interrupted); re-enqueued as trial {copy}",
         worker.pid, worker.host
     )
+}
+
+/// Checks that `trials` are numbered `0, 1, 2, …`, as an imported study's must be.
+pub(super) fn check_dense(trials: &[Trial]) -> Result<(), StorageError> {
+    match trials
+        .iter()
+        .enumerate()
+        .find(|(i, t)| t.number != *i as u64)
+    {
+        Some((i, t)) => Err(StorageError::Corrupt(format!(
+            "trial {} is at position {i}: imported trials must be numbered 0, 1, 2, …",
+            t.number
+        ))),
+        None => Ok(()),
+    }
 }

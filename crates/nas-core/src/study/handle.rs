@@ -187,6 +187,11 @@ impl Study {
             .set_trial_attr(self.info.id, number, key, value)?)
     }
 
+    /// Sets a JSON attribute of the study (its settings, …), replacing an earlier value.
+    pub fn set_attr(&mut self, key: &str, value: &serde_json::Value) -> Result<(), StudyError> {
+        Ok(self.storage.set_study_attr(self.info.id, key, value)?)
+    }
+
     /// Fails and queues again the running trials whose worker process on this host is gone
     /// (see [`Storage::recover_orphans`]); returns their numbers.
     pub fn recover_orphans(&mut self) -> Result<Vec<u64>, StudyError> {

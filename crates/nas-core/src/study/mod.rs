@@ -3,6 +3,7 @@
 //! workers share ([`open_storage`] opens either from a URL).
 
 mod codec;
+mod copy;
 mod handle;
 mod postgres;
 mod schema;
@@ -11,6 +12,7 @@ mod storage;
 mod trial;
 mod url;
 
+pub use copy::copy_study;
 pub use handle::{best_of, Study, StudyError};
 pub use postgres::{redact_url, PostgresStorage};
 pub use sqlite::SqliteStorage;

@@ -38,8 +38,8 @@ use postgres::{Client, IsolationLevel, NoTls, Row, Statement, Transaction};
 use serde_json::Value;
 
 use super::codec::{
-    check_end, decode_values, encode_params, encode_values, interrupted_reason, parse_json,
-    parse_state, to_json, u64_from_sql, u64_to_sql,
+    check_dense, check_end, decode_values, encode_params, encode_values, interrupted_reason,
+    parse_json, parse_state, to_json, u64_from_sql, u64_to_sql,
 };
 use super::schema::{for_postgres, MIGRATIONS};
 use super::storage::{Creation, Storage, StorageError, StudyInfo, TrialEnd, WorkerId};
@@ -341,6 +341,60 @@ impl Storage for PostgresStorage {
         parse_json(&json, || format!("study attribute `{key}`")).map(Some)
     }
 
+    fn study_attrs(&mut self, study: i64) -> Result<BTreeMap<String, Value>, StorageError> {
+        let mut tx = self.begin()?;
+        study_by_id(&mut tx, study)?;
+        let rows = tx.query(
+            "SELECT key, value_json FROM study_attrs WHERE study_id = $1",
+            &[&study],
+        )?;
+        tx.commit()?;
+        rows.iter()
+            .map(|row| {
+                let key: String = get(row, 0)?;
+                let value = parse_json(&get::<String>(row, 1)?, || {
+                    format!("study attribute `{key}`")
+                })?;
+                Ok((key, value))
+            })
+            .collect()
+    }
+
+    fn import_study(
+        &mut self,
+        info: &StudyInfo,
+        attrs: &BTreeMap<String, Value>,
+        trials: &[Trial],
+    ) -> Result<StudyInfo, StorageError> {
+        check_dense(trials)?;
+        let mut tx = self.begin()?;
+        let inserted = tx.query_opt(
+            "INSERT INTO studies (name, directions, created_at) VALUES ($1, $2, $3)
+             ON CONFLICT (name) DO NOTHING RETURNING id",
+            &[
+                &info.name,
+                &to_json(&info.directions, "directions")?,
+                &info.created_at,
+            ],
+        )?;
+        let Some(row) = inserted else {
+            return Err(StorageError::StudyExists(info.name.clone()));
+        };
+        let study: i64 = get(&row, 0)?;
+        for (key, value) in attrs {
+            tx.execute(
+                "INSERT INTO study_attrs (study_id, key, value_json) VALUES ($1, $2, $3)",
+                &[&study, key, &value.to_string()],
+            )?;
+        }
+        for trial in trials {
+            import_trial(&mut tx, study, trial)?;
+        }
+        let imported = study_by_id(&mut tx, study)?;
+        tx.commit()?;
+        Ok(imported)
+    }
+
     fn create_running(
         &mut self,
         study: i64,
@@ -608,10 +662,7 @@ fn study_from_row(row: &Row) -> Result<StudyInfo, StorageError> {
     })
 }
 
-fn study_by_name(
-    tx: &mut Tx<'_>,
-    name: &str,
-) -> Result<Option<StudyInfo>, StorageError> {
+fn study_by_name(tx: &mut Tx<'_>, name: &str) -> Result<Option<StudyInfo>, StorageError> {
     let sql = format!("SELECT {STUDY_COLUMNS} FROM studies WHERE name = $1");
     tx.query_opt(&sql, &[&name])?
         .as_ref()
@@ -665,6 +716,47 @@ fn next_number(tx: &mut Tx<'_>, study: i64) -> Result<u64, StorageError> {
     get_number(&row, 0)
 }
 
+/// Inserts `trial` as it is into `study` (see [`Storage::import_study`]).
+fn import_trial(tx: &mut Tx<'_>, study: i64, trial: &Trial) -> Result<(), StorageError> {
+    let worker = trial.worker.as_ref();
+    let row = tx.query_one(
+        "INSERT INTO trials (study_id, number, state, params_json, values_json,
+                             constraints_json, fail_reason, seed, started_at, finished_at,
+                             heartbeat_at, worker_host, worker_pid, worker_started)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id",
+        &[
+            &study,
+            &u64_to_sql(trial.number),
+            &trial.state.as_str(),
+            &encode_params(&trial.params)?,
+            &trial.values.as_deref().map(encode_values),
+            &trial.constraints.as_deref().map(encode_values),
+            &trial.fail_reason,
+            &trial.seed.map(u64_to_sql),
+            &trial.started_at,
+            &trial.finished_at,
+            &trial.heartbeat_at,
+            &worker.map(|w| w.host.as_str()),
+            &worker.map(|w| i64::from(w.pid)),
+            &worker.and_then(|w| w.started).map(u64_to_sql),
+        ],
+    )?;
+    let id: i64 = get(&row, 0)?;
+    for (step, values) in &trial.intermediate {
+        tx.execute(
+            "INSERT INTO trial_intermediate (trial_id, step, values_json) VALUES ($1, $2, $3)",
+            &[&id, &u64_to_sql(*step), &encode_values(values)],
+        )?;
+    }
+    for (key, value) in &trial.attrs {
+        tx.execute(
+            "INSERT INTO trial_attrs (trial_id, key, value_json) VALUES ($1, $2, $3)",
+            &[&id, key, &value.to_string()],
+        )?;
+    }
+    Ok(())
+}
+
 /// Whether the study holds `cap` or more trials that count toward a budget (never without a
 /// cap). The caller holds the study lock, so the count stands until it commits.
 fn at_cap(tx: &mut Tx<'_>, study: i64, cap: Option<u64>) -> Result<bool, StorageError> {
@@ -702,12 +794,7 @@ fn insert_waiting(
 }
 
 /// Makes trial `id` RUNNING on `worker`, started (and last alive) now.
-fn mark_running(
-    tx: &mut Tx<'_>,
-    id: i64,
-    worker: &WorkerId,
-    now: f64,
-) -> Result<(), StorageError> {
+fn mark_running(tx: &mut Tx<'_>, id: i64, worker: &WorkerId, now: f64) -> Result<(), StorageError> {
     tx.execute(
         "UPDATE trials SET state = 'RUNNING', started_at = $2, heartbeat_at = $2,
                            worker_host = $3, worker_pid = $4, worker_started = $5
@@ -746,11 +833,7 @@ fn trial_ref(
 
 /// Locks trial `number` and returns its row id if it is RUNNING, else
 /// [`StorageError::NotRunning`].
-fn running_trial(
-    tx: &mut Tx<'_>,
-    study: &StudyInfo,
-    number: u64,
-) -> Result<i64, StorageError> {
+fn running_trial(tx: &mut Tx<'_>, study: &StudyInfo, number: u64) -> Result<i64, StorageError> {
     match trial_ref(tx, study, number, "FOR UPDATE")? {
         (id, TrialState::Running) => Ok(id),
         (_, state) => Err(StorageError::NotRunning { number, state }),

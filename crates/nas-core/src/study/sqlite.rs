@@ -33,8 +33,8 @@ use rusqlite::{
 use serde_json::Value;
 
 use super::codec::{
-    check_end, decode_values, encode_params, encode_values, interrupted_reason, parse_json,
-    parse_state, to_json, u64_from_sql, u64_to_sql,
+    check_dense, check_end, decode_values, encode_params, encode_values, interrupted_reason,
+    parse_json, parse_state, to_json, u64_from_sql, u64_to_sql,
 };
 use super::schema::MIGRATIONS;
 use super::storage::{Creation, Storage, StorageError, StudyInfo, TrialEnd, WorkerId};
@@ -234,6 +234,61 @@ impl Storage for SqliteStorage {
             Some(json) => parse_json(&json, || format!("study attribute `{key}`")).map(Some),
             None => study_by_id(&self.conn, study).map(|_| None),
         }
+    }
+
+    fn study_attrs(&mut self, study: i64) -> Result<BTreeMap<String, Value>, StorageError> {
+        let tx = self.conn.transaction()?;
+        study_by_id(&tx, study)?;
+        let mut attrs = BTreeMap::new();
+        for_each_row(
+            &tx,
+            "SELECT key, value_json FROM study_attrs WHERE study_id = ?1",
+            &[&study],
+            |row| {
+                let key: String = row.get(0)?;
+                let value = parse_json(&row.get::<_, String>(1)?, || {
+                    format!("study attribute `{key}`")
+                })?;
+                attrs.insert(key, value);
+                Ok(())
+            },
+        )?;
+        tx.commit()?;
+        Ok(attrs)
+    }
+
+    fn import_study(
+        &mut self,
+        info: &StudyInfo,
+        attrs: &BTreeMap<String, Value>,
+        trials: &[Trial],
+    ) -> Result<StudyInfo, StorageError> {
+        check_dense(trials)?;
+        let tx = self.write_tx()?;
+        if study_by_name(&tx, &info.name)?.is_some() {
+            return Err(StorageError::StudyExists(info.name.clone()));
+        }
+        tx.execute(
+            "INSERT INTO studies (name, directions, created_at) VALUES (?1, ?2, ?3)",
+            params![
+                info.name,
+                to_json(&info.directions, "directions")?,
+                info.created_at
+            ],
+        )?;
+        let study = tx.last_insert_rowid();
+        for (key, value) in attrs {
+            tx.execute(
+                "INSERT INTO study_attrs (study_id, key, value_json) VALUES (?1, ?2, ?3)",
+                params![study, key, value.to_string()],
+            )?;
+        }
+        for trial in trials {
+            import_trial(&tx, study, trial)?;
+        }
+        let imported = study_by_id(&tx, study)?;
+        tx.commit()?;
+        Ok(imported)
     }
 
     fn create_running(
@@ -554,6 +609,47 @@ fn next_number(conn: &Connection, study: i64) -> Result<u64, StorageError> {
         [study],
         |row| row.get(0),
     )?)
+}
+
+/// Inserts `trial` as it is into `study` (see [`Storage::import_study`]).
+fn import_trial(conn: &Connection, study: i64, trial: &Trial) -> Result<(), StorageError> {
+    let worker = trial.worker.as_ref();
+    conn.execute(
+        "INSERT INTO trials (study_id, number, state, params_json, values_json,
+                             constraints_json, fail_reason, seed, started_at, finished_at,
+                             heartbeat_at, worker_host, worker_pid, worker_started)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+        params![
+            study,
+            trial.number,
+            trial.state.as_str(),
+            encode_params(&trial.params)?,
+            trial.values.as_deref().map(encode_values),
+            trial.constraints.as_deref().map(encode_values),
+            trial.fail_reason,
+            trial.seed.map(u64_to_sql),
+            trial.started_at,
+            trial.finished_at,
+            trial.heartbeat_at,
+            worker.map(|w| &w.host),
+            worker.map(|w| w.pid),
+            worker.and_then(|w| w.started).map(u64_to_sql),
+        ],
+    )?;
+    let id = conn.last_insert_rowid();
+    for (step, values) in &trial.intermediate {
+        conn.execute(
+            "INSERT INTO trial_intermediate (trial_id, step, values_json) VALUES (?1, ?2, ?3)",
+            params![id, step, encode_values(values)],
+        )?;
+    }
+    for (key, value) in &trial.attrs {
+        conn.execute(
+            "INSERT INTO trial_attrs (trial_id, key, value_json) VALUES (?1, ?2, ?3)",
+            params![id, key, value.to_string()],
+        )?;
+    }
+    Ok(())
 }
 
 /// Whether the study holds `cap` or more trials that count toward a budget (never without a

@@ -1,5 +1,7 @@
 //! The storage trait every study backend implements (SQLite and PostgreSQL).
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use thiserror::Error;
@@ -21,6 +23,9 @@ pub enum StorageError {
     /// No study of that name or id.
     #[error("no study named `{0}`")]
     UnknownStudy(String),
+    /// A study of that name already exists (copying into it is refused).
+    #[error("a study named `{0}` already exists")]
+    StudyExists(String),
     /// No study with that database id.
     #[error("no study with id {0}")]
     UnknownStudyId(i64),
@@ -200,6 +205,21 @@ pub trait Storage: Send {
 
     /// A study attribute, if set.
     fn study_attr(&mut self, study: i64, key: &str) -> Result<Option<Value>, StorageError>;
+
+    /// Every study attribute, by key.
+    fn study_attrs(&mut self, study: i64) -> Result<BTreeMap<String, Value>, StorageError>;
+
+    /// Creates the study `info.name` (its directions and creation time from `info`) holding
+    /// `attrs` and `trials` exactly as given: numbers, states, values, seeds, times, workers,
+    /// intermediate values and attributes. One transaction, so an interrupted copy leaves no
+    /// study behind. [`StorageError::StudyExists`] if the name is taken; the trials must be
+    /// numbered `0, 1, 2, …` ([`StorageError::Corrupt`] otherwise).
+    fn import_study(
+        &mut self,
+        info: &StudyInfo,
+        attrs: &BTreeMap<String, Value>,
+        trials: &[Trial],
+    ) -> Result<StudyInfo, StorageError>;
 
     /// Creates a RUNNING trial with the next free number, owned by `worker`.
     fn create_running(

@@ -1,0 +1,99 @@
+//! `nas copy-study`: a search run on one machine's SQLite file, copied to PostgreSQL, reports
+//! the same from either storage, and a worker on another machine (no results folder, no
+//! settings flags) continues it with the study's own settings, read from the database.
+//!
+//! Without `NAS_TEST_POSTGRES` the PostgreSQL test prints a skip line, unless
+//! `NAS_REQUIRE_POSTGRES=1` (set by `.ci/run`) makes it fail.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use common::{data_dir, postgres_url, run_ok, search_command, unique_study, LIGHTWEIGHT};
+use nas_core::study::{open_storage, TrialState};
+
+fn nas(args: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_nas"));
+    cmd.args(args);
+    cmd
+}
+
+/// The JSON report of `study`, read from `storage` (default: its SQLite file in `results`).
+fn json_report(results: &Path, study: &str, storage: Option<&str>) -> serde_json::Value {
+    let mut cmd = nas(&["report", study, "--format", "json", "--results"]);
+    cmd.arg(results);
+    if let Some(url) = storage {
+        cmd.args(["--storage", url]);
+    }
+    serde_json::from_str(&run_ok(cmd)).expect("the JSON report parses")
+}
+
+#[test]
+fn a_study_copied_to_postgres_reports_the_same_and_goes_on_with_its_own_settings() {
+    let Some(url) = postgres_url() else { return };
+    let (dir, data) = data_dir();
+    let (here, elsewhere) = (dir.path().join("here"), dir.path().join("elsewhere"));
+    let study = unique_study("copied");
+    let space = Path::new(LIGHTWEIGHT);
+    // One objective and no scheduler: unlike the defaults (two objectives, ASHA).
+    let settings = [
+        "--backend",
+        "flex",
+        "--objectives",
+        "accuracy",
+        "--scheduler",
+        "none",
+        "--max-epochs",
+        "2",
+        "--seed",
+        "3",
+    ];
+    let mut first = settings.to_vec();
+    first.extend(["--trials", "2"]);
+    run_ok(search_command(space, &data, &here, &study, &first));
+
+    let mut copy = nas(&["copy-study", "--study", &study, "--to", &url, "--results"]);
+    copy.arg(&here);
+    let printed = run_ok(copy);
+    assert!(printed.contains("(2 trials)"), "{printed}");
+
+    let local = json_report(&here, &study, None);
+    let shared = json_report(&elsewhere, &study, Some(&url));
+    assert_eq!(
+        local, shared,
+        "the same report from SQLite and from PostgreSQL"
+    );
+
+    let mut again = nas(&["copy-study", "--study", &study, "--to", &url, "--results"]);
+    again.arg(&here);
+    let out = again.output().expect("run nas");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("already exists"),
+        "{err}"
+    );
+
+    // Another machine: no results folder, only the shared storage and a budget.
+    let mut worker = search_command(
+        space,
+        &data,
+        &elsewhere,
+        &study,
+        &["--backend", "flex", "--storage", &url, "--trials", "3"],
+    );
+    let out = worker.output().expect("run nas");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("scheduler none"), "{err}");
+
+    let mut storage = open_storage(&url).unwrap();
+    let info = storage.find_study(&study).unwrap().expect("study");
+    assert_eq!(info.directions.len(), 1, "still the one objective");
+    let trials = storage.trials(info.id, None).unwrap();
+    assert_eq!(trials.len(), 3);
+    assert!(trials.iter().all(|t| t.state == TrialState::Complete));
+    // The original two ran here, the third on the other machine, under the same settings.
+    assert_eq!(trials[0].worker, trials[1].worker);
+    assert_eq!(trials[2].intermediate.len(), trials[0].intermediate.len());
+}
