@@ -15,7 +15,7 @@ mod runner;
 mod scoring;
 mod settings;
 
-pub use driver::{trial_seed, Progress, PAUSED_ATTR, Search, SearchError, SearchSummary, Silent};
+pub use driver::{trial_seed, Progress, Search, SearchError, SearchSummary, Silent, PAUSED_ATTR};
 pub use results::{top_rung, write_results, ResultsError};
 pub use runner::{
     looks_like_oom, Advance, Measurements, Segment, SegmentScore, Timings, TrialFailure, TrialRun,

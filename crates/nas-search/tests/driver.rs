@@ -681,6 +681,13 @@ fn successive_halving_across_workers_decides_each_rung_over_all_their_trials() {
     assert_eq!(count(&trials, TrialState::Complete), 1);
     assert_eq!(count(&trials, TrialState::Pruned), 8);
     let x = |t: &Trial| t.params["x"].as_f64().expect("x");
-    let best = trials.iter().max_by(|a, b| x(a).total_cmp(&x(b))).expect("trials");
-    assert_eq!(best.state, TrialState::Complete, "the best x of all workers wins");
+    let best = trials
+        .iter()
+        .max_by(|a, b| x(a).total_cmp(&x(b)))
+        .expect("trials");
+    assert_eq!(
+        best.state,
+        TrialState::Complete,
+        "the best x of all workers wins"
+    );
 }
