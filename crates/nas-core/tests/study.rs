@@ -141,3 +141,69 @@ fn reopening_with_another_space_or_an_unsuitable_sampler_fails() {
     );
     assert!(matches!(gp, Err(StudyError::Sampler(_))));
 }
+
+/// For each proposal, the number and state of every trial the sampler was shown.
+type Seen = std::sync::Arc<std::sync::Mutex<Vec<Vec<(u64, TrialState)>>>>;
+
+/// A sampler that proposes `opt = sgd, x = 0.5` and records what it was shown.
+struct Recording {
+    seen: Seen,
+}
+
+impl nas_core::sampler::Sampler for Recording {
+    fn name(&self) -> &'static str {
+        "recording"
+    }
+
+    fn sample(
+        &mut self,
+        ctx: &nas_core::sampler::SampleContext<'_>,
+    ) -> Result<nas_core::space::Config, nas_core::sampler::SamplerError> {
+        let states = ctx.trials.iter().map(|t| (t.number, t.state)).collect();
+        self.seen.lock().unwrap().push(states);
+        Ok([
+            ("opt".to_string(), "sgd".into()),
+            ("x".to_string(), 0.5.into()),
+        ]
+        .into_iter()
+        .collect())
+    }
+}
+
+#[test]
+fn the_sampler_sees_the_running_trials_of_every_worker() {
+    // What a constant liar needs: the trials other workers are running right now.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("study.db");
+    let seen = Seen::default();
+    let open_recording = |seen: &Seen| {
+        Study::open(
+            Box::new(SqliteStorage::open(&path).unwrap()),
+            "s",
+            &[Direction::Minimize],
+            space(),
+            Box::new(Recording {
+                seen: std::sync::Arc::clone(seen),
+            }),
+        )
+        .unwrap()
+    };
+    let mut a = open_recording(&seen);
+    let mut b = open_recording(&seen);
+    let first = a.ask().unwrap();
+    let second = b.ask().unwrap();
+    a.tell(first.number, TrialEnd::complete(&[0.1])).unwrap();
+    let third = a.ask().unwrap();
+    assert_eq!((first.number, second.number, third.number), (0, 1, 2));
+    let seen = seen.lock().unwrap();
+    assert_eq!(
+        seen[1],
+        vec![(0, TrialState::Running)],
+        "b sees a's trial running"
+    );
+    assert_eq!(
+        seen[2],
+        vec![(0, TrialState::Complete), (1, TrialState::Running)],
+        "a sees its result and b's running trial"
+    );
+}

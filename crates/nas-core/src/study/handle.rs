@@ -155,7 +155,7 @@ impl Study {
                 self.storage
                     .try_create_running(id, number, &params, None, &self.worker, cap)?;
             match created {
-                Creation::Created(trial) => return Ok(Some(trial)),
+                Creation::Created(trial) => return Ok(Some(*trial)),
                 Creation::AtCap => return Ok(None),
                 Creation::NumberTaken => {}
             }

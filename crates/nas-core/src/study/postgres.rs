@@ -430,7 +430,7 @@ impl Storage for PostgresStorage {
         }
         let trial = Self::insert_running(&mut tx, study, params, &params_json, seed, worker)?;
         tx.commit()?;
-        Ok(Creation::Created(trial))
+        Ok(Creation::Created(Box::new(trial)))
     }
 
     fn enqueue(&mut self, study: i64, params: &Config) -> Result<u64, StorageError> {

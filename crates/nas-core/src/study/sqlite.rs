@@ -336,13 +336,13 @@ impl Storage for SqliteStorage {
         let (id, _) = insert_waiting(&tx, study, &params_json, seed)?;
         mark_running(&tx, id, worker, now)?;
         tx.commit()?;
-        Ok(Creation::Created(Trial {
+        Ok(Creation::Created(Box::new(Trial {
             seed,
             started_at: Some(now),
             heartbeat_at: Some(now),
             worker: Some(worker.clone()),
             ..Trial::running(number, params.clone())
-        }))
+        })))
     }
 
     fn enqueue(&mut self, study: i64, params: &Config) -> Result<u64, StorageError> {

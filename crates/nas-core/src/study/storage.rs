@@ -322,7 +322,7 @@ pub trait Storage: Send {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Creation {
     /// The trial was created, RUNNING.
-    Created(Trial),
+    Created(Box<Trial>),
     /// Another worker took the number first: look again and retry.
     NumberTaken,
     /// The study already holds `cap` trials that count toward the budget.

@@ -1,8 +1,15 @@
-//! Helpers the storage tests share.
+//! Helpers the storage tests share: the backends they run on ([`backends`]), trial data and
+//! assertions.
 #![allow(dead_code)] // each test file uses its own part
 
+pub mod backends;
+
 use nas_core::space::{Config, ParamValue};
-use nas_core::study::{Creation, Storage, TrialEnd, TrialState, WorkerId};
+use nas_core::study::{Direction, Storage, Trial, TrialEnd, WorkerId};
+use serde_json::json;
+
+pub const MIN: Direction = Direction::Minimize;
+pub const MAX: Direction = Direction::Maximize;
 
 pub fn config(pairs: &[(&str, ParamValue)]) -> Config {
     pairs
@@ -52,97 +59,92 @@ pub fn assert_same_config(got: &Config, want: &Config) {
     }
 }
 
-/// The trial cap's rules on one storage: running, complete and pruned trials count; failed
-/// and waiting ones do not; claims respect it too; no cap means no limit.
-pub fn check_trial_cap(storage: &mut dyn Storage, study: i64) {
-    let create = |storage: &mut dyn Storage, number: u64, cap: Option<u64>| {
-        storage
-            .try_create_running(study, number, &Config::new(), None, &me(), cap)
-            .unwrap()
-    };
-    let created = |c: Creation| matches!(c, Creation::Created(_));
-    assert!(created(create(storage, 0, Some(2))));
-    assert!(created(create(storage, 1, Some(2))));
-    assert_eq!(create(storage, 2, Some(2)), Creation::AtCap, "two running");
-    storage
-        .finish(study, 0, TrialEnd::complete(&[1.0]))
-        .unwrap();
-    assert_eq!(
-        create(storage, 2, Some(2)),
-        Creation::AtCap,
-        "complete counts"
-    );
-    storage
-        .finish(study, 1, TrialEnd::fail("diverged"))
-        .unwrap();
-    assert!(
-        created(create(storage, 2, Some(2))),
-        "failed does not count"
-    );
-    assert_eq!(storage.enqueue(study, &Config::new()).unwrap(), 3);
-    assert!(storage
-        .claim_waiting(study, &me(), Some(2))
-        .unwrap()
-        .is_none());
-    assert_eq!(storage.trial(study, 3).unwrap().state, TrialState::Waiting);
-    let claimed = storage.claim_waiting(study, &me(), Some(3)).unwrap();
-    assert_eq!(claimed.map(|t| t.number), Some(3), "waiting does not count");
-    storage.finish(study, 2, TrialEnd::pruned()).unwrap();
-    assert_eq!(
-        create(storage, 4, Some(3)),
-        Creation::AtCap,
-        "pruned counts"
-    );
-    assert!(created(create(storage, 4, None)), "no cap");
+/// The numbers of `trials`, in their order.
+pub fn numbers(trials: &[Trial]) -> Vec<u64> {
+    trials.iter().map(|t| t.number).collect()
 }
 
-/// One worker's loop under a shared trial cap: claims or creates trials until the storage
-/// says the cap is reached, failing every fourth one (failures do not count). Returns how
-/// many counted trials it started.
-pub fn start_until_cap(storage: &mut dyn Storage, study: i64, cap: u64) -> usize {
-    let (mut started, mut counted) = (0, 0);
-    loop {
-        let trial = match storage.claim_waiting(study, &me(), Some(cap)).unwrap() {
-            Some(trial) => trial,
-            None => {
-                let number = storage.trials(study, None).unwrap().len() as u64;
-                let params = Config::new();
-                match storage
-                    .try_create_running(study, number, &params, None, &me(), Some(cap))
-                    .unwrap()
-                {
-                    Creation::Created(trial) => trial,
-                    Creation::NumberTaken => continue,
-                    Creation::AtCap => return counted,
-                }
-            }
-        };
-        started += 1;
-        let end = if started % 4 == 0 {
-            TrialEnd::fail("diverged")
-        } else {
-            counted += 1;
-            TrialEnd::complete(&[1.0])
-        };
-        storage.finish(study, trial.number, end).unwrap();
-    }
-}
-
-/// A trial read back names its worker, and its heartbeat time moves with each beat.
-pub fn check_worker_and_heartbeat_are_read_back(storage: &mut dyn Storage, study: i64) {
-    let created = storage
+/// One sequence of operations, run on any storage, with `dead` as the worker of an orphan;
+/// returns the study id.
+pub fn scripted_study(storage: &mut dyn Storage, name: &str, dead: &WorkerId) -> i64 {
+    let study = storage.open_study(name, &[MIN, MAX]).unwrap().id;
+    storage
+        .set_study_attr(
+            study,
+            "space",
+            &json!({"lr": [1e-4, 0.1], "opt": ["adam", "sgd"]}),
+        )
+        .unwrap();
+    storage
+        .study_attr_or_insert(study, "sampler", &json!("tpe"))
+        .unwrap();
+    let params = config(&[
+        ("lr", 0.1.into()),
+        ("whole", 3.0.into()),
+        ("depth", 4i64.into()),
+        ("opt", "adam".into()),
+        ("bn", true.into()),
+    ]);
+    // 0: complete, with intermediate values (one diverged) and attributes.
+    storage
+        .create_running(study, &params, Some(u64::MAX), &me())
+        .unwrap();
+    storage
+        .report_intermediate(study, 0, 1, &[0.5, 1.0 / 3.0])
+        .unwrap();
+    storage
+        .report_intermediate(study, 0, 2, &[f64::NAN, f64::INFINITY])
+        .unwrap();
+    storage
+        .set_trial_attr(
+            study,
+            0,
+            "summary",
+            &json!({"params": 1234, "flops": 5.5e9}),
+        )
+        .unwrap();
+    storage
+        .finish(
+            study,
+            0,
+            TrialEnd::complete(&[0.25, 0.1 + 0.2]).with_constraints(&[-0.5]),
+        )
+        .unwrap();
+    // 1: enqueued, claimed, pruned; 2: failed.
+    storage.enqueue(study, &params).unwrap();
+    storage.claim_waiting(study, &me(), None).unwrap();
+    storage.finish(study, 1, TrialEnd::pruned()).unwrap();
+    storage
+        .try_create_running(study, 2, &params, Some(5), &me(), None)
+        .unwrap();
+    storage
+        .finish(study, 2, TrialEnd::fail("diverged"))
+        .unwrap();
+    // 3: orphan of a dead worker, re-enqueued as 4; 5 still running.
+    storage
+        .create_running(study, &params, Some(3), dead)
+        .unwrap();
+    storage.recover_orphans(study).unwrap();
+    storage
         .create_running(study, &Config::new(), None, &me())
         .unwrap();
-    let read = storage.trial(study, created.number).unwrap();
-    assert_eq!(read.worker, Some(me()));
-    assert_eq!(read.heartbeat_at, read.started_at);
-    assert_eq!(read, created, "what create returns is what is stored");
-    std::thread::sleep(std::time::Duration::from_millis(20));
-    storage.heartbeat(study, &[created.number]).unwrap();
-    let beaten = storage.trial(study, created.number).unwrap();
-    assert!(beaten.heartbeat_at > read.heartbeat_at, "{beaten:?}");
-    assert_eq!(beaten.started_at, read.started_at);
-    assert_eq!(storage.enqueue(study, &Config::new()).unwrap(), 1);
-    let waiting = storage.trial(study, 1).unwrap();
-    assert_eq!((waiting.worker, waiting.heartbeat_at), (None, None));
+    study
+}
+
+/// Trials without their timestamps, printed (NaN equals NaN in this form).
+pub fn timeless(trials: Vec<Trial>) -> Vec<String> {
+    trials
+        .into_iter()
+        .map(|t| {
+            format!(
+                "{:?}",
+                Trial {
+                    started_at: t.started_at.map(|_| 0.0),
+                    finished_at: t.finished_at.map(|_| 0.0),
+                    heartbeat_at: t.heartbeat_at.map(|_| 0.0),
+                    ..t
+                }
+            )
+        })
+        .collect()
 }
