@@ -122,6 +122,14 @@ fn a_killed_workers_trial_is_taken_over_by_another() {
         }
         std::thread::sleep(Duration::from_millis(50));
     };
+    let mut status = Command::new(env!("CARGO_BIN_EXE_nas"));
+    status.args(["status", "--study", "kill", "--storage", &url]);
+    let printed = run_ok(status);
+    let line = format!("trial {:>5} on {}", victim.number, worker_of(&victim));
+    assert!(
+        printed.contains(&line) && printed.contains("last heartbeat"),
+        "the running trial, its worker and its last heartbeat are listed:\n{printed}"
+    );
     doomed.kill().unwrap(); // SIGKILL
     doomed.wait().unwrap();
 
@@ -142,6 +150,59 @@ fn a_killed_workers_trial_is_taken_over_by_another() {
         "the budget is met: {all:#?}"
     );
     assert_eq!(count(&all, TrialState::Running), 0);
+}
+
+#[test]
+fn two_workers_run_synchronous_halving_on_one_study() {
+    // A bracket of 9 trials split over two processes: each rung is decided over both workers'
+    // results, so no trial is stopped for a rung "that could not fill".
+    let (dir, data) = data_dir();
+    let results = dir.path().join("results");
+    let url = format!("sqlite://{}", dir.path().join("sha.db").display());
+    let extra = [
+        "--trials",
+        "9",
+        "--max-epochs",
+        "2",
+        "--min-resolution",
+        "6",
+        "--scheduler",
+        "sha",
+    ];
+    let workers: Vec<Child> = (0..2)
+        .map(|_| worker(&data, &results, "sha", &url, &extra))
+        .collect();
+    workers.into_iter().for_each(wait_ok);
+    let all = trials(&url, "sha");
+    assert_eq!(all.len(), 9, "no trial run twice or lost: {all:#?}");
+    let stops: Vec<String> = all
+        .iter()
+        .filter_map(|t| t.attrs.get("stopped").map(|s| s.to_string()))
+        .collect();
+    assert!(
+        stops.iter().all(|s| s.contains("by the scheduler")),
+        "{stops:?}"
+    );
+    // η = 3: rung r keeps max(1, 9 / 3^r) trials, and those at the top rung complete.
+    let top = all
+        .iter()
+        .flat_map(|t| t.intermediate.keys())
+        .max()
+        .copied();
+    let top = top.expect("rung results");
+    assert!(top >= 1, "a ladder of at least two rungs");
+    for rung in 0..=top {
+        let reached = all
+            .iter()
+            .filter(|t| t.intermediate.contains_key(&rung))
+            .count();
+        assert_eq!(reached, (9 / 3usize.pow(rung as u32)).max(1), "rung {rung}");
+    }
+    let kept = (9 / 3usize.pow(top as u32)).max(1);
+    assert_eq!(count(&all, TrialState::Complete), kept);
+    assert_eq!(count(&all, TrialState::Pruned), 9 - kept);
+    let owners: std::collections::BTreeSet<String> = all.iter().map(worker_of).collect();
+    assert_eq!(owners.len(), 2, "both workers trained: {owners:?}");
 }
 
 #[test]
