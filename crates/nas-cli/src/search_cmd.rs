@@ -17,6 +17,7 @@ use nas_search::{
 use nas_train::{BurnRunner, RunnerSettings};
 
 use crate::study_config::{StudyConfig, CONFIG_ATTR};
+use crate::study_read::recorded_space;
 
 /// Arguments of `nas search`.
 #[derive(Debug, clap::Args)]
@@ -167,7 +168,12 @@ pub fn run(cli: SearchArgs) -> anyhow::Result<()> {
         .clone()
         .resolve(cli.config.as_deref(), &study_dir, saved)?;
     let preset = preset(args.preset())?;
-    let space = crate::load_space(&args.space())?;
+    let space = match shared.as_deref_mut() {
+        Some(storage) if !args.space().exists() => {
+            recorded_space(storage, &cli.study, &args.space())?
+        }
+        _ => crate::load_space(&args.space())?,
+    };
     let scoring = scoring(&args)?;
     let Some(kind) = SchedulerKind::parse(args.scheduler()) else {
         bail!(

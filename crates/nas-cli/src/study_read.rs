@@ -5,7 +5,7 @@ use std::path::Path;
 
 use anyhow::{bail, Context};
 use nas_core::space::SearchSpace;
-use nas_core::study::{open_storage, Direction, Storage, StudyInfo, Trial};
+use nas_core::study::{open_storage, Direction, Storage, StudyInfo, Trial, SPACE_ATTR};
 
 use crate::study_config::StudyConfig;
 
@@ -63,7 +63,7 @@ pub(crate) fn read_study(
     let trials = storage.trials(info.id, None)?;
     // The space is optional to every reader: one that no longer parses is left out.
     let space = storage
-        .study_attr(info.id, "space")?
+        .study_attr(info.id, SPACE_ATTR)?
         .and_then(|v| serde_json::from_value::<SearchSpace>(v).ok());
     let value_names = crate::search_cmd::scoring(&config)?
         .value_names()
@@ -84,4 +84,30 @@ pub(crate) fn read_study(
         value_names,
         space,
     })
+}
+
+/// The search space recorded by study `name` in `storage`, for a worker on a machine that
+/// lacks the space file `missing` the study was started with.
+pub(crate) fn recorded_space(
+    storage: &mut dyn Storage,
+    name: &str,
+    missing: &Path,
+) -> anyhow::Result<SearchSpace> {
+    let recorded = match storage.find_study(name)? {
+        Some(info) => storage.study_attr(info.id, SPACE_ATTR)?,
+        None => None,
+    };
+    let Some(value) = recorded else {
+        bail!(
+            "search space {} does not exist, and study `{name}` has no recorded space",
+            missing.display()
+        );
+    };
+    let space = serde_json::from_value(value)
+        .with_context(|| format!("the search space recorded by study `{name}`"))?;
+    eprintln!(
+        "nas: {} is not on this machine; using the search space study `{name}` recorded",
+        missing.display()
+    );
+    Ok(space)
 }

@@ -1,6 +1,7 @@
 //! `nas copy-study`: a search run on one machine's SQLite file, copied to PostgreSQL, reports
-//! the same from either storage, and a worker on another machine (no results folder, no
-//! settings flags) continues it with the study's own settings, read from the database.
+//! the same from either storage, and a worker on another machine (no results folder, no space
+//! file, no settings flags) continues it with the study's own settings and recorded space,
+//! read from the database.
 //!
 //! Without `NAS_TEST_POSTGRES` the PostgreSQL test prints a skip line, unless
 //! `NAS_REQUIRE_POSTGRES=1` (set by `.ci/run`) makes it fail.
@@ -74,9 +75,10 @@ fn a_study_copied_to_postgres_reports_the_same_and_goes_on_with_its_own_settings
         "{err}"
     );
 
-    // Another machine: no results folder, only the shared storage and a budget.
+    // Another machine: no results folder and no copy of the space file, only the shared
+    // storage and a budget.
     let mut worker = search_command(
-        space,
+        &dir.path().join("not-here.toml"),
         &data,
         &elsewhere,
         &study,
@@ -86,6 +88,7 @@ fn a_study_copied_to_postgres_reports_the_same_and_goes_on_with_its_own_settings
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{err}");
     assert!(err.contains("scheduler none"), "{err}");
+    assert!(err.contains("using the search space study"), "{err}");
 
     let mut storage = open_storage(&url).unwrap();
     let info = storage.find_study(&study).unwrap().expect("study");

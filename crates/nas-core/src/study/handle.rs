@@ -256,6 +256,10 @@ pub fn best_of(complete: Vec<Trial>, directions: &[Direction]) -> Vec<Trial> {
     front.into_iter().map(|i| pool[i].clone()).collect()
 }
 
+/// Study attribute holding the search space a study was created with (its parameters as
+/// JSON, which deserialise to a [`SearchSpace`]).
+pub const SPACE_ATTR: &str = "space";
+
 /// Records the space with a new study, or checks it matches the recorded one.
 fn check_space(
     storage: &mut dyn Storage,
@@ -264,7 +268,7 @@ fn check_space(
 ) -> Result<(), StudyError> {
     let json = serde_json::to_value(space.params())
         .map_err(|e| StorageError::Corrupt(format!("cannot encode the space: {e}")))?;
-    let stored = storage.study_attr_or_insert(info.id, "space", &json)?;
+    let stored = storage.study_attr_or_insert(info.id, SPACE_ATTR, &json)?;
     if stored != json {
         return Err(StudyError::SpaceChanged {
             study: info.name.clone(),

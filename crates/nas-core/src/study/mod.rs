@@ -13,7 +13,7 @@ mod trial;
 mod url;
 
 pub use copy::copy_study;
-pub use handle::{best_of, Study, StudyError};
+pub use handle::{best_of, Study, StudyError, SPACE_ATTR};
 pub use postgres::{redact_url, PostgresStorage};
 pub use sqlite::SqliteStorage;
 pub use storage::{Creation, Storage, StorageError, StudyInfo, TrialEnd, WorkerId};
