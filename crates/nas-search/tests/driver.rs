@@ -195,6 +195,18 @@ fn run(
     (result, all)
 }
 
+/// How many trials have a result at each of the first `rungs` rungs.
+fn reached_per_rung(trials: &[Trial], rungs: u64) -> Vec<usize> {
+    (0..rungs)
+        .map(|r| {
+            trials
+                .iter()
+                .filter(|t| t.intermediate.contains_key(&r))
+                .count()
+        })
+        .collect()
+}
+
 fn count(trials: &[Trial], state: TrialState) -> usize {
     trials.iter().filter(|t| t.state == state).count()
 }
@@ -254,13 +266,7 @@ fn successive_halving_waits_for_the_rung_and_promotes_the_best_third() {
     let summary = result.expect("search runs");
     assert_eq!(summary.completed, 1, "9 → 3 → 1: {summary:?}");
     assert_eq!(summary.pruned, 8);
-    let reached = |r: u64| {
-        trials
-            .iter()
-            .filter(|t| t.intermediate.contains_key(&r))
-            .count()
-    };
-    assert_eq!((reached(0), reached(1), reached(2)), (9, 3, 1));
+    assert_eq!(reached_per_rung(&trials, 3), [9, 3, 1]);
     let best = trials
         .iter()
         .max_by(|a, b| {
@@ -671,13 +677,7 @@ fn successive_halving_across_workers_decides_each_rung_over_all_their_trials() {
         stopped.iter().all(|s| s.contains("by the scheduler")),
         "every stop was a rung decision: {stopped:?}"
     );
-    let reached = |r: u64| {
-        trials
-            .iter()
-            .filter(|t| t.intermediate.contains_key(&r))
-            .count()
-    };
-    assert_eq!((reached(0), reached(1), reached(2)), (9, 3, 1));
+    assert_eq!(reached_per_rung(&trials, 3), [9, 3, 1]);
     assert_eq!(count(&trials, TrialState::Complete), 1);
     assert_eq!(count(&trials, TrialState::Pruned), 8);
     let x = |t: &Trial| t.params["x"].as_f64().expect("x");

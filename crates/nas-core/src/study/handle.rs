@@ -120,10 +120,9 @@ impl Study {
     /// another worker takes that number first, the history is read again and the proposal
     /// drawn again, now seeing the other worker's trial.
     pub fn ask(&mut self) -> Result<Trial, StudyError> {
-        match self.ask_capped(None)? {
-            Some(trial) => Ok(trial),
-            None => Err(StorageError::Corrupt("an uncapped ask was refused".into()).into()),
-        }
+        let trial = self.ask_capped(None)?;
+        // Only a cap makes the storage refuse to start a trial.
+        Ok(trial.expect("an ask without a cap always starts a trial"))
     }
 
     /// Like [`Study::ask`], but only while the study holds fewer than `cap` running, complete
@@ -134,6 +133,7 @@ impl Study {
         self.ask_capped(Some(cap))
     }
 
+    /// A trial (queued or newly proposed), or `None` when `cap` is reached.
     fn ask_capped(&mut self, cap: Option<u64>) -> Result<Option<Trial>, StudyError> {
         let id = self.info.id;
         loop {
