@@ -1,6 +1,8 @@
 //! What every study storage shares: how parameters and values are written as JSON text, and
 //! the checks on a trial's end. See the SQLite module docs for the encoding rules.
 
+use std::collections::BTreeMap;
+
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
@@ -173,4 +175,91 @@ pub(super) fn check_dense(trials: &[Trial]) -> Result<(), StorageError> {
         ))),
         None => Ok(()),
     }
+}
+
+/// The `trials t` columns both storages read a trial from, in [`StoredTrial`]'s order, after
+/// the row id.
+pub(super) const TRIAL_COLUMNS: &str = "t.id, t.number, t.state, t.params_json, t.values_json, \
+     t.constraints_json, t.fail_reason, t.seed, t.started_at, t.finished_at, t.heartbeat_at, \
+     t.worker_host, t.worker_pid, t.worker_started";
+
+/// Which trials of a study to load.
+pub(super) enum Selection<'a> {
+    /// All, or those in these (non-empty) states.
+    States(Option<&'a [TrialState]>),
+    /// The one with this number.
+    One(u64),
+    /// Those numbered `from` or higher, and those numbered in the list.
+    CatchUp(u64, &'a [u64]),
+}
+
+/// A trial row's [`TRIAL_COLUMNS`] (less the row id) as the database holds them, before
+/// decoding: each storage reads these, and both decode them here.
+pub(super) struct StoredTrial {
+    pub number: u64,
+    pub state: String,
+    pub params_json: String,
+    pub values_json: Option<String>,
+    pub constraints_json: Option<String>,
+    pub fail_reason: Option<String>,
+    pub seed: Option<i64>,
+    pub started_at: Option<f64>,
+    pub finished_at: Option<f64>,
+    pub heartbeat_at: Option<f64>,
+    pub worker_host: Option<String>,
+    pub worker_pid: Option<i64>,
+    pub worker_started: Option<i64>,
+}
+
+impl StoredTrial {
+    /// The trial (without intermediate values and attributes, which live in other tables).
+    pub fn decode(self) -> Result<Trial, StorageError> {
+        let number = self.number;
+        let values = |json: Option<String>, what: &str| {
+            json.map(|json| decode_values(&json, || format!("{what} of trial {number}")))
+                .transpose()
+        };
+        Ok(Trial {
+            number,
+            state: parse_state(&self.state, number)?,
+            params: parse_json(&self.params_json, || {
+                format!("parameters of trial {number}")
+            })?,
+            values: values(self.values_json, "values")?,
+            constraints: values(self.constraints_json, "constraints")?,
+            intermediate: BTreeMap::new(),
+            fail_reason: self.fail_reason,
+            seed: self.seed.map(u64_from_sql),
+            started_at: self.started_at,
+            finished_at: self.finished_at,
+            heartbeat_at: self.heartbeat_at,
+            worker: decode_worker(
+                number,
+                self.worker_host,
+                self.worker_pid,
+                self.worker_started,
+            )?,
+            attrs: BTreeMap::new(),
+        })
+    }
+}
+
+/// The worker recorded with trial `number` (host, process id, process start), `None` without
+/// a host; [`StorageError::Corrupt`] for a process id that is not one.
+pub(super) fn decode_worker(
+    number: u64,
+    host: Option<String>,
+    pid: Option<i64>,
+    started: Option<i64>,
+) -> Result<Option<WorkerId>, StorageError> {
+    let Some(host) = host else { return Ok(None) };
+    let pid = pid.unwrap_or(0);
+    let pid = u32::try_from(pid).map_err(|_| {
+        StorageError::Corrupt(format!("trial {number} has worker process id {pid}"))
+    })?;
+    Ok(Some(WorkerId {
+        host,
+        pid,
+        started: started.map(u64_from_sql),
+    }))
 }

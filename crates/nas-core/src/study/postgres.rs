@@ -38,8 +38,9 @@ use postgres::{Client, IsolationLevel, NoTls, Row, Statement, Transaction};
 use serde_json::Value;
 
 use super::codec::{
-    check_dense, check_end, decode_values, encode_params, encode_values, interrupted_reason,
-    parse_json, parse_state, to_json, u64_from_sql, u64_to_sql,
+    check_dense, check_end, decode_values, decode_worker, encode_params, encode_values,
+    interrupted_reason, parse_json, parse_state, to_json, u64_from_sql, u64_to_sql, Selection,
+    StoredTrial, TRIAL_COLUMNS,
 };
 use super::schema::{for_postgres, MIGRATIONS};
 use super::storage::{Creation, Storage, StorageError, StudyInfo, TrialEnd, WorkerId};
@@ -852,20 +853,16 @@ struct Claimed {
 impl Claimed {
     fn from_row(row: &Row) -> Result<Self, StorageError> {
         let number = get_number(row, 1)?;
-        let pid: i64 = get(row, 5)?;
-        let pid = u32::try_from(pid).map_err(|_| {
-            StorageError::Corrupt(format!("trial {number} has worker process id {pid}"))
-        })?;
+        let worker = decode_worker(number, get(row, 4)?, get(row, 5)?, get(row, 6)?)?;
         Ok(Claimed {
             id: get(row, 0)?,
             number,
             params_json: get(row, 2)?,
             seed: get::<Option<i64>>(row, 3)?.map(u64_from_sql),
-            worker: WorkerId {
-                host: get(row, 4)?,
-                pid,
-                started: get::<Option<i64>>(row, 6)?.map(u64_from_sql),
-            },
+            // Selected with `worker_host IS NOT NULL`.
+            worker: worker.ok_or_else(|| {
+                StorageError::Corrupt(format!("running trial {number} has no worker"))
+            })?,
         })
     }
 }
@@ -916,16 +913,6 @@ fn fail_and_requeue(
 
 // -------------------------------------------------------------------------- trial loads
 
-/// Which trials of a study to load.
-enum Selection<'a> {
-    /// All, or those in these (non-empty) states.
-    States(Option<&'a [TrialState]>),
-    /// The one with this number.
-    One(u64),
-    /// Those numbered `from` or higher, and those numbered in the list.
-    CatchUp(u64, &'a [u64]),
-}
-
 /// A [`Selection`] as SQL: a condition on `trials t` (`$1` is the study id) and the values of
 /// its other parameters.
 enum Filter {
@@ -969,11 +956,6 @@ impl Filter {
         }
     }
 }
-
-/// The `trials t` columns [`trial_from_row`] reads, in order.
-const TRIAL_COLUMNS: &str = "t.id, t.number, t.state, t.params_json, t.values_json, \
-     t.constraints_json, t.fail_reason, t.seed, t.started_at, t.finished_at, t.heartbeat_at, \
-     t.worker_host, t.worker_pid, t.worker_started";
 
 /// Loads the selected trials in number order with their intermediate values and attributes:
 /// three queries, whatever the number of trials.
@@ -1048,47 +1030,22 @@ fn by_id<'t>(
 /// Decodes a row of [`TRIAL_COLUMNS`] into its row id and trial (without intermediate values
 /// and attributes).
 fn trial_from_row(row: &Row) -> Result<(i64, Trial), StorageError> {
-    let number = get_number(row, 1)?;
-    let state = parse_state(&get::<String>(row, 2)?, number)?;
-    let params = parse_json(&get::<String>(row, 3)?, || {
-        format!("parameters of trial {number}")
-    })?;
-    let values = get::<Option<String>>(row, 4)?
-        .map(|json| decode_values(&json, || format!("values of trial {number}")))
-        .transpose()?;
-    let constraints = get::<Option<String>>(row, 5)?
-        .map(|json| decode_values(&json, || format!("constraints of trial {number}")))
-        .transpose()?;
-    let trial = Trial {
-        number,
-        state,
-        params,
-        values,
-        constraints,
-        intermediate: BTreeMap::new(),
+    let stored = StoredTrial {
+        number: get_number(row, 1)?,
+        state: get(row, 2)?,
+        params_json: get(row, 3)?,
+        values_json: get(row, 4)?,
+        constraints_json: get(row, 5)?,
         fail_reason: get(row, 6)?,
-        seed: get::<Option<i64>>(row, 7)?.map(u64_from_sql),
+        seed: get(row, 7)?,
         started_at: get(row, 8)?,
         finished_at: get(row, 9)?,
         heartbeat_at: get(row, 10)?,
-        worker: worker_from_row(row, 11)?,
-        attrs: BTreeMap::new(),
+        worker_host: get(row, 11)?,
+        worker_pid: get(row, 12)?,
+        worker_started: get(row, 13)?,
     };
-    Ok((get(row, 0)?, trial))
-}
-
-/// The worker of columns `first..first + 3` (host, pid, process start), if it has a host.
-fn worker_from_row(row: &Row, first: usize) -> Result<Option<WorkerId>, StorageError> {
-    let Some(host) = get::<Option<String>>(row, first)? else {
-        return Ok(None);
-    };
-    let pid: Option<i64> = get(row, first + 1)?;
-    let started: Option<i64> = get(row, first + 2)?;
-    Ok(Some(WorkerId {
-        host,
-        pid: pid.and_then(|p| u32::try_from(p).ok()).unwrap_or(0),
-        started: started.map(u64_from_sql),
-    }))
+    Ok((get(row, 0)?, stored.decode()?))
 }
 
 #[cfg(test)]

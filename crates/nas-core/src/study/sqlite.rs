@@ -33,8 +33,9 @@ use rusqlite::{
 use serde_json::Value;
 
 use super::codec::{
-    check_dense, check_end, decode_values, encode_params, encode_values, interrupted_reason,
-    parse_json, parse_state, to_json, u64_from_sql, u64_to_sql,
+    check_dense, check_end, decode_values, decode_worker, encode_params, encode_values,
+    interrupted_reason, parse_json, parse_state, to_json, u64_from_sql, u64_to_sql, Selection,
+    StoredTrial, TRIAL_COLUMNS,
 };
 use super::schema::MIGRATIONS;
 use super::storage::{Creation, Storage, StorageError, StudyInfo, TrialEnd, WorkerId};
@@ -750,16 +751,17 @@ fn running_trials(conn: &Connection, study: i64) -> Result<Vec<Claimed>, Storage
                      AND worker_host IS NOT NULL AND worker_pid IS NOT NULL
                ORDER BY number";
     for_each_row(conn, sql, &[&study], |row| {
+        let number = row.get(1)?;
+        let worker = decode_worker(number, row.get(4)?, row.get(5)?, row.get(6)?)?;
         running.push(Claimed {
             id: row.get(0)?,
-            number: row.get(1)?,
+            number,
             params_json: row.get(2)?,
             seed: row.get::<_, Option<i64>>(3)?.map(u64_from_sql),
-            worker: WorkerId {
-                host: row.get(4)?,
-                pid: row.get(5)?,
-                started: row.get::<_, Option<i64>>(6)?.map(u64_from_sql),
-            },
+            // Selected with `worker_host IS NOT NULL`.
+            worker: worker.ok_or_else(|| {
+                StorageError::Corrupt(format!("running trial {number} has no worker"))
+            })?,
         });
         Ok(())
     })?;
@@ -786,16 +788,6 @@ fn fail_and_requeue(
 
 // -------------------------------------------------------------------------- trial loads
 
-/// Which trials of a study to load.
-enum Selection<'a> {
-    /// All, or those in these (non-empty) states.
-    States(Option<&'a [TrialState]>),
-    /// The one with this number.
-    One(u64),
-    /// Those numbered `from` or higher, and those numbered in the list.
-    CatchUp(u64, &'a [u64]),
-}
-
 impl Selection<'_> {
     /// A condition on `trials t`; `?1` is the study id and `?2` the trial number.
     fn condition(&self) -> String {
@@ -819,11 +811,6 @@ impl Selection<'_> {
         }
     }
 }
-
-/// The `trials t` columns [`trial_from_row`] reads, in order.
-const TRIAL_COLUMNS: &str = "t.id, t.number, t.state, t.params_json, t.values_json, \
-     t.constraints_json, t.fail_reason, t.seed, t.started_at, t.finished_at, t.heartbeat_at, \
-     t.worker_host, t.worker_pid, t.worker_started";
 
 /// Loads the selected trials in number order with their intermediate values and attributes:
 /// three queries, whatever the number of trials.
@@ -893,49 +880,22 @@ fn by_id<'t>(
 /// Decodes a row of [`TRIAL_COLUMNS`] into its row id and trial (without intermediate values
 /// and attributes).
 fn trial_from_row(row: &Row<'_>) -> Result<(i64, Trial), StorageError> {
-    let number: u64 = row.get(1)?;
-    let state = parse_state(&row.get::<_, String>(2)?, number)?;
-    let params = parse_json(&row.get::<_, String>(3)?, || {
-        format!("parameters of trial {number}")
-    })?;
-    let values = row.get::<_, Option<String>>(4)?;
-    let values = values
-        .map(|json| decode_values(&json, || format!("values of trial {number}")))
-        .transpose()?;
-    let constraints = row.get::<_, Option<String>>(5)?;
-    let constraints = constraints
-        .map(|json| decode_values(&json, || format!("constraints of trial {number}")))
-        .transpose()?;
-    let trial = Trial {
-        number,
-        state,
-        params,
-        values,
-        constraints,
-        intermediate: BTreeMap::new(),
+    let stored = StoredTrial {
+        number: row.get(1)?,
+        state: row.get(2)?,
+        params_json: row.get(3)?,
+        values_json: row.get(4)?,
+        constraints_json: row.get(5)?,
         fail_reason: row.get(6)?,
-        seed: row.get::<_, Option<i64>>(7)?.map(u64_from_sql),
+        seed: row.get(7)?,
         started_at: row.get(8)?,
         finished_at: row.get(9)?,
         heartbeat_at: row.get(10)?,
-        worker: worker_from_row(row, 11)?,
-        attrs: BTreeMap::new(),
+        worker_host: row.get(11)?,
+        worker_pid: row.get(12)?,
+        worker_started: row.get(13)?,
     };
-    Ok((row.get(0)?, trial))
-}
-
-/// The worker of columns `first..first + 3` (host, pid, process start), if it has a host.
-fn worker_from_row(row: &Row<'_>, first: usize) -> Result<Option<WorkerId>, StorageError> {
-    let Some(host) = row.get::<_, Option<String>>(first)? else {
-        return Ok(None);
-    };
-    let pid: Option<i64> = row.get(first + 1)?;
-    let started: Option<i64> = row.get(first + 2)?;
-    Ok(Some(WorkerId {
-        host,
-        pid: pid.and_then(|p| u32::try_from(p).ok()).unwrap_or(0),
-        started: started.map(u64_from_sql),
-    }))
+    Ok((row.get(0)?, stored.decode()?))
 }
 
 /// Runs `sql` and hands every row to `f`.
