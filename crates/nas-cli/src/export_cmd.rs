@@ -14,7 +14,6 @@ use nas_export::{
     EXPORT_FORMAT, ONNX_FILE, RECORD_FILE, SAFETENSORS_FILE,
 };
 use nas_model::{measure_latency, BackendKind, Device, DeviceImages, LatencySettings, Network};
-use nas_report::{Report, ReportInput};
 use nas_train::{CandidateTrainer, Evaluation, Recipe};
 
 use crate::study_read::read_study;
@@ -59,13 +58,7 @@ pub fn run(args: ExportArgs) -> anyhow::Result<()> {
         }
     }
     let study = read_study(&args.results, &args.study, args.storage.as_deref())?;
-    let report = Report::build(&ReportInput {
-        study: &args.study,
-        directions: &study.directions,
-        value_names: &study.value_names,
-        trials: &study.trials,
-        space: study.space.as_ref(),
-    });
+    let report = study.report(&args.study);
     let row = pick.choose(&report)?;
     let trial = study
         .trials

@@ -4,7 +4,6 @@
 use std::path::PathBuf;
 
 use anyhow::{bail, Context};
-use nas_report::{Report, ReportInput};
 
 use crate::study_read::read_study;
 
@@ -37,13 +36,7 @@ pub fn run(args: ReportArgs) -> anyhow::Result<()> {
         );
     }
     let study = read_study(&args.results, &args.study, args.storage.as_deref())?;
-    let report = Report::build(&ReportInput {
-        study: &args.study,
-        directions: &study.directions,
-        value_names: &study.value_names,
-        trials: &study.trials,
-        space: study.space.as_ref(),
-    });
+    let report = study.report(&args.study);
     let text = match args.format.as_str() {
         "html" => report.to_html(),
         "json" => report.to_json(),

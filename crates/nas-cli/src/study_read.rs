@@ -7,6 +7,8 @@ use anyhow::{bail, Context};
 use nas_core::space::SearchSpace;
 use nas_core::study::{open_storage, Direction, Storage, StudyInfo, Trial, SPACE_ATTR};
 
+use nas_report::{Report, ReportInput};
+
 use crate::study_config::StudyConfig;
 
 /// The study's trials and the names of its objective values.
@@ -21,6 +23,20 @@ pub(crate) struct StudyTrials {
     pub value_names: Vec<String>,
     /// The search space the study was created with, when it recorded one.
     pub space: Option<SearchSpace>,
+}
+
+impl StudyTrials {
+    /// The report of these trials as study `name` (what `nas report` prints and `nas export
+    /// --pick` chooses from).
+    pub(crate) fn report(&self, name: &str) -> Report {
+        Report::build(&ReportInput {
+            study: name,
+            directions: &self.directions,
+            value_names: &self.value_names,
+            trials: &self.trials,
+            space: self.space.as_ref(),
+        })
+    }
 }
 
 /// Opens the storage of study `name`: `url` if given, else `results/<name>/study.db`, which

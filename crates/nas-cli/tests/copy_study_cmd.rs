@@ -100,3 +100,59 @@ fn a_study_copied_to_postgres_reports_the_same_and_goes_on_with_its_own_settings
     assert_eq!(trials[0].worker, trials[1].worker);
     assert_eq!(trials[2].intermediate.len(), trials[0].intermediate.len());
 }
+
+/// Runs `cmd`, which must fail; returns its stderr.
+fn fails(mut cmd: Command) -> String {
+    let out = cmd.output().expect("run nas");
+    assert!(!out.status.success(), "nas should have failed");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn bad_studies_settings_and_spaces_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("s.db").display());
+    let to = format!("sqlite://{}", dir.path().join("t.db").display());
+
+    let err = fails(nas(&[
+        "copy-study",
+        "--study",
+        "absent",
+        "--from",
+        &url,
+        "--to",
+        &to,
+    ]));
+    assert!(err.contains("holds no study called `absent`"), "{err}");
+
+    // Settings in the storage that this `nas` cannot read: the attribute is named.
+    let mut storage = open_storage(&url).unwrap();
+    let study = storage
+        .open_study("odd", &[nas_core::study::Direction::Maximize])
+        .unwrap();
+    let bogus = serde_json::json!({ "no_such_setting": 1 });
+    storage.set_study_attr(study.id, "config", &bogus).unwrap();
+    let results = dir.path().join("results");
+    let mut report = nas(&["report", "odd", "--storage", &url, "--results"]);
+    report.arg(&results);
+    let err = fails(report);
+    assert!(
+        err.contains("the `config` attribute of study `odd`"),
+        "{err}"
+    );
+
+    // A missing space file, and no recorded space to fall back on.
+    let missing = dir.path().join("missing.toml");
+    let (_data_dir, data) = common::data_dir();
+    let mut search = search_command(
+        &missing,
+        &data,
+        &results,
+        "new",
+        &["--storage", &url, "--trials", "1"],
+    );
+    search.stdout(std::process::Stdio::null());
+    let err = fails(search);
+    let expected = format!("search space {} does not exist", missing.display());
+    assert!(err.contains(&expected), "{err}");
+}
