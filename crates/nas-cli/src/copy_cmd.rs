@@ -31,15 +31,7 @@ pub struct CopyStudyArgs {
 
 /// Runs `nas copy-study`.
 pub fn run(args: CopyStudyArgs) -> anyhow::Result<()> {
-    let (mut from, info) = open_study_storage(&args.results, &args.study, args.from.as_deref())?;
-    let running = from.trials(info.id, Some(&[TrialState::Running]))?.len();
-    if running > 0 {
-        eprintln!(
-            "nas: warning: {running} trials of `{}` are running; the copy holds them as running, \
-             and a worker of the copy fails and re-queues them once their heartbeat grace is over",
-            args.study
-        );
-    }
+    let (mut from, _) = open_study_storage(&args.results, &args.study, args.from.as_deref())?;
     let shown = redact_url(&args.to);
     let mut to =
         open_storage(&args.to).with_context(|| format!("opening study storage {shown}"))?;
@@ -50,10 +42,23 @@ pub fn run(args: CopyStudyArgs) -> anyhow::Result<()> {
         args.to_study.as_deref(),
     )
     .with_context(|| format!("copying study `{}` to {shown}", args.study))?;
-    let trials = to.trials(copied.id, None)?.len();
+    let trials = to.trials(copied.id, None)?;
+    let running = trials
+        .iter()
+        .filter(|t| t.state == TrialState::Running)
+        .count();
+    if running > 0 {
+        eprintln!(
+            "nas: warning: {running} trials of `{}` were running; the copy holds them as running, \
+             and a worker of the copy fails and re-queues them once their heartbeat grace is over",
+            args.study
+        );
+    }
     println!(
-        "copied study `{}` ({trials} trials) to {shown} as `{}`",
-        args.study, copied.name
+        "copied study `{}` ({} trials) to {shown} as `{}`",
+        args.study,
+        trials.len(),
+        copied.name
     );
     Ok(())
 }
