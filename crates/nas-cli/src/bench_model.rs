@@ -194,9 +194,9 @@ pub struct ChurnArgs {
     /// Backend: wgpu, vulkan, cuda, flex or cpu.
     #[arg(long, default_value = "flex")]
     backend: String,
-    /// Search space to sample architectures from.
-    #[arg(long, default_value = "search_spaces/lightweight.toml")]
-    space: PathBuf,
+    /// Search space to sample architectures from: a built-in name or a TOML file.
+    #[arg(long, default_value = "lightweight")]
+    space: String,
     /// Number of architectures.
     #[arg(long, default_value_t = 200)]
     archs: usize,
@@ -235,7 +235,7 @@ pub fn churn(args: ChurnArgs) -> anyhow::Result<()> {
     println!(
         "{} random architectures from {} on {kind} ({}), {} steps of batch {} each",
         specs.len(),
-        args.space.display(),
+        args.space,
         device_name(&device, kind),
         args.steps,
         args.batch

@@ -28,9 +28,9 @@ pub struct SchedulerBenchArgs {
     /// when only the compute to reach the baseline's best matters).
     #[arg(long, default_value_t = 1.0)]
     challenger_share: f64,
-    /// The search space.
-    #[arg(long, default_value = "search_spaces/lightweight.toml")]
-    space: PathBuf,
+    /// The search space: a built-in name or a TOML file.
+    #[arg(long, default_value = "lightweight")]
+    space: String,
     /// Dataset name.
     #[arg(long, default_value = "fashion-mnist")]
     dataset: String,
@@ -122,7 +122,7 @@ pub fn run(args: SchedulerBenchArgs) -> anyhow::Result<()> {
             argv.push(format!("--{k}"));
             argv.push(v);
         };
-        flag("space", args.space.display().to_string());
+        flag("space", args.space.clone());
         flag("dataset", args.dataset.clone());
         if let Some(d) = &args.data_dir {
             flag("data-dir", d.display().to_string());

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use clap::Args;
-use nas_data::{load_named, split_validation, Fidelity, FidelityView, Holdout};
+use nas_data::{split_validation, DataSource, Fidelity, FidelityView, Holdout, LoadedData};
 use nas_model::{device_name, peak_resident_bytes, resident_bytes, DeviceImages};
 
 use crate::bench_model::megabytes;
@@ -13,18 +13,46 @@ use crate::bench_model::megabytes;
 /// Which dataset, from where.
 #[derive(Debug, Args)]
 pub struct DatasetArgs {
-    /// fashion-mnist, mnist, cifar10 or cifar100.
+    /// fashion-mnist, mnist, cifar10, cifar100, or an image folder: DIR/<class>/*.png|jpg
+    /// (split into train and test) or DIR/train/<class> + DIR/test/<class>.
     #[arg(long, default_value = "fashion-mnist")]
     dataset: String,
-    /// Folder holding the dataset's files (fashion-mnist defaults to
+    /// Folder holding a named dataset's files (fashion-mnist defaults to
     /// /usr/share/datasets/fashion-mnist).
     #[arg(long)]
     data_dir: Option<PathBuf>,
+    /// Image folders: the side every image is resized to (default: the median of the
+    /// images' shorter sides, at most 64).
+    #[arg(long)]
+    image_size: Option<u32>,
+    /// Image folders without train/ and test/: the share held out as the test split
+    /// [default: 0.2].
+    #[arg(long)]
+    test_fraction: Option<f64>,
+}
+
+impl DatasetArgs {
+    /// The dataset's splits, as `nas search` would read them with the same flags.
+    fn load(&self) -> anyhow::Result<LoadedData> {
+        let settings = crate::study_config::StudyConfig {
+            dataset: Some(self.dataset.clone()),
+            data_dir: self.data_dir.clone(),
+            image_size: self.image_size,
+            test_fraction: self.test_fraction,
+            ..Default::default()
+        };
+        settings.check_data_flags()?;
+        settings.load_data()
+    }
 }
 
 /// `nas data info`: sizes, shape and class counts of a dataset's splits.
 pub fn info(args: DatasetArgs) -> anyhow::Result<()> {
-    let splits = load_named(&args.dataset, args.data_dir.as_deref())?;
+    let data = args.load()?;
+    let splits = data.splits;
+    if let DataSource::Folder(_) = DataSource::parse(&args.dataset)? {
+        println!("{}", data.description);
+    }
     for (name, set) in [("train", &splits.train), ("test", &splits.test)] {
         let s = set.shape();
         println!(
@@ -67,7 +95,7 @@ pub struct DataBenchArgs {
 /// and images/s of batches sliced on each backend.
 pub fn bench(args: DataBenchArgs) -> anyhow::Result<()> {
     let start = Instant::now();
-    let splits = load_named(&args.dataset.dataset, args.dataset.data_dir.as_deref())?;
+    let splits = args.dataset.load()?.splits;
     println!(
         "load {}: {} train + {} test images in {:.3} s",
         args.dataset.dataset,

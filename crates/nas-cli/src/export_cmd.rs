@@ -8,7 +8,7 @@ use std::time::Instant;
 use anyhow::{bail, Context};
 use nas_arch::{ArchSpec, Plan};
 use nas_core::study::Trial;
-use nas_data::{load_named, Fidelity, FidelityView};
+use nas_data::{Fidelity, FidelityView};
 use nas_export::{
     model_card, to_onnx, to_safetensors, ExportedArch, Latency, Metrics, Pick, Preprocessing,
     EXPORT_FORMAT, ONNX_FILE, RECORD_FILE, SAFETENSORS_FILE,
@@ -84,7 +84,7 @@ pub fn run(args: ExportArgs) -> anyhow::Result<()> {
 
     let config = &study.config;
     let seed = args.seed.unwrap_or(config.seed());
-    let splits = load_named(config.dataset(), config.data_dir.as_deref())?;
+    let splits = config.load_data()?.splits;
     let view = FidelityView::new(&splits.train, &splits.test, Fidelity::full(1)?, seed)?;
     let (backend, why) = crate::choose_backend(args.backend.as_deref())?;
     let device = backend.device()?;

@@ -19,7 +19,6 @@ mod study_config;
 mod study_read;
 mod workers_cmd;
 
-use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{bail, Context};
@@ -84,15 +83,17 @@ enum DataCommand {
 
 #[derive(Debug, Subcommand)]
 enum SpaceCommand {
+    /// The search spaces built into nas, by name.
+    List,
     /// Validate a space; print its parameter tree and how many configurations it holds.
     Check {
-        /// The TOML search space.
-        file: PathBuf,
+        /// A built-in space's name (`nas space list`) or a TOML file.
+        file: String,
     },
     /// Print sampled configurations, one JSON object per line.
     Sample {
-        /// The TOML search space.
-        file: PathBuf,
+        /// A built-in space's name (`nas space list`) or a TOML file.
+        file: String,
         /// How many configurations.
         #[arg(short = 'n', long, default_value_t = 5)]
         count: usize,
@@ -105,9 +106,9 @@ enum SpaceCommand {
 /// Arguments of `nas ask-tell`.
 #[derive(Debug, clap::Args)]
 struct AskTellArgs {
-    /// The TOML search space.
+    /// A built-in space's name (`nas space list`) or a TOML file.
     #[arg(long)]
-    space: PathBuf,
+    space: String,
     /// random, tpe, tpe-multivariate or gp.
     #[arg(long, default_value = "tpe")]
     sampler: String,
@@ -139,6 +140,7 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Space { command } => match command {
+            SpaceCommand::List => space_cmd::list(),
             SpaceCommand::Check { file } => space_cmd::check(&file),
             SpaceCommand::Sample { file, count, seed } => space_cmd::sample(&file, count, seed),
         },
@@ -195,9 +197,10 @@ pub(crate) fn choose_backend(
     })
 }
 
-/// Reads and validates a search space file.
-pub(crate) fn load_space(path: &Path) -> anyhow::Result<SearchSpace> {
-    Ok(SearchSpace::from_toml_file(path)?)
+/// Reads and validates a search space: a built-in one by name or a TOML file
+/// ([`nas_arch::SpaceSource`]).
+pub(crate) fn load_space(name_or_path: &str) -> anyhow::Result<SearchSpace> {
+    Ok(nas_arch::SpaceSource::parse(name_or_path).load()?)
 }
 
 fn parse_directions(names: &[String]) -> anyhow::Result<Vec<Direction>> {

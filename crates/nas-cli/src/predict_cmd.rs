@@ -2,8 +2,8 @@
 
 use std::path::PathBuf;
 
-use anyhow::Context;
-use nas_data::{load_image_files, to_f32_images, ImageShape, Normalization};
+use anyhow::{bail, Context};
+use nas_data::{image_files_under, load_image_files, to_f32_images, ImageShape, Normalization};
 use nas_export::{ExportedArch, RECORD_FILE};
 use nas_model::Network;
 
@@ -13,7 +13,8 @@ pub struct PredictArgs {
     /// The export folder (`results/<study>/export/<name>`).
     #[arg(long)]
     pub model: PathBuf,
-    /// Images (PNG or JPEG), any size: they are converted and resized as arch.json says.
+    /// Images (PNG or JPEG), any size: they are converted and resized as arch.json says. A
+    /// folder stands for every image under it.
     #[arg(required = true)]
     pub images: Vec<PathBuf>,
     /// Classes to print per image.
@@ -36,7 +37,22 @@ pub fn run(args: PredictArgs) -> anyhow::Result<()> {
         height: p.height,
         width: p.width,
     };
-    let images = load_image_files(&args.images, shape)?;
+    let mut paths = Vec::new();
+    for path in &args.images {
+        if path.is_dir() {
+            let found = image_files_under(path)?;
+            if found.is_empty() {
+                bail!(
+                    "{}: no .png, .jpg or .jpeg file in this folder",
+                    path.display()
+                );
+            }
+            paths.extend(found);
+        } else {
+            paths.push(path.clone());
+        }
+    }
+    let images = load_image_files(&paths, shape)?;
     let mut values = to_f32_images(&images, None);
     let normalization = Normalization {
         mean: p.mean.clone(),
@@ -48,7 +64,7 @@ pub fn run(args: PredictArgs) -> anyhow::Result<()> {
     let network = Network::load(&exported.arch, &record, &device)
         .with_context(|| format!("loading the model in {}", args.model.display()))?;
     let logits = network.logits(&values, &device, 64)?;
-    for (path, row) in args.images.iter().zip(&logits) {
+    for (path, row) in paths.iter().zip(&logits) {
         let probabilities = softmax(row);
         let mut ranked: Vec<usize> = (0..row.len()).collect();
         ranked.sort_by(|&a, &b| probabilities[b].total_cmp(&probabilities[a]));

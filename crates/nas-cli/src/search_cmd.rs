@@ -6,10 +6,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use nas_arch::SpaceSource;
 use nas_core::sampler::{SamplerKind, WarmStart};
 use nas_core::schedule::{self, FidelityLadder, MoRank, ScheduleOptions, SchedulerKind};
 use nas_core::study::{best_of, SqliteStorage, Storage, Study, Trial, TrialState};
-use nas_data::{load_named, split_validation, Holdout};
+use nas_data::{split_validation, Holdout};
 use nas_search::{
     write_results, Advance, Limits, MnasReward, Objective, Progress, Scoring, Search,
     SearchSettings, SegmentScore,
@@ -70,9 +71,34 @@ pub struct SearchCli {
 struct Preset {
     trials: u64,
     rungs: usize,
-    max_epochs: Option<f64>,
-    top_fraction: f64,
+    /// How long a complete trial trains, from the size of the training split.
+    length: TrainingLength,
     validation: usize,
+}
+
+/// How much of the training split a complete trial trains on, and for how long.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum TrainingLength {
+    /// Every trial trains `epochs` (its sampled epochs cap and floor) on `top_fraction` of the
+    /// split: at least [`QUICK_TOP_RUNG_IMAGES`] images, whatever the dataset's size.
+    Quick,
+    /// The sampled epochs on the whole split.
+    Sampled,
+}
+
+/// Images that a complete trial of the quick preset trains on, at least: what 2 epochs on a
+/// third of Fashion-MNIST's 55,000 training images come to. A smaller dataset gets more
+/// epochs instead of fewer optimizer steps, so that its trials learn.
+const QUICK_TOP_RUNG_IMAGES: f64 = 36_000.0;
+
+/// `(top_fraction, epochs)` of the quick preset for `train_images` training images: 2 epochs
+/// on a third of a large split, and on a small one `QUICK_TOP_RUNG_IMAGES` images: first a
+/// larger share of the split (up to all of it), then more epochs.
+fn quick_length(train_images: usize) -> (f64, f64) {
+    let n = train_images.max(1) as f64;
+    let images = QUICK_TOP_RUNG_IMAGES.max(2.0 * n / 3.0);
+    let top_fraction = (images / (2.0 * n)).min(1.0);
+    (top_fraction, images / (top_fraction * n))
 }
 
 fn preset(name: &str) -> anyhow::Result<Preset> {
@@ -80,19 +106,40 @@ fn preset(name: &str) -> anyhow::Result<Preset> {
         "quick" => Preset {
             trials: 20,
             rungs: 2,
-            max_epochs: Some(2.0),
-            top_fraction: 1.0 / 3.0,
+            length: TrainingLength::Quick,
             validation: 5_000,
         },
         "full" => Preset {
             trials: 200,
             rungs: 4,
-            max_epochs: None,
-            top_fraction: 1.0,
+            length: TrainingLength::Sampled,
             validation: 10_000,
         },
         other => bail!("unknown preset `{other}`; choose quick or full"),
     })
+}
+
+/// `(top_fraction, min_epochs, max_epochs)` of the runner: the preset's, with the flags'
+/// `--top-fraction` and `--max-epochs` taking precedence (a floor never exceeds the cap).
+fn training_length(
+    preset: &Preset,
+    args: &StudyConfig,
+    train_images: usize,
+) -> (f64, Option<f64>, Option<f64>) {
+    let (top_fraction, epochs) = match preset.length {
+        TrainingLength::Quick => {
+            let (fraction, epochs) = quick_length(train_images);
+            (fraction, Some(epochs))
+        }
+        TrainingLength::Sampled => (1.0, None),
+    };
+    let max_epochs = args.max_epochs.or(epochs);
+    let min_epochs = epochs.map(|e| max_epochs.map_or(e, |m| e.min(m)));
+    (
+        args.top_fraction.unwrap_or(top_fraction),
+        min_epochs,
+        max_epochs,
+    )
 }
 
 /// Parses `90s`, `30m`, `2h` or a bare number of seconds.
@@ -163,16 +210,18 @@ pub fn run(cli: SearchArgs) -> anyhow::Result<()> {
         Some(storage) => StudyConfig::shared(storage, &cli.study)?,
         None => None,
     };
-    let args = cli
+    let mut args = cli
         .settings
         .clone()
-        .resolve(cli.config.as_deref(), &study_dir, saved)?;
+        .resolve(cli.config.as_deref(), &study_dir, saved)?
+        .with_absolute_dataset()?;
+    args.check_data_flags()?;
     let preset = preset(args.preset())?;
-    let space = match shared.as_deref_mut() {
-        Some(storage) if !args.space().exists() => {
-            recorded_space(storage, &cli.study, &args.space())?
+    let space = match (shared.as_deref_mut(), args.space()) {
+        (Some(storage), SpaceSource::File(path)) if !path.exists() => {
+            recorded_space(storage, &cli.study, &path)?
         }
-        _ => crate::load_space(&args.space())?,
+        (_, source) => source.load()?,
     };
     let scoring = scoring(&args)?;
     let Some(kind) = SchedulerKind::parse(args.scheduler()) else {
@@ -183,11 +232,11 @@ pub fn run(cli: SearchArgs) -> anyhow::Result<()> {
         );
     };
     let sampler_name = if kind == SchedulerKind::Bohb {
-        "bohb"
+        "bohb".to_string()
     } else {
-        args.sampler()
+        args.sampler().to_string()
     };
-    let Some(sampler) = SamplerKind::parse(sampler_name) else {
+    let Some(sampler) = SamplerKind::parse(&sampler_name) else {
         bail!(
             "unknown sampler `{}`; choose one of {}",
             args.sampler(),
@@ -209,6 +258,12 @@ pub fn run(cli: SearchArgs) -> anyhow::Result<()> {
     }
     let warm_weight = args.warm_start_weight()?;
     let budget = args.budget.as_deref().map(parse_duration).transpose()?;
+    // Read before anything is written: a bad folder leaves no study behind. A folder's image
+    // size and test share are kept with the study, so that it reads the folder the same way
+    // when resumed or exported.
+    let data = args.load_data()?;
+    args.image_size = args.image_size.or(data.image_size);
+    args.test_fraction = args.test_fraction.or(data.test_fraction);
     std::fs::create_dir_all(&study_dir)
         .with_context(|| format!("creating {}", study_dir.display()))?;
     init_log(&study_dir.join("search.log"))?;
@@ -223,7 +278,7 @@ pub fn run(cli: SearchArgs) -> anyhow::Result<()> {
         nas_model::device_name(&device, backend)
     );
 
-    let splits = load_named(args.dataset(), args.data_dir.as_deref())?;
+    let splits = data.splits;
     let held_out = args.validation.unwrap_or(preset.validation);
     let holdout = if held_out * 4 <= splits.train.len() {
         Holdout::Count(held_out)
@@ -234,12 +289,14 @@ pub fn run(cli: SearchArgs) -> anyhow::Result<()> {
     let full = carved.train.height() as u32;
     eprintln!(
         "nas: {} — {} training, {} validation images ({}×{}); the test split is not used by the search",
-        args.dataset(),
+        data.description,
         carved.train.len(),
         carved.validation.len(),
         full,
         full
     );
+    let (top_fraction, min_epochs, max_epochs) =
+        training_length(&preset, &args, carved.train.len());
 
     let ladder = if kind == SchedulerKind::None {
         FidelityLadder::full()
@@ -247,7 +304,11 @@ pub fn run(cli: SearchArgs) -> anyhow::Result<()> {
         FidelityLadder::new(rungs.clone(), f64::from(args.eta()))
             .context("the [[rung]] ladder of the study config")?
     } else {
-        let min = args.min_resolution.unwrap_or(full.div_ceil(2)).min(full);
+        let floor = full.min(nas_data::MIN_IMAGE_SIZE);
+        let min = args
+            .min_resolution
+            .unwrap_or(full.div_ceil(2).max(floor))
+            .min(full);
         FidelityLadder::geometric(
             args.eta(),
             args.rungs.unwrap_or(preset.rungs),
@@ -263,13 +324,13 @@ pub fn run(cli: SearchArgs) -> anyhow::Result<()> {
             ..Default::default()
         },
     );
-    let top_fraction = args.top_fraction.unwrap_or(preset.top_fraction);
     let runner = BurnRunner::new(
         device,
         carved.train,
         carved.validation,
         RunnerSettings {
-            max_epochs: args.max_epochs.or(preset.max_epochs),
+            min_epochs,
+            max_epochs,
             top_fraction,
             latency_batch: args.latency_batch(),
             data_seed: args.seed(),
@@ -644,5 +705,51 @@ impl Progress for Bars {
                 tracing::warn!("cannot write results: {e}");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quick_trials_see_36000_images_whatever_the_dataset_size() {
+        // Fashion-MNIST's 55,000 training images: 2 epochs on a third, as always.
+        let (fraction, epochs) = quick_length(55_000);
+        assert!((fraction - 1.0 / 3.0).abs() < 1e-12 && epochs == 2.0);
+        // CIFAR's 45,000: a larger share, still 2 epochs.
+        assert_eq!(quick_length(45_000), (0.4, 2.0));
+        // 6,400 (an 8,000-image dataset less its validation split): all of it, 5.6 epochs.
+        assert_eq!(quick_length(6_400), (1.0, 5.625));
+        // 300 images: 120 epochs, not a dozen optimizer steps.
+        assert_eq!(quick_length(300), (1.0, 120.0));
+        for n in [10, 999, 18_000, 30_000, 54_000, 200_000] {
+            let (fraction, epochs) = quick_length(n);
+            let images = fraction * epochs * n as f64;
+            assert!(images >= QUICK_TOP_RUNG_IMAGES - 1e-6, "{n}: {images}");
+            assert!(fraction <= 1.0 && epochs >= 2.0, "{n}");
+        }
+    }
+
+    #[test]
+    fn flags_override_the_preset_s_training_length() {
+        let quick = preset("quick").unwrap();
+        let none = StudyConfig::default();
+        assert_eq!(
+            training_length(&quick, &none, 6_400),
+            (1.0, Some(5.625), Some(5.625))
+        );
+        // --max-epochs caps the floor too; --top-fraction replaces the preset's.
+        let flags = StudyConfig {
+            max_epochs: Some(2.0),
+            top_fraction: Some(0.5),
+            ..StudyConfig::default()
+        };
+        assert_eq!(
+            training_length(&quick, &flags, 6_400),
+            (0.5, Some(2.0), Some(2.0))
+        );
+        let full = preset("full").unwrap();
+        assert_eq!(training_length(&full, &none, 6_400), (1.0, None, None));
     }
 }

@@ -1,16 +1,35 @@
-//! `nas space check` and `nas space sample`.
-
-use std::path::Path;
+//! `nas space list`, `nas space check` and `nas space sample`.
 
 use nas_core::sampler::{RandomSampler, SampleContext, Sampler};
 use nas_core::space::{Condition, Distribution, SearchSpace};
 
 use crate::load_space;
 
+/// Prints the built-in spaces: name, parameters, architectures and what each holds.
+pub fn list() -> anyhow::Result<()> {
+    for builtin in nas_arch::BUILTIN_SPACES {
+        let space = load_space(builtin.name)?;
+        let default = if builtin.name == nas_arch::DEFAULT_SPACE {
+            " [default]"
+        } else {
+            ""
+        };
+        println!(
+            "{}{default}: {} parameters, {} architectures — {}",
+            builtin.name,
+            space.len(),
+            count_text(nas_core::space::count_architectures(&space)),
+            builtin.summary
+        );
+    }
+    println!("(or give a TOML file: --space PATH; search_spaces/README.md has the schema)");
+    Ok(())
+}
+
 /// Validates a space and prints its parameter tree and sizes.
-pub fn check(path: &Path) -> anyhow::Result<()> {
-    let space = load_space(path)?;
-    println!("{}: valid, {} parameters", path.display(), space.len());
+pub fn check(name_or_path: &str) -> anyhow::Result<()> {
+    let space = load_space(name_or_path)?;
+    println!("{name_or_path}: valid, {} parameters", space.len());
     let children = children_of(&space);
     for root in (0..space.len()).filter(|&i| space.parents_of(i).is_empty()) {
         print_tree(&space, &children, root, 1);
@@ -25,8 +44,8 @@ pub fn check(path: &Path) -> anyhow::Result<()> {
 }
 
 /// Prints `count` configurations drawn uniformly at random, one JSON object per line.
-pub fn sample(path: &Path, count: usize, seed: u64) -> anyhow::Result<()> {
-    let space = load_space(path)?;
+pub fn sample(name_or_path: &str, count: usize, seed: u64) -> anyhow::Result<()> {
+    let space = load_space(name_or_path)?;
     let mut sampler = RandomSampler::new(seed);
     for number in 0..count as u64 {
         let ctx = SampleContext {

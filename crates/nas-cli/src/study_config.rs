@@ -8,24 +8,36 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
+use nas_arch::{SpaceSource, DEFAULT_SPACE};
 use nas_core::schedule::Rung;
 use nas_core::study::Storage;
+use nas_data::{DataSource, LoadedData, SourceOptions};
 use serde::{Deserialize, Serialize};
 
 /// Every setting of a study that a flag or a config file can give; `None` = not given here.
 #[derive(Debug, Clone, Default, PartialEq, clap::Args, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StudyConfig {
-    /// The TOML search space [default: search_spaces/lightweight.toml].
+    /// The search space: a built-in one by name (lightweight, compact; `nas space list`) or
+    /// a TOML file [default: lightweight].
     #[arg(long)]
-    pub space: Option<PathBuf>,
-    /// Dataset name (fashion-mnist, mnist, cifar10, cifar100) or a folder of class folders
-    /// [default: fashion-mnist].
+    pub space: Option<String>,
+    /// Dataset name (fashion-mnist, mnist, cifar10, cifar100) or an image folder:
+    /// DIR/<class>/*.png|jpg (one pool, split into train and test) or DIR/train/<class> +
+    /// DIR/test/<class> [default: fashion-mnist].
     #[arg(long)]
     pub dataset: Option<String>,
-    /// Where the dataset's files are (default: the dataset's usual place).
+    /// Where a named dataset's files are (default: the dataset's usual place).
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
+    /// Image folders: the side every image is resized to, 8 to 1024 (default: the median of
+    /// the images' shorter sides, at most 64).
+    #[arg(long)]
+    pub image_size: Option<u32>,
+    /// Image folders without train/ and test/: the share of each class held out as the test
+    /// split (stratified, seed 0), in (0, 1) [default: 0.2].
+    #[arg(long)]
+    pub test_fraction: Option<f64>,
     /// flex, cpu, wgpu, vulkan, cuda; default: a real GPU if found, else flex.
     #[arg(long)]
     pub backend: Option<String>,
@@ -132,7 +144,7 @@ impl StudyConfig {
     /// These settings, with the ones not given taken from `base`.
     pub fn overlay(self, base: StudyConfig) -> StudyConfig {
         overlay_fields!(self, base;
-            space, dataset, data_dir, backend, preset, trials, budget, max_cost, scheduler,
+            space, dataset, data_dir, image_size, test_fraction, backend, preset, trials, budget, max_cost, scheduler,
             sampler, concurrency, seed, objectives, max_params, max_latency_ms, max_macs,
             reward_target_ms, reward_exponent, eta, rungs, min_resolution, rung, mo_rank,
             validation, latency_batch, max_epochs, top_fraction, cv, warm_start,
@@ -206,16 +218,38 @@ impl StudyConfig {
             .with_context(|| format!("writing {}", path.display()))
     }
 
-    /// The search space file.
-    pub fn space(&self) -> PathBuf {
-        self.space
-            .clone()
-            .unwrap_or_else(|| PathBuf::from("search_spaces/lightweight.toml"))
+    /// Where the search space comes from: a built-in name or a file.
+    pub fn space(&self) -> SpaceSource {
+        SpaceSource::parse(self.space.as_deref().unwrap_or(DEFAULT_SPACE))
     }
 
     /// The dataset's name or folder.
     pub fn dataset(&self) -> &str {
         self.dataset.as_deref().unwrap_or("fashion-mnist")
+    }
+
+    /// Loads the dataset's training and test splits (the test split only reports).
+    pub fn load_data(&self) -> anyhow::Result<LoadedData> {
+        let source = DataSource::parse(self.dataset())?;
+        let options = SourceOptions {
+            data_dir: self.data_dir.clone(),
+            image_size: self.image_size,
+            test_fraction: self.test_fraction,
+        };
+        source
+            .load(&options)
+            .with_context(|| format!("dataset {source}"))
+    }
+
+    /// These settings with an image folder given by a relative path made absolute, so that
+    /// the study finds it again when resumed from another directory.
+    pub fn with_absolute_dataset(mut self) -> anyhow::Result<StudyConfig> {
+        if let Ok(DataSource::Folder(dir)) = DataSource::parse(self.dataset()) {
+            let absolute = std::fs::canonicalize(&dir)
+                .with_context(|| format!("--dataset {}", dir.display()))?;
+            self.dataset = Some(absolute.display().to_string());
+        }
+        Ok(self)
     }
 
     /// The preset's name.
@@ -277,6 +311,22 @@ impl StudyConfig {
             Some(k) if k >= 2 => Ok(k),
             Some(k) => bail!("--cv {k}: cross-validation needs at least 2 folds"),
         }
+    }
+
+    /// Checks `--image-size` and `--test-fraction` before anything is read or written.
+    pub fn check_data_flags(&self) -> anyhow::Result<()> {
+        use nas_data::{MAX_IMAGE_SIZE, MIN_IMAGE_SIZE};
+        if let Some(size) = self.image_size {
+            if !(MIN_IMAGE_SIZE..=MAX_IMAGE_SIZE).contains(&size) {
+                bail!("--image-size {size}: must be {MIN_IMAGE_SIZE} to {MAX_IMAGE_SIZE} pixels");
+            }
+        }
+        if let Some(f) = self.test_fraction {
+            if !(f > 0.0 && f < 1.0) {
+                bail!("--test-fraction {f}: must be in (0, 1)");
+            }
+        }
+        Ok(())
     }
 
     /// The weight of warm-start trials, in (0, 1].

@@ -136,6 +136,36 @@ pub enum DataError {
         /// The first image's size and colour.
         expected: String,
     },
+    /// An image folder's `train/` and `test/` hold different class folders.
+    #[error(
+        "{} has the classes [{train_classes}] but {} has [{test_classes}]; both need the same \
+         class folders",
+        train.display(), test.display()
+    )]
+    ClassesDiffer {
+        /// The training folder.
+        train: PathBuf,
+        /// The test folder.
+        test: PathBuf,
+        /// Its classes.
+        train_classes: String,
+        /// The test folder's classes.
+        test_classes: String,
+    },
+    /// A class of a pooled image folder too small to give images to both splits.
+    #[error(
+        "{}: {images} image(s) cannot be split into training and test images at test \
+         fraction {test_fraction}; add images or use train/ and test/ folders",
+        path.display()
+    )]
+    ClassTooSmall {
+        /// The class folder.
+        path: PathBuf,
+        /// Its images.
+        images: usize,
+        /// The share asked for the test split.
+        test_fraction: f64,
+    },
     /// A dataset that is not on this machine, with how to obtain it.
     #[error("{dataset}: {} not found. {how}", path.display())]
     Missing {
@@ -155,7 +185,10 @@ pub enum DataError {
         how: String,
     },
     /// A dataset name that is not known.
-    #[error("unknown dataset `{name}`; known datasets: {known}")]
+    #[error(
+        "unknown dataset `{name}`: not a dataset name ({known}) nor an image folder \
+         (DIR/<class>/*.png|jpg|jpeg, or DIR/train/<class> and DIR/test/<class>)"
+    )]
     UnknownDataset {
         /// The name given.
         name: String,

@@ -1,9 +1,14 @@
 //! Image folders: `root/<class>/*.png|jpg|jpeg`, one sub-folder per class.
+//!
+//! Files are decoded in parallel (rayon), and each is brought to the dataset's size as soon as
+//! it is decoded, so a folder of large photographs never holds more than a few full-size
+//! images in memory at once.
 
 use std::path::{Path, PathBuf};
 
 use image::imageops::{self, FilterType};
 use image::{DynamicImage, GrayImage, ImageReader, RgbImage};
+use rayon::prelude::*;
 
 use crate::{DataError, Dataset, ImageShape};
 
@@ -26,53 +31,177 @@ pub struct FolderOptions {
 pub fn load_image_files(paths: &[PathBuf], shape: ImageShape) -> Result<Dataset, DataError> {
     let mut pixels = Vec::with_capacity(paths.len() * shape.len());
     for path in paths {
-        append_planar(&mut pixels, decode(path.clone())?.image, shape);
+        append_planar(&mut pixels, decode(path)?, shape);
     }
     Dataset::new(pixels, vec![0; paths.len()], 1, shape, None)
 }
 
-/// One decoded image and whether all its pixels are grey.
-struct Decoded {
-    path: PathBuf,
-    image: DynamicImage,
-    grey: bool,
+/// Every image file under `dir` (`.png`, `.jpg`, `.jpeg`, any case), recursively, sorted by
+/// path; hidden files and folders are left out.
+pub fn image_files_under(dir: &Path) -> Result<Vec<PathBuf>, DataError> {
+    let mut found = Vec::new();
+    for path in list_dir(dir)? {
+        if file_name(&path).starts_with('.') {
+            continue;
+        }
+        if path.is_dir() {
+            found.extend(image_files_under(&path)?);
+        } else if has_image_extension(&path) {
+            found.push(path);
+        }
+    }
+    found.sort();
+    Ok(found)
 }
 
-impl Decoded {
+/// The classes of an image folder and their files, before any image is decoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ClassListing {
+    /// Class names (the sub-folders' names), sorted; a label is an index into them.
+    pub names: Vec<String>,
+    /// Every image file with its label, class by class, sorted by name within a class.
+    pub files: Vec<(PathBuf, u16)>,
+}
+
+impl ClassListing {
+    /// Lists `root/<class>/*.png|jpg|jpeg`: classes are the sub-folders sorted by name
+    /// (labels `0..`), images are sorted by file name within a class, other files and hidden
+    /// folders are ignored. A folder without class folders, or a class without images, is an
+    /// error naming it.
+    pub fn read(root: &Path) -> Result<ClassListing, DataError> {
+        let classes = class_folders(root)?;
+        let mut files = Vec::new();
+        for (label, class) in classes.iter().enumerate() {
+            let images = image_files(class)?;
+            if images.is_empty() {
+                return Err(DataError::EmptyClass {
+                    path: class.clone(),
+                });
+            }
+            let label = label_u16(label)?;
+            files.extend(images.into_iter().map(|f| (f, label)));
+        }
+        let names = classes.iter().map(|c| file_name(c)).collect();
+        Ok(ClassListing { names, files })
+    }
+
+    /// Width and height of every image, read from the file headers only (nothing decoded).
+    pub fn sizes(&self) -> Result<Vec<(u32, u32)>, DataError> {
+        self.files
+            .par_iter()
+            .map(|(path, _)| {
+                open(path)?
+                    .into_dimensions()
+                    .map_err(|e| decode_error(path, e))
+            })
+            .collect()
+    }
+}
+
+/// One decoded image, already at the size it will have in the dataset.
+pub(crate) struct Fitted {
+    path: PathBuf,
+    /// Its size as stored in the file.
+    original: (u32, u32),
+    /// Whether all its pixels are grey.
+    grey: bool,
+    /// Its pixels as RGB at the dataset's size (its own size without a resize).
+    rgb: RgbImage,
+}
+
+impl Fitted {
     /// `28×28 grey`, `32×32 RGB`.
     fn describe(&self) -> String {
         let kind = if self.grey { "grey" } else { "RGB" };
-        format!("{}×{} {kind}", self.image.width(), self.image.height())
+        format!("{}×{} {kind}", self.original.0, self.original.1)
     }
 }
 
-/// Loads `root/<class>/*.png|jpg|jpeg`: classes are the sub-folders sorted by name (labels
-/// `0..`), images are sorted by file name within a class, other files and hidden folders are
-/// ignored. When every image is grey (a grey colour type, or equal red, green and blue
-/// everywhere) the dataset has 1 channel, otherwise 3; alpha is dropped.
-pub fn load_image_folder(root: &Path, options: &FolderOptions) -> Result<Dataset, DataError> {
-    let classes = class_folders(root)?;
-    let mut images = Vec::new();
-    let mut labels = Vec::new();
-    for (label, class) in classes.iter().enumerate() {
-        let files = image_files(class)?;
-        if files.is_empty() {
-            return Err(DataError::EmptyClass {
-                path: class.clone(),
+/// Decodes `files` in parallel, each resized to `resize` when given. Errors name the file.
+pub(crate) fn decode_fitted(
+    files: &[(PathBuf, u16)],
+    resize: Option<(u32, u32)>,
+) -> Result<Vec<Fitted>, DataError> {
+    files
+        .par_iter()
+        .map(|(path, _)| {
+            let image = decode(path)?;
+            let original = (image.width(), image.height());
+            let grey_type = !image.color().has_color();
+            let rgb = image.into_rgb8();
+            let grey = grey_type || rgb.pixels().all(|p| p[0] == p[1] && p[1] == p[2]);
+            let rgb = match resize {
+                Some((w, h)) => fit_rgb(rgb, w, h),
+                None => rgb,
+            };
+            Ok(Fitted {
+                path: path.clone(),
+                original,
+                grey,
+                rgb,
+            })
+        })
+        .collect()
+}
+
+/// The dataset of `fitted` images labelled `labels`: 1 channel when every image is grey
+/// (a grey colour type, or equal red, green and blue everywhere) and `force_rgb` is false,
+/// else 3. Without a resize, every image must
+/// share the first one's size and colour kind.
+pub(crate) fn assemble(
+    fitted: Vec<Fitted>,
+    labels: Vec<u16>,
+    names: Vec<String>,
+    resize: Option<(u32, u32)>,
+    force_rgb: bool,
+) -> Result<Dataset, DataError> {
+    let Some(first) = fitted.first() else {
+        return Err(DataError::invalid("image folder", "no images"));
+    };
+    if resize.is_none() {
+        let same = |f: &Fitted| f.grey == first.grey && f.original == first.original;
+        if let Some(odd) = fitted.iter().find(|f| !same(f)) {
+            return Err(DataError::MixedImages {
+                path: odd.path.clone(),
+                found: odd.describe(),
+                first: first.path.clone(),
+                expected: first.describe(),
             });
         }
-        for file in files {
-            images.push(decode(file)?);
-            labels.push(label_u16(label)?);
+    }
+    let channels = if !force_rgb && fitted.iter().all(|f| f.grey) {
+        1
+    } else {
+        3
+    };
+    let (width, height) = first.rgb.dimensions();
+    let shape = ImageShape {
+        channels,
+        height: height as usize,
+        width: width as usize,
+    };
+    let mut pixels = Vec::with_capacity(fitted.len() * shape.len());
+    for image in &fitted {
+        for c in 0..channels {
+            pixels.extend(image.rgb.pixels().map(|p| p[c]));
         }
     }
-    let shape = common_shape(&images, options.resize)?;
-    let mut pixels = Vec::with_capacity(images.len() * shape.len());
-    for decoded in images {
-        append_planar(&mut pixels, decoded.image, shape);
-    }
-    let names = classes.iter().map(|c| file_name(c)).collect();
-    Dataset::new(pixels, labels, classes.len(), shape, Some(names))
+    Dataset::new(pixels, labels, names.len(), shape, Some(names))
+}
+
+/// Whether any of `fitted` has colour.
+pub(crate) fn any_colour(fitted: &[Fitted]) -> bool {
+    fitted.iter().any(|f| !f.grey)
+}
+
+/// Loads `root/<class>/*.png|jpg|jpeg` (see [`ClassListing::read`] for what is read). When
+/// every image is grey (a grey colour type, or equal red, green and blue everywhere) the
+/// dataset has 1 channel, otherwise 3; alpha is dropped.
+pub fn load_image_folder(root: &Path, options: &FolderOptions) -> Result<Dataset, DataError> {
+    let listing = ClassListing::read(root)?;
+    let fitted = decode_fitted(&listing.files, options.resize)?;
+    let labels = listing.files.iter().map(|(_, label)| *label).collect();
+    assemble(fitted, labels, listing.names, options.resize, false)
 }
 
 /// The class sub-folders of `root`, sorted by name, hidden ones left out.
@@ -125,61 +254,23 @@ fn label_u16(label: usize) -> Result<u16, DataError> {
     })
 }
 
-fn decode(path: PathBuf) -> Result<Decoded, DataError> {
-    let reader = ImageReader::open(&path).map_err(|e| DataError::io(&path, e))?;
-    let decode_error = |message: String| DataError::Decode {
-        path: path.clone(),
-        message,
-    };
-    let reader = reader
+fn decode_error(path: &Path, e: impl ToString) -> DataError {
+    DataError::Decode {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    }
+}
+
+/// A reader of `path` whose format is guessed from its first bytes.
+fn open(path: &Path) -> Result<ImageReader<std::io::BufReader<std::fs::File>>, DataError> {
+    ImageReader::open(path)
+        .map_err(|e| DataError::io(path, e))?
         .with_guessed_format()
-        .map_err(|e| decode_error(e.to_string()))?;
-    let image = reader.decode().map_err(|e| decode_error(e.to_string()))?;
-    let grey = is_grey(&image);
-    Ok(Decoded { path, image, grey })
+        .map_err(|e| decode_error(path, e))
 }
 
-/// Whether the image has a grey colour type or equal red, green and blue everywhere.
-fn is_grey(image: &DynamicImage) -> bool {
-    if !image.color().has_color() {
-        return true;
-    }
-    image
-        .to_rgb8()
-        .pixels()
-        .all(|p| p[0] == p[1] && p[1] == p[2])
-}
-
-/// The dataset's image shape: the resize if given, else the first image's size, which every
-/// image must share, as it must share its colour kind.
-fn common_shape(images: &[Decoded], resize: Option<(u32, u32)>) -> Result<ImageShape, DataError> {
-    let all_grey = images.iter().all(|d| d.grey);
-    let channels = if all_grey { 1 } else { 3 };
-    if let Some((width, height)) = resize {
-        return Ok(ImageShape {
-            channels,
-            height: height as usize,
-            width: width as usize,
-        });
-    }
-    let first = &images[0];
-    let same = |d: &Decoded| {
-        d.grey == first.grey
-            && (d.image.width(), d.image.height()) == (first.image.width(), first.image.height())
-    };
-    if let Some(odd) = images.iter().find(|d| !same(d)) {
-        return Err(DataError::MixedImages {
-            path: odd.path.clone(),
-            found: odd.describe(),
-            first: first.path.clone(),
-            expected: first.describe(),
-        });
-    }
-    Ok(ImageShape {
-        channels,
-        height: first.image.height() as usize,
-        width: first.image.width() as usize,
-    })
+fn decode(path: &Path) -> Result<DynamicImage, DataError> {
+    open(path)?.decode().map_err(|e| decode_error(path, e))
 }
 
 /// Appends `image`, converted to `shape` (channels, then size), channel-planar.

@@ -28,6 +28,9 @@ use crate::trainer::CandidateTrainer;
 /// How [`BurnRunner`] trains and measures.
 #[derive(Debug, Clone)]
 pub struct RunnerSettings {
+    /// Raises every trial's sampled `epochs` to at least this (the quick preset on a small
+    /// dataset, so that a trial takes enough optimizer steps); at most `max_epochs`.
+    pub min_epochs: Option<f64>,
     /// Caps every trial's sampled `epochs` (quick presets); `None` trains them all.
     pub max_epochs: Option<f64>,
     /// Share of the training split the top rung trains on; the full budget is
@@ -51,6 +54,7 @@ pub struct RunnerSettings {
 impl Default for RunnerSettings {
     fn default() -> Self {
         RunnerSettings {
+            min_epochs: None,
             max_epochs: None,
             top_fraction: 1.0,
             latency_batch: 1,
@@ -176,7 +180,13 @@ impl BurnRunner {
         let spec = ArchSpec::from_config(params, &self.spec_options())?;
         spec.validate()?;
         let mut recipe = Recipe::from_config(params)?;
-        if let Some(max) = self.shared.settings.max_epochs {
+        let settings = &self.shared.settings;
+        if let Some(min) = settings.min_epochs {
+            if recipe.epochs < min {
+                recipe = recipe.with_epochs(min);
+            }
+        }
+        if let Some(max) = settings.max_epochs {
             recipe = recipe.with_max_epochs(max);
         }
         Ok((spec, recipe))
@@ -242,21 +252,21 @@ pub struct BurnTrialRun {
 }
 
 impl BurnTrialRun {
-    /// The resolution to train `segment` at: the rung's, unless the network is too deep for
-    /// it (a stride-2 stage on a 1×1 map), then the dataset's own.
+    /// The resolution to train `segment` at: the rung's, raised to the smallest one whose
+    /// feature maps the network's strides fit (a stride-2 stage on a 1×1 map does not), and
+    /// never above the dataset's own.
     fn resolution(&self, segment: &Segment) -> usize {
         let full = self.shared.train.height();
         let Some(r) = segment.resolution.map(|r| r as usize).filter(|&r| r < full) else {
             return full;
         };
-        let mut spec = self.spec.clone();
-        spec.input.height = r;
-        spec.input.width = r;
-        if spec.validate().is_ok() {
-            r
-        } else {
-            full
-        }
+        let fits = |side: usize| {
+            let mut spec = self.spec.clone();
+            spec.input.height = side;
+            spec.input.width = side;
+            spec.validate().is_ok()
+        };
+        (r..full).find(|&side| fits(side)).unwrap_or(full)
     }
 
     /// The network's MACs per image at `resolution`.
