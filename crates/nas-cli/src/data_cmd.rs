@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use clap::Args;
-use nas_data::{split_validation, DataSource, Fidelity, FidelityView, Holdout, LoadedData};
+use nas_data::{split_validation, Fidelity, FidelityView, Holdout, LoadedData};
 use nas_model::{device_name, peak_resident_bytes, resident_bytes, DeviceImages};
 
 use crate::bench_model::megabytes;
@@ -50,7 +50,8 @@ impl DatasetArgs {
 pub fn info(args: DatasetArgs) -> anyhow::Result<()> {
     let data = args.load()?;
     let splits = data.splits;
-    if let DataSource::Folder(_) = DataSource::parse(&args.dataset)? {
+    if data.image_size.is_some() {
+        // An image folder: its layout, split and sizes.
         println!("{}", data.description);
     }
     for (name, set) in [("train", &splits.train), ("test", &splits.test)] {

@@ -85,6 +85,31 @@ pub fn run(args: ExportArgs) -> anyhow::Result<()> {
     let config = &study.config;
     let seed = args.seed.unwrap_or(config.seed());
     let splits = config.load_data()?.splits;
+    let shape = splits.train.shape();
+    let input = spec.input;
+    if (shape.channels, shape.height, shape.width) != (input.channels, input.height, input.width)
+        || splits.train.num_classes() != spec.num_classes
+    {
+        bail!(
+            "trial {} was searched on {}×{}×{} images of {} classes, but dataset {} now gives \
+             {shape} images of {} classes; was it changed since the search?",
+            trial.number,
+            input.channels,
+            input.height,
+            input.width,
+            spec.num_classes,
+            config.dataset(),
+            splits.train.num_classes()
+        );
+    }
+    // The quick preset trains a small dataset's trials on at least QUICK_TOP_RUNG_IMAGES
+    // images (more epochs than sampled); the export trains no less than they did.
+    if args.epochs.is_none() && config.preset() == "quick" {
+        let floor = crate::search_cmd::QUICK_TOP_RUNG_IMAGES / splits.train.len().max(1) as f64;
+        if recipe.epochs < floor {
+            recipe = recipe.with_epochs(floor);
+        }
+    }
     let view = FidelityView::new(&splits.train, &splits.test, Fidelity::full(1)?, seed)?;
     let (backend, why) = crate::choose_backend(args.backend.as_deref())?;
     let device = backend.device()?;

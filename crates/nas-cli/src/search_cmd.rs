@@ -89,7 +89,7 @@ enum TrainingLength {
 /// Images that a complete trial of the quick preset trains on, at least: what 2 epochs on a
 /// third of Fashion-MNIST's 55,000 training images come to. A smaller dataset gets more
 /// epochs instead of fewer optimizer steps, so that its trials learn.
-const QUICK_TOP_RUNG_IMAGES: f64 = 36_000.0;
+pub(crate) const QUICK_TOP_RUNG_IMAGES: f64 = 36_000.0;
 
 /// `(top_fraction, epochs)` of the quick preset for `train_images` training images: 2 epochs
 /// on a third of a large split, and on a small one `QUICK_TOP_RUNG_IMAGES` images: first a
@@ -214,7 +214,7 @@ pub fn run(cli: SearchArgs) -> anyhow::Result<()> {
         .settings
         .clone()
         .resolve(cli.config.as_deref(), &study_dir, saved)?
-        .with_absolute_dataset()?;
+        .with_absolute_paths()?;
     args.check_data_flags()?;
     let preset = preset(args.preset())?;
     let space = match (shared.as_deref_mut(), args.space()) {

@@ -35,7 +35,8 @@ pub struct StudyConfig {
     #[arg(long)]
     pub image_size: Option<u32>,
     /// Image folders without train/ and test/: the share of each class held out as the test
-    /// split (stratified, seed 0), in (0, 1) [default: 0.2].
+    /// split (chosen by a hash of each file's name: stable as images are added), in (0, 1)
+    /// [default: 0.2].
     #[arg(long)]
     pub test_fraction: Option<f64>,
     /// flex, cpu, wgpu, vulkan, cuda; default: a real GPU if found, else flex.
@@ -241,13 +242,18 @@ impl StudyConfig {
             .with_context(|| format!("dataset {source}"))
     }
 
-    /// These settings with an image folder given by a relative path made absolute, so that
-    /// the study finds it again when resumed from another directory.
-    pub fn with_absolute_dataset(mut self) -> anyhow::Result<StudyConfig> {
+    /// These settings with an image folder or a space file given by a relative path made
+    /// absolute, so that the study finds them again when resumed from another directory.
+    pub fn with_absolute_paths(mut self) -> anyhow::Result<StudyConfig> {
         if let Ok(DataSource::Folder(dir)) = DataSource::parse(self.dataset()) {
             let absolute = std::fs::canonicalize(&dir)
                 .with_context(|| format!("--dataset {}", dir.display()))?;
             self.dataset = Some(absolute.display().to_string());
+        }
+        if let SpaceSource::File(file) = self.space() {
+            if let Ok(absolute) = std::fs::canonicalize(&file) {
+                self.space = Some(absolute.display().to_string());
+            }
         }
         Ok(self)
     }

@@ -110,6 +110,11 @@ pub(crate) struct Fitted {
 }
 
 impl Fitted {
+    /// Its size as stored in the file.
+    pub fn original(&self) -> (u32, u32) {
+        self.original
+    }
+
     /// `28×28 grey`, `32×32 RGB`.
     fn describe(&self) -> String {
         let kind = if self.grey { "grey" } else { "RGB" };
@@ -219,11 +224,12 @@ fn class_folders(root: &Path) -> Result<Vec<PathBuf>, DataError> {
     Ok(classes)
 }
 
-/// The image files of a class folder, sorted by name.
+/// The image files of a class folder, sorted by name; hidden ones (`._photo.jpg`, which
+/// macOS leaves beside copies) left out.
 fn image_files(class: &Path) -> Result<Vec<PathBuf>, DataError> {
     let mut files: Vec<PathBuf> = list_dir(class)?
         .into_iter()
-        .filter(|p| p.is_file() && has_image_extension(p))
+        .filter(|p| p.is_file() && has_image_extension(p) && !file_name(p).starts_with('.'))
         .collect();
     files.sort();
     Ok(files)

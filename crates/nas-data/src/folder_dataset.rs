@@ -1,10 +1,16 @@
 //! A user's image folder as a dataset with a training and a test split.
 //!
 //! Two layouts are read: `root/train/<class>/*` with `root/test/<class>/*` (the folder's own
-//! test split, used as it is), or `root/<class>/*` as one pool, from which a stratified,
-//! seeded share becomes the test split ([`FolderSplitOptions::test_fraction`], seed
-//! [`POOL_SPLIT_SEED`] whatever the search's seed, so every study of one folder is tested on
-//! the same images).
+//! test split, used as it is), or `root/<class>/*` as one pool, of which a share of each class
+//! becomes the test split ([`FolderSplitOptions::test_fraction`]).
+//!
+//! A pooled file is a test image when a hash of its name (`<class>/<file>`, seeded with
+//! [`POOL_SPLIT_SEED`] whatever the search's seed) falls below the test fraction. So the
+//! split is stratified (each class gives about its share), the same for every study of the
+//! folder, and stable when images are added or removed: no file ever moves from training
+//! to test, so a study resumed or exported after the folder grew never tests on an image it
+//! trained on. A class of two or more images always gives at least one image to each side
+//! (its lowest hash to test, its highest to training, when the hash gives none).
 //!
 //! Every image is brought to one square size, `image_size × image_size` (triangle filter,
 //! aspect ratio not kept, as `nas predict` does), and to RGB when any image has colour. The
@@ -14,8 +20,8 @@
 
 use std::path::Path;
 
-use crate::folder::{any_colour, assemble, decode_fitted, ClassListing};
-use crate::{split_validation, DataError, Dataset, Holdout, Splits};
+use crate::folder::{any_colour, assemble, decode_fitted, ClassListing, Fitted};
+use crate::{DataError, Dataset, Splits};
 
 /// The smallest image side a folder dataset is brought to (the networks' strides adapt down
 /// to it; `nas_arch`'s spec options).
@@ -63,12 +69,26 @@ pub enum FolderLayout {
 }
 
 impl FolderLayout {
-    /// `TrainTest` when `root` has both a `train/` and a `test/` folder, else `Pool`.
-    pub fn of(root: &Path) -> FolderLayout {
-        if root.join("train").is_dir() && root.join("test").is_dir() {
-            FolderLayout::TrainTest
-        } else {
-            FolderLayout::Pool
+    /// `TrainTest` when `root` has both a `train/` and a `test/` folder, `Pool` when it has
+    /// neither; one without the other is an error naming what is missing.
+    pub fn of(root: &Path) -> Result<FolderLayout, DataError> {
+        match (root.join("train").is_dir(), root.join("test").is_dir()) {
+            (true, true) => Ok(FolderLayout::TrainTest),
+            (false, false) => Ok(FolderLayout::Pool),
+            (train, _) => {
+                let (has, lacks) = if train {
+                    ("train", "test")
+                } else {
+                    ("test", "train")
+                };
+                Err(DataError::invalid(
+                    &root.display().to_string(),
+                    format!(
+                        "has a {has}/ folder but no {lacks}/ folder; give both (each with the \
+                         class folders), or only class folders to split"
+                    ),
+                ))
+            }
         }
     }
 }
@@ -100,7 +120,7 @@ impl FolderDataset {
                 test.len()
             ),
             FolderLayout::Pool => format!(
-                "pool of {} images split {} train / {} test (stratified, seed {POOL_SPLIT_SEED})",
+                "pool of {} images split {} train / {} test (by file name hash)",
                 train.len() + test.len(),
                 train.len(),
                 test.len()
@@ -138,7 +158,7 @@ pub fn load_folder_dataset(
 ) -> Result<FolderDataset, DataError> {
     check_options(options)?;
     let (train_dir, test_dir) = (root.join("train"), root.join("test"));
-    let layout = FolderLayout::of(root);
+    let layout = FolderLayout::of(root)?;
     let listings = match layout {
         FolderLayout::TrainTest => {
             let (train, test) = (
@@ -157,23 +177,30 @@ pub fn load_folder_dataset(
         }
         FolderLayout::Pool => vec![ClassListing::read(root)?],
     };
-    let sizes: Vec<(u32, u32)> = listings
-        .iter()
-        .map(ClassListing::sizes)
-        .collect::<Result<Vec<_>, _>>()?
-        .concat();
-    let image_size = options
-        .image_size
-        .unwrap_or_else(|| default_image_size(&sizes));
-    let by_pixels = |&(w, h): &(u32, u32)| u64::from(w) * u64::from(h);
-    let smallest = sizes.iter().copied().min_by_key(by_pixels);
-    let largest = sizes.iter().copied().max_by_key(by_pixels);
+    let image_size = match options.image_size {
+        Some(size) => size,
+        None => {
+            let sizes = listings
+                .iter()
+                .map(ClassListing::sizes)
+                .collect::<Result<Vec<_>, _>>()?;
+            default_image_size(&sizes.concat())
+        }
+    };
     let resize = Some((image_size, image_size));
     let fitted = listings
         .iter()
         .map(|l| decode_fitted(&l.files, resize))
         .collect::<Result<Vec<_>, _>>()?;
+    let originals: Vec<(u32, u32)> = fitted.iter().flatten().map(Fitted::original).collect();
+    let by_pixels = |&(w, h): &(u32, u32)| u64::from(w) * u64::from(h);
+    let smallest = originals.iter().copied().min_by_key(by_pixels);
+    let largest = originals.iter().copied().max_by_key(by_pixels);
     let colour = fitted.iter().any(|f| any_colour(f));
+    let test_sides = match layout {
+        FolderLayout::Pool => Some(pool_test_sides(&listings[0], root, options.test_fraction)?),
+        FolderLayout::TrainTest => None,
+    };
     let mut sets: Vec<Dataset> = Vec::new();
     for (listing, images) in listings.into_iter().zip(fitted) {
         let labels = listing.files.iter().map(|(_, label)| *label).collect();
@@ -187,7 +214,14 @@ pub fn load_folder_dataset(
         }
         FolderLayout::Pool => {
             let pool = sets.pop().expect("one listing");
-            pool_splits(&pool, root, options.test_fraction)?
+            let is_test = test_sides.expect("a pool's sides");
+            let side = |test: bool| -> Vec<usize> {
+                (0..pool.len()).filter(|&i| is_test[i] == test).collect()
+            };
+            Splits {
+                train: pool.subset(&side(false)),
+                test: pool.subset(&side(true)),
+            }
         }
     };
     Ok(FolderDataset {
@@ -199,24 +233,60 @@ pub fn load_folder_dataset(
     })
 }
 
-/// `pool` split into training and test sets; every class must keep an image on each side.
-fn pool_splits(pool: &Dataset, root: &Path, test_fraction: f64) -> Result<Splits, DataError> {
-    let split = split_validation(pool, Holdout::Fraction(test_fraction), POOL_SPLIT_SEED)?;
-    let (train_counts, test_counts) = (split.train.class_counts(), split.validation.class_counts());
-    let names = pool.class_names().unwrap_or_default();
-    for (class, (&train, &test)) in train_counts.iter().zip(&test_counts).enumerate() {
-        if train == 0 || test == 0 {
+/// For each file of a pooled folder, whether it is a test image (see the module's
+/// documentation); a class of fewer than two images is an error naming it.
+fn pool_test_sides(
+    listing: &ClassListing,
+    root: &Path,
+    test_fraction: f64,
+) -> Result<Vec<bool>, DataError> {
+    let keys: Vec<f64> = listing
+        .files
+        .iter()
+        .map(|(path, label)| {
+            let file = path
+                .file_name()
+                .map_or(std::borrow::Cow::Borrowed(""), |n| n.to_string_lossy());
+            name_hash(&format!("{}/{file}", listing.names[usize::from(*label)]))
+        })
+        .collect();
+    let mut is_test: Vec<bool> = keys.iter().map(|&k| k < test_fraction).collect();
+    for (label, name) in listing.names.iter().enumerate() {
+        let members: Vec<usize> = (0..keys.len())
+            .filter(|&i| usize::from(listing.files[i].1) == label)
+            .collect();
+        if members.len() < 2 {
             return Err(DataError::ClassTooSmall {
-                path: root.join(names.get(class).map_or("?", String::as_str)),
-                images: train + test,
+                path: root.join(name),
+                images: members.len(),
                 test_fraction,
             });
         }
+        let by_key = |&a: &usize, &b: &usize| keys[a].total_cmp(&keys[b]);
+        if !members.iter().any(|&i| is_test[i]) {
+            let lowest = members.iter().copied().min_by(by_key).expect("two members");
+            is_test[lowest] = true;
+        }
+        if members.iter().all(|&i| is_test[i]) {
+            let highest = members.iter().copied().max_by(by_key).expect("two members");
+            is_test[highest] = false;
+        }
     }
-    Ok(Splits {
-        train: split.train,
-        test: split.validation,
-    })
+    Ok(is_test)
+}
+
+/// A number in [0, 1) from `name` and [`POOL_SPLIT_SEED`]: FNV-1a over its bytes, then the
+/// SplitMix64 finaliser; the same on every machine and Rust version.
+fn name_hash(name: &str) -> f64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325 ^ POOL_SPLIT_SEED;
+    for byte in name.bytes() {
+        h ^= u64::from(byte);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h = (h ^ (h >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    h = (h ^ (h >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    h ^= h >> 31;
+    (h >> 11) as f64 / (1u64 << 53) as f64
 }
 
 fn check_options(options: &FolderSplitOptions) -> Result<(), DataError> {

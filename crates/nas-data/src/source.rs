@@ -47,14 +47,15 @@ pub struct LoadedData {
 }
 
 impl DataSource {
-    /// A dataset name (`fashion-mnist`, …, any case) or, failing that, an existing folder.
-    /// A folder that shadows a name is reached as `./NAME`.
+    /// A dataset name (`fashion-mnist`, …, any case) or, failing that, a folder: an
+    /// existing one, or any path with a `/` in it (whose absence [`DataSource::load`] then
+    /// names). A folder that shadows a name is reached as `./NAME`.
     pub fn parse(text: &str) -> Result<DataSource, DataError> {
         if let Ok(named) = text.parse::<NamedDataset>() {
             return Ok(DataSource::Named(named));
         }
         let path = Path::new(text);
-        if path.is_dir() {
+        if path.is_dir() || text.contains(std::path::MAIN_SEPARATOR) {
             return Ok(DataSource::Folder(path.to_path_buf()));
         }
         Err(DataError::UnknownDataset {
@@ -102,7 +103,7 @@ impl DataSource {
                     ));
                 }
                 if let (Some(f), FolderLayout::TrainTest) =
-                    (options.test_fraction, FolderLayout::of(root))
+                    (options.test_fraction, FolderLayout::of(root)?)
                 {
                     return Err(DataError::invalid(
                         "test fraction",

@@ -44,15 +44,32 @@ fn options(image_size: Option<u32>) -> FolderSplitOptions {
 }
 
 #[test]
-fn a_pool_is_split_stratified_and_the_same_every_time() {
+fn a_pool_is_split_by_class_the_same_every_time_and_stably_as_it_grows() {
     let root = tempfile::tempdir().unwrap();
     grey_folder(root.path(), &["cat", "dog", "emu"], 10, 20);
+    // A hidden file beside the images (macOS `._` files) is not read.
+    std::fs::write(root.path().join("cat").join("._000.png"), b"resource fork").unwrap();
     let data = load_folder_dataset(root.path(), &options(None)).unwrap();
     assert_eq!(data.layout, FolderLayout::Pool);
     assert_eq!(data.image_size, 20, "a uniform size under 64 px is kept");
     let (train, test) = (&data.splits.train, &data.splits.test);
-    assert_eq!(train.class_counts(), [8, 8, 8]);
-    assert_eq!(test.class_counts(), [2, 2, 2]);
+    assert_eq!(train.len() + test.len(), 30);
+    for (class, (&tr, &te)) in train
+        .class_counts()
+        .iter()
+        .zip(&test.class_counts())
+        .enumerate()
+    {
+        assert!(
+            tr >= 1 && te >= 1 && tr + te == 10,
+            "class {class}: {tr} / {te}"
+        );
+    }
+    assert!(
+        (2..=12).contains(&test.len()),
+        "about a fifth: {}",
+        test.len()
+    );
     assert_eq!(train.class_names().unwrap(), ["cat", "dog", "emu"]);
     assert_eq!(test.class_names().unwrap(), ["cat", "dog", "emu"]);
     assert_eq!(
@@ -60,22 +77,40 @@ fn a_pool_is_split_stratified_and_the_same_every_time() {
         (1, 20, 20)
     );
     // No image is on both sides, and reading again gives the same split.
-    for i in 0..test.len() {
-        assert!((0..train.len()).all(|j| train.image(j) != test.image(i)));
-    }
+    let images = |set: &nas_data::Dataset| {
+        (0..set.len())
+            .map(|i| set.image(i).to_vec())
+            .collect::<Vec<_>>()
+    };
+    let (before_train, before_test) = (images(train), images(test));
+    assert!(before_test.iter().all(|t| !before_train.contains(t)));
     let again = load_folder_dataset(root.path(), &options(None)).unwrap();
     assert_eq!(again.splits, data.splits);
-    assert_mentions(
-        &data.describe(),
-        &["pool of 30 images", "24 train / 6 test", "20×20 grey"],
-    );
+    assert_mentions(&data.describe(), &["pool of 30 images", "20×20 grey"]);
 
-    let half = FolderSplitOptions {
-        image_size: None,
-        test_fraction: 0.5,
-    };
-    let data = load_folder_dataset(root.path(), &half).unwrap();
-    assert_eq!(data.splits.test.class_counts(), [5, 5, 5]);
+    // Forty more images: no earlier image changes side.
+    let cat = root.path().join("cat");
+    for i in 0..40u8 {
+        grey(20, 20, 120 + i)
+            .save(cat.join(format!("new-{i:02}.png")))
+            .unwrap();
+    }
+    let grown = load_folder_dataset(root.path(), &options(None)).unwrap();
+    let (after_train, after_test) = (images(&grown.splits.train), images(&grown.splits.test));
+    assert_eq!(after_train.len() + after_test.len(), 70);
+    assert!(
+        before_test.iter().all(|t| after_test.contains(t)),
+        "a test image moved"
+    );
+    assert!(
+        before_train.iter().all(|t| after_train.contains(t)),
+        "a training image moved"
+    );
+    let cat_test = grown.splits.test.class_counts()[0];
+    assert!(
+        (3..=20).contains(&cat_test),
+        "about a fifth of 50 cats: {cat_test}"
+    );
 }
 
 #[test]
@@ -90,7 +125,13 @@ fn train_and_test_folders_are_used_as_they_are() {
     assert_eq!(data.splits.test.shape(), data.splits.train.shape());
     assert_eq!(data.splits.train.height(), 8, "--image-size 8 resizes");
 
-    // A test folder whose classes differ is named with both lists.
+    // A test folder whose classes differ is named with both lists; a train/ folder without
+    // a test/ one is named too.
+    let lone = tempfile::tempdir().unwrap();
+    grey_folder(&lone.path().join("train"), &["a", "b"], 2, 12);
+    let err = load_folder_dataset(lone.path(), &options(None)).unwrap_err();
+    assert_mentions(&err.to_string(), &["train/ folder but no test/ folder"]);
+
     grey_folder(&root.path().join("test"), &["c"], 1, 12);
     let err = load_folder_dataset(root.path(), &options(None)).unwrap_err();
     assert_mentions(&err.to_string(), &["[a, b]", "[a, b, c]", "test"]);
@@ -188,11 +229,19 @@ fn a_dataset_value_is_a_name_or_a_folder() {
         DataSource::parse(dir).unwrap(),
         DataSource::Folder(PathBuf::from(dir))
     );
-    let gone = root.path().join("nowhere");
-    let err = DataSource::parse(gone.to_str().unwrap()).unwrap_err();
+    // A bare word that is neither a name nor a folder is unknown; a missing path is a folder
+    // whose absence is named when it is read.
+    let err = DataSource::parse("fashoin-mnist").unwrap_err();
     assert_mentions(
         &err.to_string(),
-        &["nowhere", "fashion-mnist", "image folder"],
+        &["fashoin-mnist", "fashion-mnist", "image folder"],
+    );
+    let gone = root.path().join("nowhere");
+    let source = DataSource::parse(gone.to_str().unwrap()).unwrap();
+    let err = source.load(&SourceOptions::default()).unwrap_err();
+    assert_mentions(
+        &err.to_string(),
+        &[&gone.display().to_string(), "No such file"],
     );
 
     // Options that do not apply are refused, naming them.
@@ -221,8 +270,14 @@ fn a_dataset_value_is_a_name_or_a_folder() {
             ..SourceOptions::default()
         })
         .unwrap();
-    assert_eq!(loaded.splits.train.len(), 4);
-    assert_eq!(loaded.splits.train.height(), 9);
+    let (train, test) = (&loaded.splits.train, &loaded.splits.test);
+    assert_eq!(train.len() + test.len(), 6);
+    assert!(train
+        .class_counts()
+        .iter()
+        .chain(&test.class_counts())
+        .all(|&c| c >= 1));
+    assert_eq!(train.height(), 9);
     assert_eq!(
         (loaded.image_size, loaded.test_fraction),
         (Some(9), Some(1.0 / 3.0))
