@@ -69,19 +69,7 @@ pub fn run(args: ExportArgs) -> anyhow::Result<()> {
     if let Some(epochs) = args.epochs {
         recipe = recipe.with_epochs(epochs);
     }
-    let name = args
-        .name
-        .clone()
-        .unwrap_or_else(|| format!("trial-{}", trial.number));
-    let dir = args.results.join(&args.study).join("export").join(&name);
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    eprintln!(
-        "nas: exporting trial {} (--pick {pick}) of study `{}`: {}",
-        trial.number,
-        args.study,
-        spec.summary()
-    );
-
+    // The data is read and checked against the network before anything is written.
     let config = &study.config;
     let seed = args.seed.unwrap_or(config.seed());
     let splits = config.load_data()?.splits;
@@ -110,6 +98,19 @@ pub fn run(args: ExportArgs) -> anyhow::Result<()> {
             recipe = recipe.with_epochs(floor);
         }
     }
+    let name = args
+        .name
+        .clone()
+        .unwrap_or_else(|| format!("trial-{}", trial.number));
+    let dir = args.results.join(&args.study).join("export").join(&name);
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    eprintln!(
+        "nas: exporting trial {} (--pick {pick}) of study `{}`: {}",
+        trial.number,
+        args.study,
+        spec.summary()
+    );
+
     let view = FidelityView::new(&splits.train, &splits.test, Fidelity::full(1)?, seed)?;
     let (backend, why) = crate::choose_backend(args.backend.as_deref())?;
     let device = backend.device()?;

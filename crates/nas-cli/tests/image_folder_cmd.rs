@@ -198,6 +198,26 @@ fn an_image_folder_is_searched_exported_and_predicted() {
     // Trousers are the easiest class: most of them are recognised after 15 short epochs.
     let trousers = lines.iter().filter(|l| l["label"] == "trouser").count();
     assert!(trousers >= 30, "{trousers} of 60 trousers recognised");
+
+    // A class added to the folder after the search: the network has 4 outputs, the folder
+    // now 5 classes; the export says so instead of training a mismatched network.
+    let extra = data.join("zz-sandal");
+    std::fs::create_dir_all(&extra).unwrap();
+    for k in 0..2 {
+        std::fs::copy(data.join("dress/000.png"), extra.join(format!("{k}.png"))).unwrap();
+    }
+    let mut again = nas();
+    again
+        .args(["export", "clothes", "--results"])
+        .arg(&results)
+        .args(["--epochs", "1", "--name", "again", "--backend", "flex"]);
+    let (ok, _, stderr) = run(again);
+    assert!(!ok, "an export of a changed folder must fail");
+    assert!(
+        stderr.contains("4 classes") && stderr.contains("5 classes") && stderr.contains("changed"),
+        "{stderr}"
+    );
+    assert!(!model.parent().unwrap().join("again").exists());
 }
 
 #[test]
