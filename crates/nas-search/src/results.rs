@@ -1,9 +1,16 @@
 //! The files a search leaves in `results/<study>/`: `trials.csv` (one row per trial),
 //! `pareto.json` (the best trials with their objectives, parameters and architecture) and
 //! `pareto/trial-<n>.json` (the architecture spec of each, ready for `nas export`).
+//!
+//! Several workers may share one results folder, each rewriting these files as its trials
+//! end: every file is written under a temporary name and renamed into place, so a reader
+//! (or another worker) never sees half a file, and `pareto/` is updated in place (stale
+//! specs removed one by one) rather than deleted and recreated under another worker's feet.
 
 use std::fs;
+use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use nas_core::study::{best_of, Direction, Trial, TrialState};
 use serde_json::{json, Value};
@@ -43,7 +50,10 @@ pub fn write_results(
         move |source| ResultsError::Io { path, source }
     };
     fs::create_dir_all(dir).map_err(io(dir))?;
-    write_csv(&dir.join("trials.csv"), trials, value_names, param_names)?;
+    let csv_path = dir.join("trials.csv");
+    replace_file(&csv_path, |temp| {
+        write_csv(temp, trials, value_names, param_names)
+    })?;
     let complete: Vec<Trial> = trials
         .iter()
         .filter(|t| t.state == TrialState::Complete)
@@ -51,24 +61,79 @@ pub fn write_results(
         .collect();
     let front = best_of(complete, directions);
     let pareto_dir = dir.join("pareto");
-    if pareto_dir.exists() {
-        fs::remove_dir_all(&pareto_dir).map_err(io(&pareto_dir))?;
-    }
     fs::create_dir_all(&pareto_dir).map_err(io(&pareto_dir))?;
     let mut entries = Vec::new();
+    let mut specs = Vec::new();
     for trial in &front {
         let arch = trial.attrs.get("arch").and_then(|a| a.get("arch")).cloned();
         if let Some(arch) = &arch {
-            let path = pareto_dir.join(format!("trial-{}.json", trial.number));
-            let text = serde_json::to_string_pretty(arch).unwrap_or_default();
-            fs::write(&path, text + "\n").map_err(io(&path))?;
+            let name = format!("trial-{}.json", trial.number);
+            let text = serde_json::to_string_pretty(arch).unwrap_or_default() + "\n";
+            write_text(&pareto_dir.join(&name), &text)?;
+            specs.push(name);
         }
         entries.push(pareto_entry(trial, value_names, arch));
     }
-    let path = dir.join("pareto.json");
-    let text = serde_json::to_string_pretty(&Value::Array(entries)).unwrap_or_default();
-    fs::write(&path, text + "\n").map_err(io(&path))?;
+    remove_stale_specs(&pareto_dir, &specs)?;
+    let text = serde_json::to_string_pretty(&Value::Array(entries)).unwrap_or_default() + "\n";
+    write_text(&dir.join("pareto.json"), &text)
+}
+
+/// Removes the `trial-<n>.json` files of `pareto_dir` not named in `keep`; one that another
+/// worker removed first is not an error.
+fn remove_stale_specs(pareto_dir: &Path, keep: &[String]) -> Result<(), ResultsError> {
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| ResultsError::Io { path, source }
+    };
+    for entry in fs::read_dir(pareto_dir).map_err(io(pareto_dir))? {
+        let path = entry.map_err(io(pareto_dir))?.path();
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
+        let spec = name.starts_with("trial-") && name.ends_with(".json");
+        if spec && !keep.iter().any(|k| k == name) {
+            match fs::remove_file(&path) {
+                Err(e) if e.kind() != ErrorKind::NotFound => return Err(io(&path)(e)),
+                _ => {}
+            }
+        }
+    }
     Ok(())
+}
+
+/// Writes `text` to `path` through a temporary file renamed into place.
+fn write_text(path: &Path, text: &str) -> Result<(), ResultsError> {
+    replace_file(path, |temp| {
+        fs::write(temp, text).map_err(|source| ResultsError::Io {
+            path: temp.to_path_buf(),
+            source,
+        })
+    })
+}
+
+/// Calls `write` on a temporary file beside `path` (named for this process and call), then
+/// renames it to `path`; the temporary file is removed if writing fails.
+fn replace_file(
+    path: &Path,
+    write: impl FnOnce(&Path) -> Result<(), ResultsError>,
+) -> Result<(), ResultsError> {
+    static CALLS: AtomicU64 = AtomicU64::new(0);
+    let call = CALLS.fetch_add(1, Ordering::Relaxed);
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("results");
+    let temp = path.with_file_name(format!(".{name}.{}-{call}.tmp", std::process::id()));
+    if let Err(e) = write(&temp) {
+        let _ = fs::remove_file(&temp);
+        return Err(e);
+    }
+    fs::rename(&temp, path).map_err(|source| ResultsError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 fn pareto_entry(trial: &Trial, value_names: &[&str], arch: Option<Value>) -> Value {
