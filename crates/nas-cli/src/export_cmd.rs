@@ -90,10 +90,10 @@ pub fn run(args: ExportArgs) -> anyhow::Result<()> {
             splits.train.num_classes()
         );
     }
-    // The quick preset trains a small dataset's trials on at least QUICK_TOP_RUNG_IMAGES
-    // images (more epochs than sampled); the export trains no less than they did.
-    if args.epochs.is_none() && config.preset() == "quick" {
-        let floor = crate::search_cmd::QUICK_TOP_RUNG_IMAGES / splits.train.len().max(1) as f64;
+    // A preset that trains a small dataset's trials for more epochs than sampled: the
+    // export trains no less than they did.
+    let floor = crate::search_cmd::export_epochs_floor(config.preset(), splits.train.len())?;
+    if let (None, Some(floor)) = (args.epochs, floor) {
         if recipe.epochs < floor {
             recipe = recipe.with_epochs(floor);
         }

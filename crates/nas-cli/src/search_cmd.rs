@@ -89,7 +89,7 @@ enum TrainingLength {
 /// Images that a complete trial of the quick preset trains on, at least: what 2 epochs on a
 /// third of Fashion-MNIST's 55,000 training images come to. A smaller dataset gets more
 /// epochs instead of fewer optimizer steps, so that its trials learn.
-pub(crate) const QUICK_TOP_RUNG_IMAGES: f64 = 36_000.0;
+const QUICK_TOP_RUNG_IMAGES: f64 = 36_000.0;
 
 /// `(top_fraction, epochs)` of the quick preset for `train_images` training images: 2 epochs
 /// on a third of a large split, and on a small one `QUICK_TOP_RUNG_IMAGES` images: first a
@@ -99,6 +99,15 @@ fn quick_length(train_images: usize) -> (f64, f64) {
     let images = QUICK_TOP_RUNG_IMAGES.max(2.0 * n / 3.0);
     let top_fraction = (images / (2.0 * n)).min(1.0);
     (top_fraction, images / (top_fraction * n))
+}
+
+/// Epochs a final training of `train_images` images needs so that it sees no fewer images
+/// than a complete trial of preset `name` did (`None`: the preset keeps the sampled epochs).
+pub(crate) fn export_epochs_floor(name: &str, train_images: usize) -> anyhow::Result<Option<f64>> {
+    Ok(match preset(name)?.length {
+        TrainingLength::Quick => Some(QUICK_TOP_RUNG_IMAGES / train_images.max(1) as f64),
+        TrainingLength::Sampled => None,
+    })
 }
 
 fn preset(name: &str) -> anyhow::Result<Preset> {
@@ -210,7 +219,7 @@ pub fn run(cli: SearchArgs) -> anyhow::Result<()> {
         Some(storage) => StudyConfig::shared(storage, &cli.study)?,
         None => None,
     };
-    let mut args = cli
+    let args = cli
         .settings
         .clone()
         .resolve(cli.config.as_deref(), &study_dir, saved)?
@@ -232,11 +241,11 @@ pub fn run(cli: SearchArgs) -> anyhow::Result<()> {
         );
     };
     let sampler_name = if kind == SchedulerKind::Bohb {
-        "bohb".to_string()
+        "bohb"
     } else {
-        args.sampler().to_string()
+        args.sampler()
     };
-    let Some(sampler) = SamplerKind::parse(&sampler_name) else {
+    let Some(sampler) = SamplerKind::parse(sampler_name) else {
         bail!(
             "unknown sampler `{}`; choose one of {}",
             args.sampler(),
@@ -262,8 +271,11 @@ pub fn run(cli: SearchArgs) -> anyhow::Result<()> {
     // size and test share are kept with the study, so that it reads the folder the same way
     // when resumed or exported.
     let data = args.load_data()?;
-    args.image_size = args.image_size.or(data.image_size);
-    args.test_fraction = args.test_fraction.or(data.test_fraction);
+    let recorded = StudyConfig {
+        image_size: args.image_size.or(data.image_size),
+        test_fraction: args.test_fraction.or(data.test_fraction),
+        ..args.for_study()
+    };
     std::fs::create_dir_all(&study_dir)
         .with_context(|| format!("creating {}", study_dir.display()))?;
     init_log(&study_dir.join("search.log"))?;
@@ -357,8 +369,8 @@ pub fn run(cli: SearchArgs) -> anyhow::Result<()> {
     let param_names: Vec<String> = space.params().iter().map(|p| p.name.clone()).collect();
     let directions = scoring.directions();
     let mut study = Study::open(storage, &cli.study, &directions, space, sampler_box)?;
-    args.for_study().write(&study_dir.join("config.toml"))?;
-    let config = serde_json::to_value(args.for_study()).context("the study's settings")?;
+    recorded.write(&study_dir.join("config.toml"))?;
+    let config = serde_json::to_value(&recorded).context("the study's settings")?;
     study.set_attr(CONFIG_ATTR, &config)?;
     if !study.recovered().is_empty() {
         eprintln!(
