@@ -132,6 +132,110 @@ def conditional(trial: optuna.Trial) -> float:
     return _conditional_value(_conditional_params(trial))
 
 
+def _levy_value(x: list[float]) -> float:
+    w = [1.0 + (v - 1.0) / 4.0 for v in x]
+    n = len(w)
+    head = math.sin(math.pi * w[0]) ** 2
+    mid = sum((wi - 1.0) ** 2 * (1.0 + 10.0 * math.sin(math.pi * wi + 1.0) ** 2) for wi in w[: n - 1])
+    tail = (w[n - 1] - 1.0) ** 2 * (1.0 + math.sin(2.0 * math.pi * w[n - 1]) ** 2)
+    return head + mid + tail
+
+
+def _rosenbrock_value(x: list[float]) -> float:
+    return sum(100.0 * (x[i + 1] - x[i] * x[i]) ** 2 + (1.0 - x[i]) ** 2 for i in range(len(x) - 1))
+
+
+_HARTMANN_ALPHA = [1.0, 1.2, 3.0, 3.2]
+_HARTMANN_A = [
+    [10.0, 3.0, 17.0, 3.5, 1.7, 8.0],
+    [0.05, 10.0, 17.0, 0.1, 8.0, 14.0],
+    [3.0, 3.5, 1.7, 10.0, 17.0, 8.0],
+    [17.0, 8.0, 0.05, 10.0, 0.1, 14.0],
+]
+_HARTMANN_P = [
+    [0.1312, 0.1696, 0.5569, 0.0124, 0.8283, 0.5886],
+    [0.2329, 0.4135, 0.8307, 0.3736, 0.1004, 0.9991],
+    [0.2348, 0.1451, 0.3522, 0.2883, 0.3047, 0.6650],
+    [0.4047, 0.8828, 0.8732, 0.5743, 0.1091, 0.0381],
+]
+
+
+def hartmann6(trial: optuna.Trial) -> float:
+    """Hartmann 6-D on [0, 1]^6; minimum -3.32237."""
+    x = _box(trial, 6, 0.0, 1.0)
+    return -sum(
+        _HARTMANN_ALPHA[i]
+        * math.exp(-sum(_HARTMANN_A[i][j] * (x[j] - _HARTMANN_P[i][j]) ** 2 for j in range(6)))
+        for i in range(4)
+    )
+
+
+def _st_term(x: float) -> float:
+    return 0.5 * (x**4 - 16.0 * x * x + 5.0 * x)
+
+
+_ST_MIN = -39.166_165_703_771_42
+
+
+def styblinski_tang(trial: optuna.Trial) -> float:
+    """Styblinski-Tang 10-D on [-5, 5]^10; minimum -391.66166."""
+    return sum(_st_term(v) for v in _box(trial, 10, -5.0, 5.0))
+
+
+def int_styblinski_tang(trial: optuna.Trial) -> float:
+    """Styblinski-Tang 8-D: x0..x3 integers in [-5, 5], x4..x7 floats; minimum -312.66466."""
+    ints = [trial.suggest_int(f"x{i}", -5, 5) for i in range(4)]
+    floats = [trial.suggest_float(f"x{i}", -5.0, 5.0) for i in range(4, 8)]
+    return sum(_st_term(float(v)) for v in ints + floats)
+
+
+def levy16(trial: optuna.Trial) -> float:
+    """Levy 16-D on [-10, 10]^16; minimum 0 at (1, ..., 1)."""
+    return _levy_value(_box(trial, 16, -10.0, 10.0))
+
+
+def mixed_recipe(trial: optuna.Trial) -> float:
+    """A training recipe of seven mixed parameters; the best lr grows with the batch size."""
+    lr = trial.suggest_float("lr", 1e-5, 1.0, log=True)
+    batch = trial.suggest_int("batch", 16, 1024, log=True)
+    decay = trial.suggest_float("decay", 1e-6, 1e-1, log=True)
+    depth = trial.suggest_int("depth", 1, 12)
+    width = trial.suggest_int("width", 16, 512, step=16)
+    dropout = trial.suggest_float("dropout", 0.0, 0.8)
+    momentum = trial.suggest_float("momentum", 0.5, 0.999)
+    best_lr = math.log10(3e-3 * batch / 64.0)
+    return (
+        (math.log10(lr) - best_lr) ** 2
+        + (math.log2(batch) - 7.0) ** 2 / 9.0
+        + (math.log10(decay) + 4.0) ** 2 / 4.0
+        + (depth - 6.0) ** 2 / 9.0
+        + ((width - 192.0) / 128.0) ** 2
+        + 2.0 * (dropout - 0.2) ** 2
+        + (math.log10(1.0 - momentum) + 1.0) ** 2 / 2.0
+    )
+
+
+def rosenbrock10(trial: optuna.Trial) -> float:
+    """Rosenbrock 10-D on [-5, 10]^10; minimum 0. Held out."""
+    return _rosenbrock_value(_box(trial, 10, -5.0, 10.0))
+
+
+def griewank12(trial: optuna.Trial) -> float:
+    """Griewank 12-D on [-600, 600]^12; minimum 0. Held out."""
+    x = _box(trial, 12, -600.0, 600.0)
+    product = 1.0
+    for i, v in enumerate(x):
+        product *= math.cos(v / math.sqrt(i + 1))
+    return 1.0 + sum(v * v / 4000.0 for v in x) - product
+
+
+def int_rosenbrock6(trial: optuna.Trial) -> float:
+    """Rosenbrock 6-D on [-5, 10]^6, x0..x2 integers; minimum 0. Held out."""
+    ints = [float(trial.suggest_int(f"x{i}", -5, 10)) for i in range(3)]
+    floats = [trial.suggest_float(f"x{i}", -5.0, 10.0) for i in range(3, 6)]
+    return _rosenbrock_value(ints + floats)
+
+
 FUNCTIONS: list[tuple[str, Callable[[optuna.Trial], float], float]] = [
     ("rosenbrock-4d", rosenbrock, 0.0),
     ("ackley-4d", ackley, 0.0),
@@ -139,6 +243,18 @@ FUNCTIONS: list[tuple[str, Callable[[optuna.Trial], float], float]] = [
     ("six-hump-camel", six_hump_camel, -1.031_628_453_489_877),
     ("mixed-int-log", mixed_int_log, 0.0),
     ("conditional", conditional, 0.0),
+    ("hartmann-6d", hartmann6, -3.322_368_011_415_515),
+    ("styblinski-tang-10d", styblinski_tang, 10.0 * _ST_MIN),
+    ("levy-16d", levy16, 0.0),
+    ("int-styblinski-tang-8d", int_styblinski_tang, 4.0 * -39.0 + 4.0 * _ST_MIN),
+    ("mixed-recipe-7d", mixed_recipe, 0.0),
+]
+
+# Kept aside (functions.rs `held_out()`): run only when named with --functions.
+HELD_OUT: list[tuple[str, Callable[[optuna.Trial], float], float]] = [
+    ("rosenbrock-10d", rosenbrock10, 0.0),
+    ("griewank-12d", griewank12, 0.0),
+    ("int-rosenbrock-6d", int_rosenbrock6, 0.0),
 ]
 
 # ---------------------------------------------------------------------------------------------
@@ -236,7 +352,7 @@ def best_of_run(job: tuple[int, str, int, int]) -> float:
     """Best value of one sequential run (in-memory storage)."""
     fi, sampler, seed, trials = job
     _quiet()
-    _, f, _ = FUNCTIONS[fi]
+    _, f, _ = (FUNCTIONS + HELD_OUT)[fi]
     study = optuna.create_study(direction="minimize", sampler=build_sampler(sampler, seed))
     study.optimize(f, n_trials=trials)
     return min(t.value for t in study.trials if t.value is not None)
@@ -244,9 +360,11 @@ def best_of_run(job: tuple[int, str, int, int]) -> float:
 
 def cmd_quality(args: argparse.Namespace) -> int:
     names = [n for n in args.functions.split(",") if n] if args.functions else []
-    chosen = [i for i, (n, _, _) in enumerate(FUNCTIONS) if not names or n in names]
-    if not chosen:
-        sys.exit("no such function; choose from " + ", ".join(n for n, _, _ in FUNCTIONS))
+    every = FUNCTIONS + HELD_OUT
+    for n in names:
+        if n not in [name for name, _, _ in every]:
+            sys.exit(f"no function `{n}`; choose from " + ", ".join(m for m, _, _ in every))
+    chosen = [i for i, (n, _, _) in enumerate(every) if (n in names if names else i < len(FUNCTIONS))]
     samplers = [s for s in args.samplers.split(",") if s]
     for s in samplers:
         if s not in SAMPLER_NAMES:
@@ -271,14 +389,14 @@ def cmd_quality(args: argparse.Namespace) -> int:
 
     cols = [f"optuna-{s}" for s in samplers]
     print(f"median best value after {args.trials} trials over {len(seeds)} seeds (lower is better)")
-    line = f"{'function':<16} {'optimum':>10}"
+    line = f"{'function':<22} {'optimum':>10}"
     widths = [max(17, len(c)) for c in cols]
     for c, w in zip(cols, widths):
         line += f" {c:>{w}}"
     print(line)
     for fi in chosen:
-        name, _, optimum = FUNCTIONS[fi]
-        line = f"{name:<16} {optimum:>10.4f}"
+        name, _, optimum = (FUNCTIONS + HELD_OUT)[fi]
+        line = f"{name:<22} {optimum:>10.4f}"
         for s, w in zip(samplers, widths):
             if (fi, s) in bests:
                 line += f" {median(bests[(fi, s)]):>{w}.4f}"

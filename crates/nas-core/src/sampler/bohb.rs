@@ -29,9 +29,8 @@ impl Default for BohbConfig {
     fn default() -> Self {
         BohbConfig {
             tpe: TpeConfig {
-                multivariate: true,
                 n_startup_trials: 1,
-                ..TpeConfig::default()
+                ..TpeConfig::multivariate()
             },
             random_fraction: 1.0 / 3.0,
             min_points: None,

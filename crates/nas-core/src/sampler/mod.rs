@@ -131,10 +131,7 @@ impl SamplerKind {
         let Some(warm) = warm else {
             return Ok(self.build(seed));
         };
-        let multivariate = TpeConfig {
-            multivariate: true,
-            ..TpeConfig::default()
-        };
+        let multivariate = TpeConfig::multivariate();
         Ok(match self {
             SamplerKind::Tpe => {
                 Box::new(TpeSampler::new(TpeConfig::default(), seed).with_warm_start(warm))
@@ -159,13 +156,9 @@ impl SamplerKind {
         match self {
             SamplerKind::Random => Box::new(RandomSampler::new(seed)),
             SamplerKind::Tpe => Box::new(TpeSampler::new(TpeConfig::default(), seed)),
-            SamplerKind::TpeMultivariate => Box::new(TpeSampler::new(
-                TpeConfig {
-                    multivariate: true,
-                    ..TpeConfig::default()
-                },
-                seed,
-            )),
+            SamplerKind::TpeMultivariate => {
+                Box::new(TpeSampler::new(TpeConfig::multivariate(), seed))
+            }
             SamplerKind::Gp => Box::new(GpSampler::new(GpSamplerConfig::default(), seed)),
             SamplerKind::Bohb => Box::new(BohbSampler::new(BohbConfig::default(), seed)),
         }

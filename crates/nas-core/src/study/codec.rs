@@ -189,8 +189,24 @@ pub(super) enum Selection<'a> {
     States(Option<&'a [TrialState]>),
     /// The one with this number.
     One(u64),
-    /// Those numbered `from` or higher, and those numbered in the list.
-    CatchUp(u64, &'a [u64]),
+    /// Those numbered this or higher (one range scan of the `(study_id, number)` index).
+    From(u64),
+    /// Those numbered in this non-empty list (one index lookup each).
+    Numbers(&'a [u64]),
+}
+
+/// [`Storage::trials_catch_up`](super::storage::Storage::trials_catch_up) from its two
+/// loads: the trials numbered `from` or higher and the listed ones, merged in number order.
+/// Two indexed loads rather than one `number >= from OR number IN (…)`, which both databases
+/// answer by scanning every trial of the study: a cost that grew with the history on every ask.
+pub(super) fn merge_catch_up(mut newer: Vec<Trial>, listed: Vec<Trial>) -> Vec<Trial> {
+    if listed.is_empty() {
+        return newer;
+    }
+    newer.extend(listed);
+    newer.sort_by_key(|t| t.number);
+    newer.dedup_by_key(|t| t.number);
+    newer
 }
 
 /// A trial row's [`TRIAL_COLUMNS`] (less the row id) as the database holds them, before

@@ -39,8 +39,8 @@ use serde_json::Value;
 
 use super::codec::{
     check_dense, check_end, decode_values, decode_worker, encode_params, encode_values,
-    interrupted_reason, parse_json, parse_state, to_json, u64_from_sql, u64_to_sql, Selection,
-    StoredTrial, TRIAL_COLUMNS,
+    interrupted_reason, merge_catch_up, parse_json, parse_state, to_json, u64_from_sql, u64_to_sql,
+    Selection, StoredTrial, TRIAL_COLUMNS,
 };
 use super::schema::{for_postgres, MIGRATIONS};
 use super::storage::{Creation, Storage, StorageError, StudyInfo, TrialEnd, WorkerId};
@@ -564,9 +564,13 @@ impl Storage for PostgresStorage {
     ) -> Result<Vec<Trial>, StorageError> {
         let mut tx = self.snapshot()?;
         study_by_id(&mut tx, study)?;
-        let trials = load_trials(&mut tx, study, &Selection::CatchUp(from, also))?;
+        let newer = load_trials(&mut tx, study, &Selection::From(from))?;
+        let listed = match also {
+            [] => Vec::new(),
+            numbers => load_trials(&mut tx, study, &Selection::Numbers(numbers))?,
+        };
         tx.commit()?;
-        Ok(trials)
+        Ok(merge_catch_up(newer, listed))
     }
 
     fn trial(&mut self, study: i64, number: u64) -> Result<Trial, StorageError> {
@@ -919,7 +923,8 @@ enum Filter {
     All,
     States(Vec<&'static str>),
     One(i64),
-    CatchUp(i64, Vec<i64>),
+    From(i64),
+    Numbers(Vec<i64>),
 }
 
 impl Filter {
@@ -930,10 +935,10 @@ impl Filter {
                 Filter::States(states.iter().map(|s| s.as_str()).collect())
             }
             Selection::One(number) => Filter::One(u64_to_sql(*number)),
-            Selection::CatchUp(from, also) => Filter::CatchUp(
-                u64_to_sql(*from),
-                also.iter().map(|&n| u64_to_sql(n)).collect(),
-            ),
+            Selection::From(from) => Filter::From(u64_to_sql(*from)),
+            Selection::Numbers(numbers) => {
+                Filter::Numbers(numbers.iter().map(|&n| u64_to_sql(n)).collect())
+            }
         }
     }
 
@@ -942,7 +947,8 @@ impl Filter {
             Filter::All => "t.study_id = $1",
             Filter::States(_) => "t.study_id = $1 AND t.state = ANY($2)",
             Filter::One(_) => "t.study_id = $1 AND t.number = $2",
-            Filter::CatchUp(..) => "t.study_id = $1 AND (t.number >= $2 OR t.number = ANY($3))",
+            Filter::From(_) => "t.study_id = $1 AND t.number >= $2",
+            Filter::Numbers(_) => "t.study_id = $1 AND t.number = ANY($2)",
         }
     }
 
@@ -951,8 +957,8 @@ impl Filter {
         match self {
             Filter::All => vec![study],
             Filter::States(states) => vec![study, states],
-            Filter::One(number) => vec![study, number],
-            Filter::CatchUp(from, also) => vec![study, from, also],
+            Filter::One(number) | Filter::From(number) => vec![study, number],
+            Filter::Numbers(numbers) => vec![study, numbers],
         }
     }
 }

@@ -28,14 +28,14 @@ use std::path::Path;
 use std::time::Duration;
 
 use rusqlite::{
-    params, Connection, OptionalExtension, Row, ToSql, Transaction, TransactionBehavior,
+    params, Connection, OptionalExtension, Params, Row, ToSql, Transaction, TransactionBehavior,
 };
 use serde_json::Value;
 
 use super::codec::{
     check_dense, check_end, decode_values, decode_worker, encode_params, encode_values,
-    interrupted_reason, parse_json, parse_state, to_json, u64_from_sql, u64_to_sql, Selection,
-    StoredTrial, TRIAL_COLUMNS,
+    interrupted_reason, merge_catch_up, parse_json, parse_state, to_json, u64_from_sql, u64_to_sql,
+    Selection, StoredTrial, TRIAL_COLUMNS,
 };
 use super::schema::MIGRATIONS;
 use super::storage::{Creation, Storage, StorageError, StudyInfo, TrialEnd, WorkerId};
@@ -82,7 +82,9 @@ impl SqliteStorage {
         let tx = self.write_tx()?;
         tx.execute_batch("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)")?;
         let current: Option<i64> =
-            tx.query_row("SELECT MAX(version) FROM schema_version", [], |r| r.get(0))?;
+            query_one(&tx, "SELECT MAX(version) FROM schema_version", [], |r| {
+                r.get(0)
+            })?;
         let current = current.unwrap_or(0);
         let pending = usize::try_from(current)
             .ok()
@@ -97,8 +99,9 @@ impl SqliteStorage {
             tx.execute_batch(sql)?;
         }
         if !pending.is_empty() {
-            tx.execute("DELETE FROM schema_version", [])?;
-            tx.execute(
+            exec(&tx, "DELETE FROM schema_version", [])?;
+            exec(
+                &tx,
                 "INSERT INTO schema_version (version) VALUES (?1)",
                 [MIGRATIONS.len()],
             )?;
@@ -122,6 +125,8 @@ fn configure(conn: &Connection) -> Result<(), StorageError> {
     // NORMAL: durable against process crashes in WAL mode (see the module docs).
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
+    // Room for every statement of the hot paths (asks, tells, reports, loads) at once.
+    conn.set_prepared_statement_cache_capacity(64);
     Ok(())
 }
 
@@ -191,7 +196,8 @@ impl Storage for SqliteStorage {
     fn set_study_attr(&mut self, study: i64, key: &str, value: &Value) -> Result<(), StorageError> {
         let tx = self.write_tx()?;
         study_by_id(&tx, study)?;
-        tx.execute(
+        exec(
+            &tx,
             "INSERT INTO study_attrs (study_id, key, value_json) VALUES (?1, ?2, ?3)
              ON CONFLICT (study_id, key) DO UPDATE SET value_json = excluded.value_json",
             params![study, key, value.to_string()],
@@ -208,12 +214,14 @@ impl Storage for SqliteStorage {
     ) -> Result<Value, StorageError> {
         let tx = self.write_tx()?;
         study_by_id(&tx, study)?;
-        tx.execute(
+        exec(
+            &tx,
             "INSERT INTO study_attrs (study_id, key, value_json) VALUES (?1, ?2, ?3)
              ON CONFLICT (study_id, key) DO NOTHING",
             params![study, key, value.to_string()],
         )?;
-        let json: String = tx.query_row(
+        let json: String = query_one(
+            &tx,
             "SELECT value_json FROM study_attrs WHERE study_id = ?1 AND key = ?2",
             params![study, key],
             |row| row.get(0),
@@ -223,14 +231,13 @@ impl Storage for SqliteStorage {
     }
 
     fn study_attr(&mut self, study: i64, key: &str) -> Result<Option<Value>, StorageError> {
-        let json: Option<String> = self
-            .conn
-            .query_row(
-                "SELECT value_json FROM study_attrs WHERE study_id = ?1 AND key = ?2",
-                params![study, key],
-                |row| row.get(0),
-            )
-            .optional()?;
+        let json: Option<String> = query_one(
+            &self.conn,
+            "SELECT value_json FROM study_attrs WHERE study_id = ?1 AND key = ?2",
+            params![study, key],
+            |row| row.get(0),
+        )
+        .optional()?;
         match json {
             Some(json) => parse_json(&json, || format!("study attribute `{key}`")).map(Some),
             None => study_by_id(&self.conn, study).map(|_| None),
@@ -269,7 +276,8 @@ impl Storage for SqliteStorage {
         if study_by_name(&tx, &info.name)?.is_some() {
             return Err(StorageError::StudyExists(info.name.clone()));
         }
-        tx.execute(
+        exec(
+            &tx,
             "INSERT INTO studies (name, directions, created_at) VALUES (?1, ?2, ?3)",
             params![
                 info.name,
@@ -279,7 +287,8 @@ impl Storage for SqliteStorage {
         )?;
         let study = tx.last_insert_rowid();
         for (key, value) in attrs {
-            tx.execute(
+            exec(
+                &tx,
                 "INSERT INTO study_attrs (study_id, key, value_json) VALUES (?1, ?2, ?3)",
                 params![study, key, value.to_string()],
             )?;
@@ -366,14 +375,14 @@ impl Storage for SqliteStorage {
         if at_cap(&tx, study, cap)? {
             return Ok(None);
         }
-        let oldest: Option<(i64, u64)> = tx
-            .query_row(
-                "SELECT id, number FROM trials WHERE study_id = ?1 AND state = 'WAITING'
-                 ORDER BY number LIMIT 1",
-                [study],
-                |row| Ok((row.get(0)?, row.get(1)?)),
-            )
-            .optional()?;
+        let oldest: Option<(i64, u64)> = query_one(
+            &tx,
+            "SELECT id, number FROM trials WHERE study_id = ?1 AND state = 'WAITING'
+             ORDER BY number LIMIT 1",
+            [study],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )
+        .optional()?;
         let Some((id, number)) = oldest else {
             return Ok(None);
         };
@@ -393,13 +402,15 @@ impl Storage for SqliteStorage {
         let tx = self.write_tx()?;
         let info = study_by_id(&tx, study)?;
         let id = running_trial(&tx, &info, number)?;
-        tx.execute(
+        exec(
+            &tx,
             "INSERT INTO trial_intermediate (trial_id, step, values_json) VALUES (?1, ?2, ?3)
              ON CONFLICT (trial_id, step) DO UPDATE SET values_json = excluded.values_json",
             params![id, step, encode_values(values)],
         )?;
         // A report is a sign of life.
-        tx.execute(
+        exec(
+            &tx,
             "UPDATE trials SET heartbeat_at = ?2 WHERE id = ?1",
             params![id, unix_now()],
         )?;
@@ -417,7 +428,8 @@ impl Storage for SqliteStorage {
         let tx = self.write_tx()?;
         let info = study_by_id(&tx, study)?;
         let (id, _) = trial_ref(&tx, &info, number)?;
-        tx.execute(
+        exec(
+            &tx,
             "INSERT INTO trial_attrs (trial_id, key, value_json) VALUES (?1, ?2, ?3)
              ON CONFLICT (trial_id, key) DO UPDATE SET value_json = excluded.value_json",
             params![id, key, value.to_string()],
@@ -431,7 +443,8 @@ impl Storage for SqliteStorage {
         let info = study_by_id(&tx, study)?;
         let id = running_trial(&tx, &info, number)?;
         check_end(number, info.directions.len(), &end)?;
-        tx.execute(
+        exec(
+            &tx,
             "UPDATE trials SET state = ?2, values_json = ?3, constraints_json = ?4,
                                fail_reason = ?5, finished_at = ?6
              WHERE id = ?1",
@@ -473,9 +486,13 @@ impl Storage for SqliteStorage {
     ) -> Result<Vec<Trial>, StorageError> {
         let tx = self.conn.transaction()?;
         study_by_id(&tx, study)?;
-        let trials = load_trials(&tx, study, &Selection::CatchUp(from, also))?;
+        let newer = load_trials(&tx, study, &Selection::From(from))?;
+        let listed = match also {
+            [] => Vec::new(),
+            numbers => load_trials(&tx, study, &Selection::Numbers(numbers))?,
+        };
         tx.commit()?;
-        Ok(trials)
+        Ok(merge_catch_up(newer, listed))
     }
 
     fn trial(&mut self, study: i64, number: u64) -> Result<Trial, StorageError> {
@@ -509,7 +526,8 @@ impl Storage for SqliteStorage {
         study_by_id(&tx, study)?;
         let now = unix_now();
         for &number in numbers {
-            tx.execute(
+            exec(
+                &tx,
                 "UPDATE trials SET heartbeat_at = ?3
                  WHERE study_id = ?1 AND number = ?2 AND state = 'RUNNING'",
                 params![study, number, now],
@@ -567,7 +585,7 @@ fn study_from_row(row: &Row<'_>) -> Result<StudyInfo, StorageError> {
 
 fn study_by_name(conn: &Connection, name: &str) -> Result<Option<StudyInfo>, StorageError> {
     let sql = format!("SELECT {STUDY_COLUMNS} FROM studies WHERE name = ?1");
-    conn.query_row(&sql, [name], |row| Ok(study_from_row(row)))
+    query_one(conn, &sql, [name], |row| Ok(study_from_row(row)))
         .optional()?
         .transpose()
 }
@@ -575,7 +593,7 @@ fn study_by_name(conn: &Connection, name: &str) -> Result<Option<StudyInfo>, Sto
 /// The study with this id, or [`StorageError::UnknownStudyId`].
 fn study_by_id(conn: &Connection, id: i64) -> Result<StudyInfo, StorageError> {
     let sql = format!("SELECT {STUDY_COLUMNS} FROM studies WHERE id = ?1");
-    conn.query_row(&sql, [id], |row| Ok(study_from_row(row)))
+    query_one(conn, &sql, [id], |row| Ok(study_from_row(row)))
         .optional()?
         .transpose()?
         .ok_or(StorageError::UnknownStudyId(id))
@@ -587,7 +605,8 @@ fn insert_study(
     directions: &[Direction],
 ) -> Result<StudyInfo, StorageError> {
     let created_at = unix_now();
-    conn.execute(
+    exec(
+        conn,
         "INSERT INTO studies (name, directions, created_at) VALUES (?1, ?2, ?3)",
         params![name, to_json(directions, "directions")?, created_at],
     )?;
@@ -605,7 +624,8 @@ fn insert_study(
 /// Must run inside a write transaction, which makes `MAX + 1` safe.
 /// The number the study's next trial gets.
 fn next_number(conn: &Connection, study: i64) -> Result<u64, StorageError> {
-    Ok(conn.query_row(
+    Ok(query_one(
+        conn,
         "SELECT COALESCE(MAX(number) + 1, 0) FROM trials WHERE study_id = ?1",
         [study],
         |row| row.get(0),
@@ -615,7 +635,8 @@ fn next_number(conn: &Connection, study: i64) -> Result<u64, StorageError> {
 /// Inserts `trial` as it is into `study` (see [`Storage::import_study`]).
 fn import_trial(conn: &Connection, study: i64, trial: &Trial) -> Result<(), StorageError> {
     let worker = trial.worker.as_ref();
-    conn.execute(
+    exec(
+        conn,
         "INSERT INTO trials (study_id, number, state, params_json, values_json,
                              constraints_json, fail_reason, seed, started_at, finished_at,
                              heartbeat_at, worker_host, worker_pid, worker_started)
@@ -639,13 +660,15 @@ fn import_trial(conn: &Connection, study: i64, trial: &Trial) -> Result<(), Stor
     )?;
     let id = conn.last_insert_rowid();
     for (step, values) in &trial.intermediate {
-        conn.execute(
+        exec(
+            conn,
             "INSERT INTO trial_intermediate (trial_id, step, values_json) VALUES (?1, ?2, ?3)",
             params![id, step, encode_values(values)],
         )?;
     }
     for (key, value) in &trial.attrs {
-        conn.execute(
+        exec(
+            conn,
             "INSERT INTO trial_attrs (trial_id, key, value_json) VALUES (?1, ?2, ?3)",
             params![id, key, value.to_string()],
         )?;
@@ -659,7 +682,8 @@ fn at_cap(conn: &Connection, study: i64, cap: Option<u64>) -> Result<bool, Stora
     let Some(cap) = cap else {
         return Ok(false);
     };
-    let counted: u64 = conn.query_row(
+    let counted: u64 = query_one(
+        conn,
         "SELECT COUNT(*) FROM trials
          WHERE study_id = ?1 AND state IN ('RUNNING', 'COMPLETE', 'PRUNED')",
         [study],
@@ -675,7 +699,8 @@ fn insert_waiting(
     seed: Option<u64>,
 ) -> Result<(i64, u64), StorageError> {
     let number = next_number(conn, study)?;
-    conn.execute(
+    exec(
+        conn,
         "INSERT INTO trials (study_id, number, state, params_json, seed)
          VALUES (?1, ?2, 'WAITING', ?3, ?4)",
         params![study, number, params_json, seed.map(u64_to_sql)],
@@ -690,7 +715,8 @@ fn mark_running(
     worker: &WorkerId,
     now: f64,
 ) -> Result<(), StorageError> {
-    conn.execute(
+    exec(
+        conn,
         "UPDATE trials SET state = 'RUNNING', started_at = ?2, heartbeat_at = ?2,
                            worker_host = ?3, worker_pid = ?4, worker_started = ?5
          WHERE id = ?1",
@@ -711,13 +737,13 @@ fn trial_ref(
     study: &StudyInfo,
     number: u64,
 ) -> Result<(i64, TrialState), StorageError> {
-    let row: Option<(i64, String)> = conn
-        .query_row(
-            "SELECT id, state FROM trials WHERE study_id = ?1 AND number = ?2",
-            params![study.id, number],
-            |row| Ok((row.get(0)?, row.get(1)?)),
-        )
-        .optional()?;
+    let row: Option<(i64, String)> = query_one(
+        conn,
+        "SELECT id, state FROM trials WHERE study_id = ?1 AND number = ?2",
+        params![study.id, number],
+        |row| Ok((row.get(0)?, row.get(1)?)),
+    )
+    .optional()?;
     let (id, state) = row.ok_or_else(|| StorageError::UnknownTrial {
         study: study.name.clone(),
         number,
@@ -779,7 +805,8 @@ fn fail_and_requeue(
 ) -> Result<(), StorageError> {
     let (_, copy) = insert_waiting(conn, study, &orphan.params_json, orphan.seed)?;
     let reason = interrupted_reason(&orphan.worker, why, copy);
-    conn.execute(
+    exec(
+        conn,
         "UPDATE trials SET state = 'FAIL', fail_reason = ?2, finished_at = ?3 WHERE id = ?1",
         params![orphan.id, reason, now],
     )?;
@@ -800,13 +827,11 @@ impl Selection<'_> {
                 format!("t.study_id = ?1 AND t.state IN ({})", names.join(", "))
             }
             Selection::One(_) => "t.study_id = ?1 AND t.number = ?2".to_string(),
-            Selection::CatchUp(_, also) => {
+            Selection::From(_) => "t.study_id = ?1 AND t.number >= ?2".to_string(),
+            Selection::Numbers(numbers) => {
                 // Inlined: trial numbers are integers, never user text.
-                let numbers: Vec<String> = also.iter().map(u64::to_string).collect();
-                format!(
-                    "t.study_id = ?1 AND (t.number >= ?2 OR t.number IN ({}))",
-                    numbers.join(", ")
-                )
+                let numbers: Vec<String> = numbers.iter().map(u64::to_string).collect();
+                format!("t.study_id = ?1 AND t.number IN ({})", numbers.join(", "))
             }
         }
     }
@@ -821,8 +846,8 @@ fn load_trials(
 ) -> Result<Vec<Trial>, StorageError> {
     let condition = selection.condition();
     let args: Vec<&dyn ToSql> = match selection {
-        Selection::One(number) | Selection::CatchUp(number, _) => vec![&study, number],
-        Selection::States(_) => vec![&study],
+        Selection::One(number) | Selection::From(number) => vec![&study, number],
+        Selection::States(_) | Selection::Numbers(_) => vec![&study],
     };
     let mut trials = Vec::new();
     let mut index = HashMap::new();
@@ -896,6 +921,22 @@ fn trial_from_row(row: &Row<'_>) -> Result<(i64, Trial), StorageError> {
         worker_started: row.get(13)?,
     };
     Ok((row.get(0)?, stored.decode()?))
+}
+
+/// Runs a statement that changes rows, through the connection's statement cache: an ask or a
+/// tell runs a handful of statements, and parsing each anew cost more than running it.
+fn exec(conn: &Connection, sql: &str, args: impl Params) -> rusqlite::Result<usize> {
+    conn.prepare_cached(sql)?.execute(args)
+}
+
+/// The first row of a query, through the connection's statement cache (see [`exec`]).
+fn query_one<T>(
+    conn: &Connection,
+    sql: &str,
+    args: impl Params,
+    f: impl FnOnce(&Row<'_>) -> rusqlite::Result<T>,
+) -> rusqlite::Result<T> {
+    conn.prepare_cached(sql)?.query_row(args, f)
 }
 
 /// Runs `sql` and hands every row to `f`.

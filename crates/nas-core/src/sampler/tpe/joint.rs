@@ -11,14 +11,22 @@
 //! - sampling picks one component and walks the tree parents-first, drawing each parameter
 //!   that becomes active from that same component, so correlations across levels survive.
 //!
+//! Each numeric kernel has its own bandwidth, the larger gap to its neighbours
+//! ([`BandwidthRule::neighbours`], Optuna's rule), not one Scott's-rule width per parameter:
+//! in 6 to 16 dimensions Scott's `n^(-1/(d+4))` hardly shrinks, and one width cannot fit both
+//! a cluster of good points and a lone one (measured in `nas bench sampler-quality`;
+//! results/benchmarks.md).
+//!
 //! This avoids Optuna's `group=True` decomposition (one independent model per set of
 //! co-occurring parameters, Optuna issue #5299), which loses both the sharing and the joint
 //! structure across groups.
 
 use rand::Rng;
 
-use super::math::{add_log_categoricals, add_log_gaussians, exp_sum, neg_log_masses, LN_SQRT_2PI};
-use super::parzen::{pick_at, sample_truncated, spread_with_prior, BandwidthRule};
+use super::math::{
+    add_log_categoricals, add_log_gaussians, exp_sum, ln_positive, neg_log_masses, LN_SQRT_2PI,
+};
+use super::parzen::{pick_at, sample_truncated, BandwidthRule};
 use crate::sampler::encoding::Encoding;
 use crate::sampler::Encoder;
 use crate::space::{ParamValue, SearchSpace};
@@ -34,7 +42,8 @@ enum Column {
         half_inv_h2: Vec<f64>,
         /// `−ln h − ln√(2π) − ln Z`, 0 (= ln of the uniform density) where missing.
         coef: Vec<f64>,
-        bandwidth: f64,
+        /// Bandwidth per component ([`BandwidthRule::neighbours`]), 1 where missing.
+        bandwidth: Vec<f64>,
     },
     Categorical {
         /// Observed choice per component, −1 where missing.
@@ -72,7 +81,7 @@ impl JointParzen {
         let dims = encoder.len();
         let total_weight = weights.iter().sum::<f64>() + prior_weight;
         let columns = (0..dims)
-            .map(|d| fit_column(rows, weights, d, encoder, prior_weight, rule))
+            .map(|d| fit_column(rows, d, encoder, prior_weight, rule))
             .collect();
         JointParzen {
             columns,
@@ -90,15 +99,28 @@ impl JointParzen {
     pub fn log_pdf(&self, x: &[f64], scratch: &mut Vec<f64>) -> f64 {
         scratch.clear();
         scratch.extend_from_slice(&self.log_weights);
-        let mut log_prior = (self.prior_weight / self.total_weight).ln();
         for (column, &xd) in self.columns.iter().zip(x) {
-            if xd.is_nan() {
-                continue;
+            if !xd.is_nan() {
+                add_column(column, xd, scratch);
             }
-            log_prior += add_column(column, xd, scratch);
         }
+        let log_prior = self.log_prior_part(x);
         let max = scratch.iter().copied().fold(log_prior, f64::max);
         max + (exp_sum(scratch, max) + (log_prior - max).exp()).ln()
+    }
+
+    /// `ln` of the prior component's share of the density at `x`: a lower bound of
+    /// [`JointParzen::log_pdf`] that costs nothing per component.
+    pub fn log_prior_part(&self, x: &[f64]) -> f64 {
+        let share = (self.prior_weight / self.total_weight).ln();
+        self.columns
+            .iter()
+            .zip(x)
+            .filter(|(_, xd)| !xd.is_nan())
+            .fold(share, |log_prior, (column, _)| match column {
+                Column::Numeric { .. } => log_prior + 0.0,
+                Column::Categorical { n_choices, .. } => log_prior - (*n_choices as f64).ln(),
+            })
     }
 
     /// Draws a configuration: one component (or the prior), then every parameter that becomes
@@ -115,8 +137,10 @@ impl JointParzen {
             if !space.is_active_with(d, &values) {
                 continue;
             }
-            let centre = component.map_or(f64::NAN, |c| self.centres[c * dims + d]);
-            let u = self.sample_dim(rng, d, centre);
+            let u = match component {
+                Some(c) => self.sample_dim(rng, d, c),
+                None => self.sample_prior(rng, d),
+            };
             let u = encoder.snap(d, u);
             values[d] = Some(encoder.decode(d, u));
             x[d] = u;
@@ -124,100 +148,88 @@ impl JointParzen {
         x
     }
 
-    fn sample_dim<R: Rng>(&self, rng: &mut R, d: usize, centre: f64) -> f64 {
+    /// Draws parameter `d` from component `c`'s kernel, or from the prior where the
+    /// component lacks it.
+    fn sample_dim<R: Rng>(&self, rng: &mut R, d: usize, c: usize) -> f64 {
+        let centre = self.centres[c * self.columns.len() + d];
+        if centre.is_nan() {
+            return self.sample_prior(rng, d);
+        }
         match &self.columns[d] {
-            Column::Numeric { bandwidth, .. } if !centre.is_nan() => {
-                sample_truncated(rng, centre, *bandwidth)
-            }
+            Column::Numeric { bandwidth, .. } => sample_truncated(rng, centre, bandwidth[c]),
+            Column::Categorical { .. } if rng.random::<f64>() < self.categorical_own => centre,
+            Column::Categorical { .. } => self.sample_prior(rng, d),
+        }
+    }
+
+    /// Draws parameter `d` from the uniform prior.
+    fn sample_prior<R: Rng>(&self, rng: &mut R, d: usize) -> f64 {
+        match &self.columns[d] {
             Column::Numeric { .. } => rng.random::<f64>(),
-            Column::Categorical { n_choices, .. } => {
-                if !centre.is_nan() && rng.random::<f64>() < self.categorical_own {
-                    centre
-                } else {
-                    rng.random_range(0..*n_choices) as f64
-                }
-            }
+            Column::Categorical { n_choices, .. } => rng.random_range(0..*n_choices) as f64,
         }
     }
 }
 
-/// Adds one parameter's log kernel at `xd` to every component's accumulator; returns the
-/// prior's log density for it.
-fn add_column(column: &Column, xd: f64, acc: &mut [f64]) -> f64 {
+/// Adds one parameter's log kernel at `xd` to every component's accumulator.
+fn add_column(column: &Column, xd: f64, acc: &mut [f64]) {
     match column {
         Column::Numeric {
             mu,
             half_inv_h2,
             coef,
             ..
-        } => {
-            add_log_gaussians(xd, mu, half_inv_h2, coef, acc);
-            0.0
-        }
+        } => add_log_gaussians(xd, mu, half_inv_h2, coef, acc),
         Column::Categorical {
-            choice,
-            own,
-            other,
-            n_choices,
-        } => {
-            add_log_categoricals(xd, choice, own, other, acc);
-            -(*n_choices as f64).ln()
-        }
+            choice, own, other, ..
+        } => add_log_categoricals(xd, choice, own, other, acc),
     }
 }
 
 fn fit_column(
     rows: &[&[f64]],
-    weights: &[f64],
     d: usize,
     encoder: &Encoder,
     prior_weight: f64,
     rule: &BandwidthRule,
 ) -> Column {
-    let present: Vec<(f64, f64)> = rows
-        .iter()
-        .zip(weights)
-        .filter(|(r, _)| !r[d].is_nan())
-        .map(|(r, &w)| (r[d], w))
-        .collect();
     match encoder.encoding(d) {
         Encoding::Categorical { n } => categorical_column(rows, d, *n, prior_weight),
-        Encoding::Numeric { grid } => {
-            let (xs, ws): (Vec<f64>, Vec<f64>) = present.into_iter().unzip();
-            let rule = BandwidthRule {
-                grid: *grid,
-                ..*rule
-            };
-            let sigma = spread_with_prior(&xs, &ws, prior_weight);
-            let h = rule.scott(sigma, xs.len(), encoder.len());
-            numeric_column(rows, d, h)
-        }
+        Encoding::Numeric { .. } => numeric_column(rows, d, rule),
     }
 }
 
-fn numeric_column(rows: &[&[f64]], d: usize, h: f64) -> Column {
+/// Kernels centred on `rows[·][d]`, each with its own bandwidth from its neighbours among the
+/// rows where the parameter is present.
+fn numeric_column(rows: &[&[f64]], d: usize, rule: &BandwidthRule) -> Column {
     let raw: Vec<f64> = rows.iter().map(|r| r[d]).collect();
+    let present: Vec<f64> = raw.iter().copied().filter(|x| !x.is_nan()).collect();
+    let mut present_bandwidths = rule.neighbours(&present).into_iter();
+    let bandwidth: Vec<f64> = raw
+        .iter()
+        .map(|x| match x.is_nan() {
+            true => 1.0,
+            false => present_bandwidths.next().unwrap_or(1.0),
+        })
+        .collect();
     let mut coef = vec![0.0; raw.len()];
-    neg_log_masses(&raw, h, &mut coef);
-    let base = -h.ln() - LN_SQRT_2PI;
-    let present = |x: f64| !x.is_nan();
-    let half_inv_h2 = raw
-        .iter()
-        .map(|&x| if present(x) { 0.5 / (h * h) } else { 0.0 })
-        .collect();
-    raw.iter()
-        .zip(coef.iter_mut())
-        .filter(|(x, _)| present(**x))
-        .for_each(|(_, c)| *c += base);
-    let mu = raw
-        .iter()
-        .map(|&x| if present(x) { x } else { 0.0 })
-        .collect();
+    neg_log_masses(&raw, &bandwidth, &mut coef);
+    let mut half_inv_h2 = vec![0.0; raw.len()];
+    let mut mu = vec![0.0; raw.len()];
+    for (i, &x) in raw.iter().enumerate() {
+        if x.is_nan() {
+            continue; // a flat kernel: ln 1 = 0 everywhere
+        }
+        let h = bandwidth[i];
+        mu[i] = x;
+        half_inv_h2[i] = 0.5 / (h * h);
+        coef[i] += -ln_positive(h) - LN_SQRT_2PI;
+    }
     Column::Numeric {
         mu,
         half_inv_h2,
         coef,
-        bandwidth: h,
+        bandwidth,
     }
 }
 

@@ -29,6 +29,40 @@ impl BandwidthRule {
         self.min_bandwidth.max(magic).max(cell)
     }
 
+    /// The floor of a per-kernel bandwidth ([`BandwidthRule::neighbours`]) among `n` kernels:
+    /// Optuna's magic clip `1 / min(100, n + 2)` (the prior counts as a kernel), and
+    /// `min_bandwidth`. No grid floor: a kernel on a grid value may be narrower than a cell,
+    /// so the bad density marks the values already tried.
+    pub fn kernel_floor(&self, n: usize) -> f64 {
+        self.min_bandwidth.max(1.0 / (n + 2).min(100) as f64)
+    }
+
+    /// One bandwidth per observation in `[0, 1]`, as in Bergstra et al. 2011 and Optuna: the
+    /// larger of the distances to its two neighbours in sorted order, where the ends of
+    /// `[0, 1]` count as neighbours except for the smallest and largest of two or more
+    /// observations, which look only inwards; clipped to `[kernel_floor(n), 1]`. Clusters of
+    /// good points get narrow kernels and lone points wide ones, where one shared width must
+    /// be wrong for one or the other.
+    pub fn neighbours(&self, xs: &[f64]) -> Vec<f64> {
+        let n = xs.len();
+        let floor = self.kernel_floor(n);
+        // Sorted by value, ties in input order (so the result does not depend on the sort).
+        let mut sorted: Vec<(f64, usize)> = xs.iter().copied().zip(0..).collect();
+        sorted.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        let mut hs = vec![1.0; n];
+        for (k, &(_, i)) in sorted.iter().enumerate() {
+            let at = |k: usize| sorted[k].0;
+            let h = match (k, n) {
+                (_, 1) => at(0).max(1.0 - at(0)),
+                (0, _) => at(1) - at(0),
+                (k, n) if k + 1 == n => at(k) - at(k - 1),
+                (k, _) => (at(k) - at(k - 1)).max(at(k + 1) - at(k)),
+            };
+            hs[i] = h.clamp(floor, 1.0);
+        }
+        hs
+    }
+
     /// Scott's rule `1.059 · σ · (n+1)^(-1/(d+4))` for `n` observations (plus the prior) in
     /// `d` jointly modelled dimensions, clipped to `[floor(n), 1]`.
     pub fn scott(&self, sigma: f64, n: usize, d: usize) -> f64 {
@@ -38,15 +72,11 @@ impl BandwidthRule {
     }
 }
 
-/// Standard deviation of the reference distribution a mixture is fitted to: the weighted
-/// points plus the uniform prior on `[0, 1]` (mean ½, variance 1/12) with weight
-/// `prior_weight`. With few points the prior dominates and kernels stay wide; as points pile
-/// up the spread shrinks towards theirs, so Scott's rule never sees a degenerate zero spread.
-pub(crate) fn spread_with_prior(xs: &[f64], ws: &[f64], prior_weight: f64) -> f64 {
-    spread_of(weighted_moments(xs, ws), prior_weight)
-}
-
-/// [`spread_with_prior`] from the points' moments `(Σw, Σw·x, Σw·x²)`.
+/// Standard deviation of the reference distribution a mixture is fitted to, from the points'
+/// moments `(Σw, Σw·x, Σw·x²)`: the weighted points plus the uniform prior on `[0, 1]` (mean ½,
+/// variance 1/12) with weight `prior_weight`. With few points the prior dominates and kernels
+/// stay wide; as points pile up the spread shrinks towards theirs, so Scott's rule never sees
+/// a degenerate zero spread.
 fn spread_of((s0, s1, s2): (f64, f64, f64), prior_weight: f64) -> f64 {
     let total = s0 + prior_weight;
     if total <= 0.0 {
@@ -288,6 +318,24 @@ mod tests {
         };
         assert!((grid.floor(1000) - 0.125).abs() < 1e-12);
         assert!((rule().floor(1000) - 0.01).abs() < 1e-12);
+    }
+
+    #[test]
+    fn neighbour_bandwidths_follow_the_gaps() {
+        let rule = rule();
+        // Sorted 0.1, 0.2, 0.5, 0.9: the ends look inwards, the others take their wider gap;
+        // 0.1's gap of 0.1 is below the clip 1 / (n + 2) = 1/6 for n = 4.
+        let hs = rule.neighbours(&[0.5, 0.1, 0.9, 0.2]);
+        let want = [0.4, 1.0 / 6.0, 0.4, 0.3];
+        for (h, w) in hs.iter().zip(want) {
+            assert!((h - w).abs() < 1e-12, "{hs:?}");
+        }
+        // One observation reaches the far end of [0, 1].
+        assert!((rule.neighbours(&[0.3])[0] - 0.7).abs() < 1e-12);
+        // Duplicates collapse to the magic clip 1 / min(100, n + 2).
+        let same = rule.neighbours(&[0.4; 8]);
+        assert!(same.iter().all(|&h| (h - 0.1).abs() < 1e-12), "{same:?}");
+        assert!((rule.kernel_floor(500) - 0.01).abs() < 1e-12);
     }
 
     #[test]
