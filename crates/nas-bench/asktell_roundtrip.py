@@ -37,7 +37,9 @@ def run_one(nas: str, space: str, sampler: str, storage: str, n: int, seed: int)
         cmd = [nas, "ask-tell", "--space", space, "--sampler", sampler, "--seed", str(seed)]
         if storage == "sqlite":
             cmd += ["--storage", os.path.join(tmp, "study.db")]
-        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0)
+        # Buffered both ways (an unbuffered reader's readline reads a byte per system call);
+        # every request is flushed.
+        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
         out = proc.stdout
         inp = proc.stdin
         values = random.Random(seed)
@@ -46,6 +48,7 @@ def run_one(nas: str, space: str, sampler: str, storage: str, n: int, seed: int)
             for _ in range(n):
                 t0 = time.perf_counter()
                 inp.write(b'{"op":"ask"}\n')
+                inp.flush()
                 answer = json.loads(out.readline())
                 t1 = time.perf_counter()
                 if "error" in answer:
@@ -53,6 +56,7 @@ def run_one(nas: str, space: str, sampler: str, storage: str, n: int, seed: int)
                 tell = {"op": "tell", "trial": answer["trial"], "values": [values.random()]}
                 t2 = time.perf_counter()
                 inp.write(json.dumps(tell).encode() + b"\n")
+                inp.flush()
                 told = json.loads(out.readline())
                 t3 = time.perf_counter()
                 if "error" in told:

@@ -6,7 +6,7 @@ crates/nas-bench/spaces/conditional12.toml exactly (names, ranges, log / step fl
 conditions, formulas), written in Optuna's define-by-run form: a conditional parameter is
 suggested only in the branch where its TOML `when` holds.
 
-    python bench_optuna.py quality [--trials 100] [--seeds 10] [--samplers ...] [--functions ...]
+    python bench_optuna.py quality [--trials 100] [--seeds 10] [--first-seed 0] [--samplers ...] [--functions ...]
     python bench_optuna.py speed [--at 100,250,500,1000] [--window 20] [--seed 0] [--samplers ...]
 
 The tables have the layout of the Rust ones; sampler columns are prefixed with `optuna-`.
@@ -369,7 +369,7 @@ def cmd_quality(args: argparse.Namespace) -> int:
     for s in samplers:
         if s not in SAMPLER_NAMES:
             sys.exit(f"unknown sampler `{s}`; choose from {', '.join(SAMPLER_NAMES)}")
-    seeds = list(range(args.seeds))
+    seeds = list(range(args.first_seed, args.first_seed + args.seeds))
     jobs = [
         (fi, s, seed, args.trials)
         for fi in chosen
@@ -388,7 +388,11 @@ def cmd_quality(args: argparse.Namespace) -> int:
         bests.setdefault((fi, s), []).append(v)
 
     cols = [f"optuna-{s}" for s in samplers]
-    print(f"median best value after {args.trials} trials over {len(seeds)} seeds (lower is better)")
+    span = f" ({seeds[0]}–{seeds[-1]})" if seeds else ""
+    print(
+        f"median best value after {args.trials} trials over {len(seeds)} seeds{span} "
+        "(lower is better)"
+    )
     line = f"{'function':<22} {'optimum':>10}"
     widths = [max(17, len(c)) for c in cols]
     for c, w in zip(cols, widths):
@@ -519,7 +523,8 @@ def main() -> int:
 
     q = sub.add_parser("quality", help="median best value after --trials over --seeds seeds")
     q.add_argument("--trials", type=int, default=100)
-    q.add_argument("--seeds", type=int, default=10, help="seeds 0, 1, ... (default 10)")
+    q.add_argument("--seeds", type=int, default=10, help="how many seeds (default 10)")
+    q.add_argument("--first-seed", type=int, default=0, help="the first seed (default 0)")
     q.add_argument("--samplers", default="random,tpe,tpe-multivariate,gp")
     q.add_argument("--functions", default="", help="comma-separated (default: all)")
     q.add_argument("--jobs", type=int, default=0, help="processes (default: number of cores)")

@@ -76,9 +76,12 @@ pub enum BenchCommand {
         /// Trials per run.
         #[arg(long, default_value_t = 100)]
         trials: usize,
-        /// Seeds per sampler and function (0, 1, …).
+        /// Seeds per sampler and function (`first-seed`, `first-seed` + 1, …).
         #[arg(long, default_value_t = 10)]
         seeds: u64,
+        /// The first seed: tune on seeds other than the reported 0–9, e.g. 1000.
+        #[arg(long, default_value_t = 0)]
+        first_seed: u64,
         /// Functions, comma-separated (default: every function but those kept aside, which run
         /// only when named: rosenbrock-10d, griewank-12d, int-rosenbrock-6d).
         #[arg(long, value_delimiter = ',')]
@@ -118,9 +121,16 @@ pub fn run(command: BenchCommand) -> anyhow::Result<()> {
             samplers,
             trials,
             seeds,
+            first_seed,
             functions,
             jobs,
-        } => sampler_quality(&parse_samplers(&samplers)?, trials, seeds, &functions, jobs),
+        } => sampler_quality(
+            &parse_samplers(&samplers)?,
+            trials,
+            first_seed..first_seed.saturating_add(seeds),
+            &functions,
+            jobs,
+        ),
         BenchCommand::Study {
             sampler,
             storage,
@@ -255,7 +265,7 @@ fn concurrent_workers(
 fn sampler_quality(
     samplers: &[SamplerKind],
     trials: usize,
-    seeds: u64,
+    seeds: std::ops::Range<u64>,
     names: &[String],
     jobs: Option<usize>,
 ) -> anyhow::Result<()> {
@@ -277,7 +287,7 @@ fn sampler_quality(
             .collect::<anyhow::Result<_>>()?
     };
     let chosen: Vec<&functions::TestFunction> = owned.iter().collect();
-    let seeds: Vec<u64> = (0..seeds).collect();
+    let seeds: Vec<u64> = seeds.collect();
     let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let work: Vec<(usize, usize)> = (0..chosen.len())
         .flat_map(|f| (0..samplers.len()).map(move |s| (f, s)))
@@ -300,17 +310,24 @@ fn sampler_quality(
         }
     });
     let results = results.into_inner().expect("results");
-    print_quality(&chosen, samplers, trials, seeds.len(), results)
+    print_quality(&chosen, samplers, trials, &seeds, results)
 }
 
 fn print_quality(
     chosen: &[&functions::TestFunction],
     samplers: &[SamplerKind],
     trials: usize,
-    n_seeds: usize,
+    seeds: &[u64],
     results: Vec<Option<Result<QualityCell, String>>>,
 ) -> anyhow::Result<()> {
-    println!("median best value after {trials} trials over {n_seeds} seeds (lower is better)");
+    let span = match (seeds.first(), seeds.last()) {
+        (Some(first), Some(last)) => format!(" ({first}–{last})"),
+        _ => String::new(),
+    };
+    println!(
+        "median best value after {trials} trials over {} seeds{span} (lower is better)",
+        seeds.len()
+    );
     let names: Vec<String> = samplers
         .iter()
         .map(|k| k.build(0).name().to_string())

@@ -44,19 +44,18 @@ pub struct Study {
 #[derive(Debug, Default)]
 struct History {
     trials: Vec<Trial>,
+    /// Numbers of the trials in `trials` that were not finished when read.
+    unfinished: Vec<u64>,
 }
 
 impl History {
     /// Brings the history up to date with `storage`.
     fn refresh(&mut self, storage: &mut dyn Storage, study: i64) -> Result<(), StorageError> {
         let from = self.trials.len() as u64;
-        let unfinished: Vec<u64> = self
-            .trials
-            .iter()
-            .filter(|t| !t.state.is_finished())
-            .map(|t| t.number)
-            .collect();
-        for trial in storage.trials_catch_up(study, from, &unfinished)? {
+        let read = storage.trials_catch_up(study, from, &self.unfinished)?;
+        // Every unfinished trial is read again, so the ones still unfinished are among these.
+        self.unfinished = unfinished(&read);
+        for trial in read {
             let n = trial.number as usize;
             match n.cmp(&self.trials.len()) {
                 std::cmp::Ordering::Less => self.trials[n] = trial,
@@ -64,12 +63,22 @@ impl History {
                 // Numbers are dense; a gap means another reader's view: read everything.
                 std::cmp::Ordering::Greater => {
                     self.trials = storage.trials(study, None)?;
+                    self.unfinished = unfinished(&self.trials);
                     return Ok(());
                 }
             }
         }
         Ok(())
     }
+}
+
+/// The numbers of the trials in `trials` that are not finished.
+fn unfinished(trials: &[Trial]) -> Vec<u64> {
+    trials
+        .iter()
+        .filter(|t| !t.state.is_finished())
+        .map(|t| t.number)
+        .collect()
 }
 
 impl Study {

@@ -370,8 +370,19 @@ impl Storage for SqliteStorage {
         worker: &WorkerId,
         cap: Option<u64>,
     ) -> Result<Option<Trial>, StorageError> {
+        // Most asks find nothing queued: they learn it from one indexed read, without taking
+        // the write lock. One queued since is claimed by the next ask.
+        study_by_id(&self.conn, study)?;
+        let queued: bool = query_one(
+            &self.conn,
+            "SELECT EXISTS (SELECT 1 FROM trials WHERE study_id = ?1 AND state = 'WAITING')",
+            [study],
+            |row| row.get(0),
+        )?;
+        if !queued {
+            return Ok(None);
+        }
         let tx = self.write_tx()?;
-        study_by_id(&tx, study)?;
         if at_cap(&tx, study, cap)? {
             return Ok(None);
         }
