@@ -281,7 +281,7 @@ fn sampler_quality(
                         .chain(functions::held_out())
                         .map(|f| f.name)
                         .collect();
-                    anyhow!("no function `{n}`; choose from {}", known.join(", "))
+                    anyhow!("no such function `{n}`; choose from {}", known.join(", "))
                 })
             })
             .collect::<anyhow::Result<_>>()?
