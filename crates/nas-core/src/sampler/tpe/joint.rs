@@ -120,7 +120,8 @@ impl JointParzen {
             .zip(x)
             .filter(|(_, xd)| !xd.is_nan())
             .fold(share, |log_prior, (column, _)| match column {
-                Column::Numeric { .. } => log_prior + 0.0,
+                // The uniform density on [0, 1] is 1.
+                Column::Numeric { .. } => log_prior,
                 Column::Categorical { n_choices, .. } => log_prior - (*n_choices as f64).ln(),
             })
     }

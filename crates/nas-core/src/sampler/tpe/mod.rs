@@ -437,20 +437,14 @@ fn argmax_index(scores: impl Iterator<Item = f64>) -> usize {
 }
 
 /// The candidate with the highest score (the first of ties; a NaN score counts as −∞).
-fn argmax<T, I, F>(candidates: I, mut score: F) -> T
+fn argmax<T, I, F>(candidates: I, score: F) -> T
 where
     I: Iterator<Item = T>,
     F: FnMut(&T) -> f64,
 {
-    let mut best: Option<(T, f64)> = None;
-    for c in candidates {
-        let s = score(&c);
-        let s = if s.is_nan() { f64::NEG_INFINITY } else { s };
-        if best.as_ref().is_none_or(|(_, b)| s > *b) {
-            best = Some((c, s));
-        }
-    }
-    best.expect("at least one candidate").0
+    let mut all: Vec<T> = candidates.collect();
+    let best = argmax_index(all.iter().map(score));
+    all.swap_remove(best)
 }
 
 #[cfg(test)]
