@@ -103,7 +103,6 @@ pub fn run(args: ExportArgs) -> anyhow::Result<()> {
         .clone()
         .unwrap_or_else(|| format!("trial-{}", trial.number));
     let dir = args.results.join(&args.study).join("export").join(&name);
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     eprintln!(
         "nas: exporting trial {} (--pick {pick}) of study `{}`: {}",
         trial.number,
@@ -122,6 +121,16 @@ pub fn run(args: ExportArgs) -> anyhow::Result<()> {
     );
     let retrained = retrain(&spec, &recipe, &view, &device, seed)?;
 
+    // Written into a hidden folder beside the export and renamed at the end: an export
+    // stopped or failed half-way leaves no half-written folder under its name.
+    let parent = dir.parent().context("the export folder has a parent")?;
+    std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+    let partial = tempfile::Builder::new()
+        .prefix(&format!(".{name}.partial-"))
+        .tempdir_in(parent)
+        .with_context(|| format!("creating a folder in {}", parent.display()))?;
+    let out = partial.path();
+
     let class_names = splits.train.class_names().map(<[String]>::to_vec);
     let exported = ExportedArch {
         format: EXPORT_FORMAT.into(),
@@ -130,8 +139,8 @@ pub fn run(args: ExportArgs) -> anyhow::Result<()> {
         arch: spec.clone(),
         preprocessing: preprocessing(&spec, &view, class_names.unwrap_or_default()),
     };
-    exported.write(&dir)?;
-    write_weights(&dir, &name, &retrained.model, &exported)?;
+    exported.write(out)?;
+    write_weights(out, &name, &retrained.model, &exported)?;
     let plan = Plan::of(&spec)?;
     let metrics = Metrics {
         test_accuracy: retrained.test.accuracy,
@@ -148,9 +157,16 @@ pub fn run(args: ExportArgs) -> anyhow::Result<()> {
         seed,
         trained_on: backend.name().into(),
     };
-    metrics.write(&dir)?;
+    metrics.write(out)?;
     let card = model_card(&name, &exported, &metrics, &spec.summary());
-    write(&dir.join(nas_export::CARD_FILE), card.as_bytes())?;
+    write(&out.join(nas_export::CARD_FILE), card.as_bytes())?;
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir)
+            .with_context(|| format!("replacing the earlier export {}", dir.display()))?;
+    }
+    std::fs::rename(partial.path(), &dir)
+        .with_context(|| format!("moving the export into {}", dir.display()))?;
+    let _ = partial.keep(); // moved: nothing left to delete
     print_metrics(&metrics, &dir);
     Ok(())
 }
@@ -178,14 +194,22 @@ fn retrain(
     let train = DeviceImages::upload(view.train(), &device.clone().autodiff());
     let started = Instant::now();
     let mut epoch = 0;
-    trainer.train_reporting(&train, total, seed, &mut epoch, &mut |images| {
+    let mut after_epoch = |images| {
         eprintln!(
             "nas: epoch {:.1} of {} done ({:.0} s)",
             images as f64 / per_epoch as f64,
             recipe.epochs,
             started.elapsed().as_secs_f64()
         );
-    })?;
+    };
+    let halt = nas_search::Halt::new(crate::interrupt::install()?, None);
+    let trained = trainer.train_reporting(&train, total, seed, &mut epoch, &mut after_epoch, &halt);
+    if let (Err(nas_train::TrainError::Halted), Some(nas_search::HaltCause::Signal(signal))) =
+        (&trained, halt.cause())
+    {
+        return Err(crate::interrupt::Interrupted(signal).into());
+    }
+    trained?;
     let seconds = started.elapsed().as_secs_f64();
     drop(train);
     let test = trainer.evaluate(&DeviceImages::upload(view.validation(), device), 500)?;

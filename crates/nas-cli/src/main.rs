@@ -10,6 +10,7 @@ mod bench_search;
 mod copy_cmd;
 mod data_cmd;
 mod export_cmd;
+mod interrupt;
 mod predict_cmd;
 mod report_cmd;
 mod search_cmd;
@@ -130,10 +131,17 @@ struct AskTellArgs {
 fn main() -> ExitCode {
     match run(Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("nas: error: {e:#}");
-            ExitCode::FAILURE
-        }
+        Err(e) => match e.downcast_ref::<interrupt::Interrupted>() {
+            // The command saved its work and said so; exit as the signal would have.
+            Some(&interrupted) => {
+                eprintln!("nas: {interrupted}");
+                ExitCode::from(interrupted.exit_code())
+            }
+            None => {
+                eprintln!("nas: error: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
     }
 }
 

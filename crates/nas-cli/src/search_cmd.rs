@@ -12,11 +12,12 @@ use nas_core::schedule::{self, FidelityLadder, MoRank, ScheduleOptions, Schedule
 use nas_core::study::{best_of, SqliteStorage, Storage, Study, Trial, TrialState};
 use nas_data::{split_validation, Holdout};
 use nas_search::{
-    write_results, Advance, Limits, MnasReward, Objective, Progress, Scoring, Search,
-    SearchSettings, SegmentScore,
+    signal_name, write_results, Advance, Limits, MnasReward, Objective, Progress, Scoring, Search,
+    SearchSettings, SearchSummary, SegmentScore,
 };
 use nas_train::{BurnRunner, RunnerSettings};
 
+use crate::interrupt::{self, Interrupted};
 use crate::study_config::{StudyConfig, CONFIG_ATTR};
 use crate::study_read::recorded_space;
 
@@ -207,8 +208,12 @@ fn open_named_storage(url: &str) -> anyhow::Result<Box<dyn Storage>> {
         .with_context(|| format!("opening study storage {}", nas_core::study::redact_url(url)))
 }
 
-/// `nas search`.
+/// `nas search`. A first SIGINT or SIGTERM stops the running trials at their next batch,
+/// queues their configurations again, writes the results and returns [`Interrupted`].
 pub fn run(cli: SearchArgs) -> anyhow::Result<()> {
+    // The budget counts from here: loading the data is part of the search's time.
+    let command_start = Instant::now();
+    let interrupt = interrupt::install()?;
     let study_dir = cli.results.join(&cli.study);
     // A shared storage holds the study's settings for workers whose machine lacks its folder.
     let mut shared = match &cli.storage {
@@ -385,6 +390,7 @@ pub fn run(cli: SearchArgs) -> anyhow::Result<()> {
             (None, false) => Some(preset.trials),
         },
         budget,
+        clock_start: Some(command_start),
         max_cost: args.max_cost,
         concurrency: args.concurrency(),
         seed: args.seed(),
@@ -403,8 +409,8 @@ pub fn run(cli: SearchArgs) -> anyhow::Result<()> {
     let value_names = scoring.value_names();
     let mut bars = Bars::new(settings.trials, cli.quiet, &value_names, &directions);
     bars.results = Some((study_dir.clone(), param_names.clone()));
-    let started = Instant::now();
     let outcome = Search::new(&mut study, scheduler.as_ref(), &scoring, &settings)
+        .interruptible(interrupt)
         .run(Arc::new(runner), &mut bars);
     bars.finish();
     let trials = study.trials()?;
@@ -422,11 +428,57 @@ pub fn run(cli: SearchArgs) -> anyhow::Result<()> {
         &trials,
         &value_names,
         &directions,
-        started.elapsed(),
-        summary.cost,
+        command_start.elapsed(),
+        &summary,
         &study_dir,
     );
+    print_spend(&summary, budget);
+    if let Some(signal) = summary.interrupted {
+        println!(
+            "interrupted by {}: {} running trial(s) failed, their configurations queued again as {:?}",
+            signal_name(signal),
+            summary.requeued.len(),
+            summary.requeued
+        );
+        println!("resume with: {}", interrupt::shell_line(std::env::args()));
+        return Err(Interrupted(signal).into());
+    }
     Ok(())
+}
+
+/// How this run spent its time, rung by rung, and what the budget stopped.
+fn print_spend(summary: &SearchSummary, budget: Option<Duration>) {
+    let trained: f64 = summary.rungs.iter().map(|r| r.seconds).sum();
+    let parts: Vec<String> = summary
+        .rungs
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.segments > 0)
+        .map(|(k, r)| {
+            format!(
+                "rung {k}: {} trained, {:.0} GMACs, {:.0} s ({:.0} %)",
+                r.segments,
+                r.gmacs,
+                r.seconds,
+                100.0 * r.seconds / trained.max(1e-9)
+            )
+        })
+        .collect();
+    if !parts.is_empty() {
+        println!(
+            "time spent training (summed over workers): {}",
+            parts.join("; ")
+        );
+    }
+    if let Some(budget) = budget {
+        println!(
+            "budget {:.0} s: {} rung(s) stopped at its end, {} not started because they could not end within it; {} trial(s) queued again",
+            budget.as_secs_f64(),
+            summary.halted_at_deadline,
+            summary.refused_for_budget,
+            summary.requeued.len()
+        );
+    }
 }
 
 /// Writes `report.html` (see `nas report`) beside the study.
@@ -546,9 +598,10 @@ fn print_summary(
     value_names: &[&str],
     directions: &[nas_core::study::Direction],
     elapsed: Duration,
-    cost: f64,
+    summary: &SearchSummary,
     dir: &Path,
 ) {
+    let cost = summary.cost;
     let count = |s: TrialState| trials.iter().filter(|t| t.state == s).count();
     let best = best_accuracy(trials);
     let front = pareto_size(trials, directions);

@@ -295,6 +295,115 @@ fn a_killed_search_resumes_with_its_finished_trials_intact() {
     );
 }
 
+/// Starts a search that trains long enough to be signalled mid-trial; returns it once its
+/// first trial trains.
+fn start_long_search(
+    data: &Path,
+    results: &Path,
+    study: &str,
+) -> (std::process::Child, Vec<String>) {
+    let args: Vec<String> = [
+        "--backend",
+        "flex",
+        "--scheduler",
+        "none",
+        "--trials",
+        "2",
+        "--max-epochs",
+        "25",
+    ]
+    .map(String::from)
+    .to_vec();
+    let flags: Vec<&str> = args.iter().map(String::as_str).collect();
+    let child = search_command(Path::new(LIGHTWEIGHT), data, results, study, &flags)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let log = results.join(study).join("search.log");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !std::fs::read_to_string(&log)
+        .unwrap_or_default()
+        .contains("trial started")
+    {
+        assert!(Instant::now() < deadline, "no trial started");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(800)); // into its training
+    (child, args)
+}
+
+/// Sends `signal` (a `kill` name) to `child` and waits for it: (exit code, stdout, seconds).
+fn signal_and_wait(child: std::process::Child, signal: &str) -> (Option<i32>, String, f64) {
+    let sent = Instant::now();
+    let status = Command::new("kill")
+        .args([&format!("-{signal}"), &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!("interrupted by SIG{signal}")),
+        "{stdout}\n{stderr}"
+    );
+    (out.status.code(), stdout, sent.elapsed().as_secs_f64())
+}
+
+#[test]
+fn a_signalled_search_stops_saves_its_results_and_resumes() {
+    let (dir, data) = data_dir();
+    let results = dir.path().join("results");
+    for (signal, code) in [("INT", 130), ("TERM", 143)] {
+        let name = format!("signalled-{signal}");
+        let study = results.join(&name);
+        let (child, args) = start_long_search(&data, &results, &name);
+        let (exit, stdout, seconds) = signal_and_wait(child, signal);
+        assert_eq!(exit, Some(code), "{stdout}");
+        assert!(seconds < 10.0, "stopped {seconds:.1} s after SIG{signal}");
+        assert!(stdout.contains("search done"), "the summary: {stdout}");
+        assert!(study.join("report.html").is_file());
+        let resume = stdout
+            .lines()
+            .find_map(|l| l.strip_prefix("resume with: "))
+            .unwrap_or_else(|| panic!("a resume command: {stdout}"));
+        assert!(resume.ends_with(&args.join(" ")), "{resume}");
+        // The trial in training failed with the signal's name and was queued again; none is
+        // left running.
+        let trials = rows(&study);
+        assert!(trials.iter().all(|r| r.1 != "RUNNING"), "{trials:?}");
+        let failed: Vec<_> = trials.iter().filter(|r| r.1 == "FAIL").collect();
+        assert_eq!(failed.len(), 1, "{trials:?}");
+        assert!(
+            failed[0].3.starts_with(&format!(
+                "interrupted by SIG{signal}; queued again as trial"
+            )),
+            "{failed:?}"
+        );
+        assert_eq!(trials.iter().filter(|r| r.1 == "WAITING").count(), 1);
+        if signal == "INT" {
+            // The same command resumes and completes the two budgeted trials.
+            let flags: Vec<&str> = args.iter().map(String::as_str).collect();
+            let stdout = run_ok(search_command(
+                Path::new(LIGHTWEIGHT),
+                &data,
+                &results,
+                &name,
+                &flags,
+            ));
+            assert!(stdout.contains("search done"), "{stdout}");
+            let trials = rows(&study);
+            assert_eq!(
+                trials.iter().filter(|r| r.1 == "COMPLETE").count(),
+                2,
+                "{trials:?}"
+            );
+            assert!(trials.iter().all(|r| r.1 == "COMPLETE" || r.1 == "FAIL"));
+        }
+    }
+}
+
 #[test]
 fn a_search_runs_on_wgpu() {
     let (dir, data) = data_dir();

@@ -7,17 +7,26 @@
 //! Every decision is written to the study before the next job is handed out, so a killed
 //! search loses no finished trial: reopening the study fails the interrupted ones and
 //! queues their configurations again.
+//!
+//! Stopping is checked at every batch: an [`Interrupt`] (SIGINT, SIGTERM) stops every running
+//! trial, fails it and queues its configuration again (a resume re-runs it from the start),
+//! then the search returns normally so that its results are written. The wall-clock budget
+//! is a deadline: a rung that this run's measured pace says cannot end before it is not
+//! started, and a rung still training at the deadline is stopped; either way the trial is
+//! pruned at its last finished rung.
 
 use std::collections::{HashMap, VecDeque};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use nas_core::schedule::{Decision, RungContext, Scheduler};
 use nas_core::study::{Study, StudyError, Trial, TrialEnd, TrialState};
 use serde_json::json;
 
+use crate::halt::{signal_name, Halt, HaltCause, Interrupt};
+use crate::pace::Pace;
 use crate::runner::{
     looks_like_oom, Advance, Measurements, Segment, SegmentScore, TrialFailure, TrialRun,
     TrialRunner, TrialStart,
@@ -84,6 +93,29 @@ pub struct SearchSummary {
     pub cost: f64,
     /// Wall-clock seconds.
     pub seconds: f64,
+    /// The signal that interrupted the search, if one did.
+    pub interrupted: Option<i32>,
+    /// Copies of the trials failed and queued again: every trial this run had not ended
+    /// when interrupted, and trials that the budget stopped before their first rung ended.
+    /// A resume runs them first.
+    pub requeued: Vec<u64>,
+    /// Trials stopped mid-rung by the wall-clock budget's end.
+    pub halted_at_deadline: usize,
+    /// Trials whose next rung was not started because it could not end within the budget.
+    pub refused_for_budget: usize,
+    /// Where this run's training went, rung by rung.
+    pub rungs: Vec<RungSpend>,
+}
+
+/// What one rung of the ladder cost this run.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct RungSpend {
+    /// Segments trained to this rung.
+    pub segments: usize,
+    /// Their compute in GMACs.
+    pub gmacs: f64,
+    /// Their training and evaluation seconds (summed over workers).
+    pub seconds: f64,
 }
 
 /// Work for a worker thread.
@@ -122,12 +154,21 @@ enum Event {
         rung: usize,
         advance: Advance,
     },
+    /// The rung was not started: at this run's pace it would end `seconds` from now, after
+    /// the budget does.
+    WontFit {
+        number: u64,
+        rung: usize,
+        seconds: f64,
+    },
 }
 
 /// A trial this run has in hand.
 struct Active {
     /// Compute spent on it so far.
     cost: f64,
+    /// Rungs it finished in this run.
+    rungs: usize,
 }
 
 /// One search over a study.
@@ -137,6 +178,7 @@ pub struct Search<'a> {
     scoring: &'a Scoring,
     settings: &'a SearchSettings,
     segments: Vec<Segment>,
+    interrupt: Interrupt,
 }
 
 impl<'a> Search<'a> {
@@ -165,7 +207,15 @@ impl<'a> Search<'a> {
             scoring,
             settings,
             segments,
+            interrupt: Interrupt::new(),
         }
+    }
+
+    /// Stops the search when `interrupt` is requested: running trials stop at their next
+    /// batch, and every trial of this run not ended is failed and queued again.
+    pub fn interruptible(mut self, interrupt: Interrupt) -> Search<'a> {
+        self.interrupt = interrupt;
+        self
     }
 
     /// Runs until the budget is spent, training on `settings.concurrency` threads.
@@ -178,86 +228,123 @@ impl<'a> Search<'a> {
         let (job_tx, job_rx) = mpsc::channel::<Job>();
         let (event_tx, event_rx) = mpsc::channel::<Event>();
         let job_rx = Arc::new(Mutex::new(job_rx));
+        let started = self.settings.clock_start.unwrap_or_else(Instant::now);
+        let deadline = self.settings.budget.map(|b| started + b);
+        let halt = Halt::new(self.interrupt.clone(), deadline);
+        let pace = Arc::new(Mutex::new(Pace::default()));
         std::thread::scope(|scope| {
             for _ in 0..workers {
                 let jobs = job_rx.clone();
-                let events = event_tx.clone();
-                let runner = runner.clone();
-                let segments = self.segments.clone();
-                scope.spawn(move || work(&jobs, &events, runner.as_ref(), &segments));
+                let worker = Worker {
+                    events: event_tx.clone(),
+                    runner: runner.clone(),
+                    segments: self.segments.clone(),
+                    halt: halt.clone(),
+                    pace: pace.clone(),
+                };
+                scope.spawn(move || worker.work(&jobs));
             }
             drop(event_tx);
-            let result = Coordinator::new(self, workers).run(&job_tx, &event_rx, progress);
+            let coordinator = Coordinator::new(self, workers, started, halt, pace);
+            let result = coordinator.run(&job_tx, &event_rx, progress);
             drop(job_tx);
             result
         })
     }
 }
 
-/// A worker: takes jobs until the channel closes.
-fn work(
-    jobs: &Mutex<mpsc::Receiver<Job>>,
-    events: &mpsc::Sender<Event>,
-    runner: &dyn TrialRunner,
-    segments: &[Segment],
-) {
-    loop {
-        let job = {
-            let rx = jobs.lock().unwrap_or_else(|p| p.into_inner());
-            rx.recv()
-        };
-        let Ok(job) = job else { return };
-        let event = match job {
-            Job::Start { start, rung } => {
-                let number = start.number;
-                let clock = Instant::now();
-                match guarded(|| runner.start(&start)) {
-                    Err(failure) => Event::Failed { number, failure },
-                    Ok(run) => {
-                        let built = Event::Built {
-                            number,
-                            measurements: run.measurements(),
-                            description: run.describe(),
-                            seconds: clock.elapsed().as_secs_f64(),
-                        };
-                        if events.send(built).is_err() {
-                            return;
-                        }
-                        train(number, run, &segments[rung], events)
-                    }
-                }
-            }
-            Job::Continue { number, run, rung } => train(number, run, &segments[rung], events),
-        };
-        if events.send(event).is_err() {
-            return;
-        }
-    }
+/// A worker thread's share of the search.
+struct Worker {
+    events: mpsc::Sender<Event>,
+    runner: Arc<dyn TrialRunner>,
+    segments: Vec<Segment>,
+    halt: Halt,
+    pace: Arc<Mutex<Pace>>,
 }
 
-/// Trains one segment of a trial, turning a panic into a failure; sends its advances on.
-fn train(
-    number: u64,
-    mut run: Box<dyn TrialRun>,
-    segment: &Segment,
-    events: &mpsc::Sender<Event>,
-) -> Event {
-    let rung = segment.rung;
-    let mut advance = |advance| {
-        let _ = events.send(Event::Advanced {
-            number,
-            rung,
-            advance,
-        });
-    };
-    match guarded(|| run.train(segment, &mut advance)) {
-        Ok(score) => Event::Trained {
-            number,
-            rung: segment.rung,
-            score,
-            run,
-        },
-        Err(failure) => Event::Failed { number, failure },
+impl Worker {
+    /// Takes jobs until the channel closes.
+    fn work(&self, jobs: &Mutex<mpsc::Receiver<Job>>) {
+        loop {
+            let job = {
+                let rx = jobs.lock().unwrap_or_else(|p| p.into_inner());
+                rx.recv()
+            };
+            let Ok(job) = job else { return };
+            let event = match job {
+                Job::Start { start, rung } => {
+                    let number = start.number;
+                    let clock = Instant::now();
+                    match guarded(|| self.runner.start(&start)) {
+                        Err(failure) => Event::Failed { number, failure },
+                        Ok(run) => {
+                            let built = Event::Built {
+                                number,
+                                measurements: run.measurements(),
+                                description: run.describe(),
+                                seconds: clock.elapsed().as_secs_f64(),
+                            };
+                            if self.events.send(built).is_err() {
+                                return;
+                            }
+                            self.train(number, run, rung)
+                        }
+                    }
+                }
+                Job::Continue { number, run, rung } => self.train(number, run, rung),
+            };
+            if self.events.send(event).is_err() {
+                return;
+            }
+        }
+    }
+
+    /// Trains one segment of a trial, turning a panic into a failure; sends its advances
+    /// on. Does not start when halted, or when the segment cannot end before the deadline at
+    /// this run's pace.
+    fn train(&self, number: u64, mut run: Box<dyn TrialRun>, rung: usize) -> Event {
+        let segment = &self.segments[rung];
+        if self.halt.is_set() {
+            return Event::Failed {
+                number,
+                failure: TrialFailure::Halted,
+            };
+        }
+        if let Some(seconds) = self.seconds_past_deadline(run.as_ref(), segment) {
+            return Event::WontFit {
+                number,
+                rung,
+                seconds,
+            };
+        }
+        let events = &self.events;
+        let mut advance = |advance| {
+            let _ = events.send(Event::Advanced {
+                number,
+                rung,
+                advance,
+            });
+        };
+        match guarded(|| run.train(segment, &mut advance, &self.halt)) {
+            Ok(score) => Event::Trained {
+                number,
+                rung,
+                score,
+                run,
+            },
+            Err(failure) => Event::Failed { number, failure },
+        }
+    }
+
+    /// The seconds `segment` should take, when that is more than the time left before the
+    /// deadline; `None` when it fits, or when there is no deadline or no estimate yet.
+    fn seconds_past_deadline(&self, run: &dyn TrialRun, segment: &Segment) -> Option<f64> {
+        let deadline = self.halt.deadline()?;
+        let cost = run.estimate_cost(segment)?;
+        let pace = *self.pace.lock().unwrap_or_else(|p| p.into_inner());
+        let seconds = pace.seconds_for(cost)?;
+        let left = deadline.saturating_duration_since(Instant::now());
+        (seconds > left.as_secs_f64()).then_some(seconds)
     }
 }
 
@@ -293,10 +380,24 @@ struct Coordinator<'s, 'a> {
     summary: SearchSummary,
     started: Instant,
     last_beat: Instant,
+    halt: Halt,
+    pace: Arc<Mutex<Pace>>,
+    /// New trials refused in a row because their first rung would not end within the budget.
+    refusals_in_a_row: usize,
+    /// The shortest first rung this run trained, in seconds: a new trial needs at least
+    /// that much time left.
+    shortest_first_rung: Option<f64>,
 }
 
 impl<'s, 'a> Coordinator<'s, 'a> {
-    fn new(search: &'s mut Search<'a>, workers: usize) -> Self {
+    fn new(
+        search: &'s mut Search<'a>,
+        workers: usize,
+        started: Instant,
+        halt: Halt,
+        pace: Arc<Mutex<Pace>>,
+    ) -> Self {
+        let rungs = vec![RungSpend::default(); search.segments.len()];
         Coordinator {
             search,
             workers,
@@ -305,9 +406,16 @@ impl<'s, 'a> Coordinator<'s, 'a> {
             paused: HashMap::new(),
             active: HashMap::new(),
             recent: VecDeque::new(),
-            summary: SearchSummary::default(),
-            started: Instant::now(),
+            summary: SearchSummary {
+                rungs,
+                ..SearchSummary::default()
+            },
+            started,
             last_beat: Instant::now(),
+            halt,
+            pace,
+            refusals_in_a_row: 0,
+            shortest_first_rung: None,
         }
     }
 
@@ -318,15 +426,24 @@ impl<'s, 'a> Coordinator<'s, 'a> {
         progress: &mut dyn Progress,
     ) -> Result<SearchSummary, SearchError> {
         loop {
-            self.dispatch(jobs, progress)?;
-            if self.in_flight == 0 {
+            if let Some(signal) = self.search.interrupt.requested() {
+                // Running trials stop at their next batch; then nothing of this run is left.
+                if self.in_flight == 0 {
+                    self.requeue_unfinished(signal, progress)?;
+                    self.summary.interrupted = Some(signal);
+                    break;
+                }
+            } else {
+                self.dispatch(jobs, progress)?;
+            }
+            if self.in_flight == 0 && self.search.interrupt.requested().is_none() {
                 // Before leaving, take over what dead workers left running: the budget
                 // counted those trials, so nobody else may run them.
                 if !self.reclaim(progress)?.is_empty() {
                     continue;
                 }
                 // Paused trials wait for a rung that other workers' trials may still fill.
-                if self.paused.is_empty() || !self.others_training()? {
+                if self.paused.is_empty() || self.out_of_time() || !self.others_training()? {
                     self.review(progress)?;
                     if !self.pending.is_empty() {
                         continue;
@@ -336,7 +453,14 @@ impl<'s, 'a> Coordinator<'s, 'a> {
                 }
             }
             self.beat_if_due(progress)?;
-            match events.recv_timeout(self.search.settings.heartbeat) {
+            // Wake at the deadline too, so that paused trials end with the budget.
+            let wait = match self.halt.deadline() {
+                Some(d) if d > Instant::now() => {
+                    (d - Instant::now()).min(self.search.settings.heartbeat)
+                }
+                _ => self.search.settings.heartbeat,
+            };
+            match events.recv_timeout(wait.max(Duration::from_millis(10))) {
                 Ok(event) => self.handle(event, progress)?,
                 Err(mpsc::RecvTimeoutError::Timeout) => {}
                 Err(mpsc::RecvTimeoutError::Disconnected) => break,
@@ -421,15 +545,25 @@ impl<'s, 'a> Coordinator<'s, 'a> {
     /// Whether the time or compute budget is spent.
     fn out_of_time(&self) -> bool {
         let settings = self.search.settings;
-        settings.budget.is_some_and(|b| self.started.elapsed() >= b)
+        self.halt.deadline().is_some_and(|d| Instant::now() >= d)
             || settings.max_cost.is_some_and(|c| self.summary.cost >= c)
     }
 
     /// Whether the trial budget allows one more trial: the study's complete, pruned and
     /// running trials (of any run and any worker) stay under `trials`.
     fn may_start(&mut self) -> Result<bool, SearchError> {
-        if self.out_of_time() {
+        if self.out_of_time() || self.refusals_in_a_row >= REFUSALS_TO_STOP {
             return Ok(false);
+        }
+        if let (Some(deadline), Some(shortest)) = (self.halt.deadline(), self.shortest_first_rung) {
+            // Even the quickest first rung so far would not end within the budget.
+            if deadline
+                .saturating_duration_since(Instant::now())
+                .as_secs_f64()
+                < shortest
+            {
+                return Ok(false);
+            }
         }
         let settings = self.search.settings;
         let Some(limit) = settings.trials else {
@@ -477,7 +611,13 @@ impl<'s, 'a> Coordinator<'s, 'a> {
         self.search
             .study
             .set_trial_attr(number, "seed", &json!(seed))?;
-        self.active.insert(number, Active { cost: 0.0 });
+        self.active.insert(
+            number,
+            Active {
+                cost: 0.0,
+                rungs: 0,
+            },
+        );
         progress.started(number, bracket);
         tracing::info!(trial = number, bracket, rung, "trial started");
         Ok(Some(Job::Start {
@@ -504,9 +644,18 @@ impl<'s, 'a> Coordinator<'s, 'a> {
                 study.set_trial_attr(number, "build_s", &json!(seconds))?;
                 study.set_trial_attr(number, "measurements", &json!(measurements))?;
             }
+            Event::Failed {
+                number,
+                failure: TrialFailure::Halted,
+            } => self.halted(number, progress)?,
             Event::Failed { number, failure } => {
                 self.fail(number, &failure, progress)?;
             }
+            Event::WontFit {
+                number,
+                rung,
+                seconds,
+            } => self.refused(number, rung, seconds, progress)?,
             Event::Trained {
                 number,
                 rung,
@@ -537,8 +686,24 @@ impl<'s, 'a> Coordinator<'s, 'a> {
         let measurements = run.measurements();
         let values = self.search.scoring.values(&score, &measurements);
         self.summary.cost += score.cost;
+        let seconds = score.timings.train_s + score.timings.eval_s;
+        self.pace
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .record(score.cost, seconds);
+        if let Some(spend) = self.summary.rungs.get_mut(rung) {
+            spend.segments += 1;
+            spend.gmacs += score.cost;
+            spend.seconds += seconds;
+        }
+        if self.active.get(&number).is_some_and(|a| a.rungs == 0) {
+            self.refusals_in_a_row = 0;
+            let shortest = self.shortest_first_rung.get_or_insert(seconds);
+            *shortest = shortest.min(seconds);
+        }
         let cost = self.active.get_mut(&number).map_or(score.cost, |a| {
             a.cost += score.cost;
+            a.rungs += 1;
             a.cost
         });
         let study = &mut *self.search.study;
@@ -653,6 +818,85 @@ impl<'s, 'a> Coordinator<'s, 'a> {
         self.ended(number, None, progress)
     }
 
+    /// A trial whose training stopped at a batch boundary: at the deadline it is pruned at
+    /// its last finished rung; on a signal it stays for [`Self::requeue_unfinished`].
+    fn halted(&mut self, number: u64, progress: &mut dyn Progress) -> Result<(), SearchError> {
+        match self.halt.cause() {
+            Some(HaltCause::Signal(_)) => Ok(()),
+            Some(HaltCause::Deadline) | None => self.stopped_at_deadline(number, progress),
+        }
+    }
+
+    /// A trial the budget stopped mid-rung: pruned at its last finished rung, or, when it
+    /// finished none, failed and queued again, since nothing of it was scored.
+    fn stopped_at_deadline(
+        &mut self,
+        number: u64,
+        progress: &mut dyn Progress,
+    ) -> Result<(), SearchError> {
+        self.summary.halted_at_deadline += 1;
+        if self.active.get(&number).is_some_and(|a| a.rungs > 0) {
+            let why = "stopped: the budget ended mid-rung; its last finished rung stands";
+            return self.end_pruned(number, why, progress);
+        }
+        let why = "not scored: the budget ended during its first rung";
+        let copy = self.search.study.fail_and_requeue(number, why)?;
+        self.summary.requeued.push(copy);
+        self.ended(number, None, progress)
+    }
+
+    /// A trial whose next rung was not started: it would take `seconds` at this run's pace,
+    /// past the budget. Pruned at its last finished rung; a new trial (no rung finished) is
+    /// failed as not started, and after [`REFUSALS_TO_STOP`] such trials in a row no more
+    /// are started.
+    fn refused(
+        &mut self,
+        number: u64,
+        rung: usize,
+        seconds: f64,
+        progress: &mut dyn Progress,
+    ) -> Result<(), SearchError> {
+        self.summary.refused_for_budget += 1;
+        let left = self.halt.deadline().map_or(0.0, |d| {
+            d.saturating_duration_since(Instant::now()).as_secs_f64()
+        });
+        let why = format!(
+            "rung {rung} would take about {seconds:.1} s at this run's pace, more than the {left:.1} s left"
+        );
+        if self.active.get(&number).is_some_and(|a| a.rungs > 0) {
+            return self.end_pruned(number, &format!("stopped: {why}"), progress);
+        }
+        self.refusals_in_a_row += 1;
+        let reason = format!("not started: {why}");
+        self.search.study.tell(number, TrialEnd::fail(&reason))?;
+        self.ended(number, None, progress)
+    }
+
+    /// Fails every trial of this run that has not ended (training stopped, promoted, paused)
+    /// and queues its configuration again.
+    fn requeue_unfinished(
+        &mut self,
+        signal: i32,
+        progress: &mut dyn Progress,
+    ) -> Result<(), SearchError> {
+        self.pending.clear();
+        self.paused.clear();
+        let mut numbers: Vec<u64> = self.active.keys().copied().collect();
+        numbers.sort_unstable();
+        let why = format!("interrupted by {}", signal_name(signal));
+        for number in numbers {
+            let copy = self.search.study.fail_and_requeue(number, &why)?;
+            tracing::warn!(trial = number, copy, "{why}: failed and queued again");
+            self.summary.requeued.push(copy);
+            self.active.remove(&number);
+            let trials = self.search.study.trials()?;
+            if let Some(trial) = trials.iter().find(|t| t.number == number) {
+                progress.ended(trial, &trials);
+            }
+        }
+        Ok(())
+    }
+
     fn end_pruned(
         &mut self,
         number: u64,
@@ -713,6 +957,10 @@ impl<'s, 'a> Coordinator<'s, 'a> {
         Ok(())
     }
 }
+
+/// New trials in a row whose first rung would not end within the budget, after which a
+/// search starts no more: each costs building and measuring a network.
+const REFUSALS_TO_STOP: usize = 3;
 
 /// Trial attribute: the rung a trial is paused at (synchronous schedulers), `null` once it
 /// goes on.

@@ -10,12 +10,17 @@
 #![warn(missing_docs)]
 
 mod driver;
+mod halt;
+mod pace;
 mod results;
 mod runner;
 mod scoring;
 mod settings;
 
-pub use driver::{trial_seed, Progress, Search, SearchError, SearchSummary, Silent, PAUSED_ATTR};
+pub use driver::{
+    trial_seed, Progress, RungSpend, Search, SearchError, SearchSummary, Silent, PAUSED_ATTR,
+};
+pub use halt::{signal_name, Halt, HaltCause, Interrupt};
 pub use results::{top_rung, write_results, ResultsError};
 pub use runner::{
     looks_like_oom, Advance, Measurements, Segment, SegmentScore, Timings, TrialFailure, TrialRun,

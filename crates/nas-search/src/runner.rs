@@ -7,6 +7,8 @@
 use nas_core::space::Config;
 use serde::{Deserialize, Serialize};
 
+use crate::halt::Halt;
+
 /// A trial about to start.
 #[derive(Debug, Clone)]
 pub struct TrialStart {
@@ -105,6 +107,10 @@ pub enum TrialFailure {
     /// Any other error of the device or the data.
     #[error("{0}")]
     Other(String),
+    /// Training stopped at a batch boundary because the search was interrupted or its
+    /// wall-clock budget ended ([`Halt`]); not the configuration's fault.
+    #[error("halted: the search was interrupted or its budget ended")]
+    Halted,
 }
 
 /// How far a segment's training has got.
@@ -134,12 +140,22 @@ pub trait TrialRun: Send {
     fn describe(&self) -> serde_json::Value;
 
     /// Trains one segment and evaluates on the validation split, calling `advance` as the
-    /// training goes (after each epoch over the segment's data).
+    /// training goes (after each epoch over the segment's data). Checks `halt` before every
+    /// batch and returns [`TrialFailure::Halted`] as soon as it is set.
     fn train(
         &mut self,
         segment: &Segment,
         advance: &mut dyn FnMut(Advance),
+        halt: &Halt,
     ) -> Result<SegmentScore, TrialFailure>;
+
+    /// The compute `segment` will cost from where this run stands, in GMACs as
+    /// [`SegmentScore::cost`] counts them; `None` when unknown (then it is never refused for
+    /// the budget's sake before it starts).
+    fn estimate_cost(&self, segment: &Segment) -> Option<f64> {
+        let _ = segment;
+        None
+    }
 }
 
 /// Whether an error or panic message reports exhausted device memory.

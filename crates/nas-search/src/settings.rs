@@ -1,6 +1,6 @@
 //! The budget and parallelism of a search run.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// How long and how wide a search runs.
 #[derive(Debug, Clone, PartialEq)]
@@ -8,8 +8,12 @@ pub struct SearchSettings {
     /// Stop starting trials once the study has this many complete or pruned trials (counting
     /// earlier runs of the same study).
     pub trials: Option<u64>,
-    /// Stop starting trials and promoting them after this long (this run's wall clock).
+    /// This run's wall-clock budget: no rung starts that this run's measured pace says
+    /// cannot end within it, and rungs still training when it ends are stopped.
     pub budget: Option<Duration>,
+    /// When the budget started counting (the command's start, so that loading data counts
+    /// too); `None`: when the search starts.
+    pub clock_start: Option<Instant>,
     /// Stop starting trials and promoting them once this run has trained this much compute
     /// (GMACs, [`crate::SegmentScore::cost`]): equal budgets for
     /// comparing schedulers.
@@ -34,6 +38,7 @@ impl Default for SearchSettings {
         SearchSettings {
             trials: Some(20),
             budget: None,
+            clock_start: None,
             max_cost: None,
             concurrency: 1,
             seed: 0,

@@ -4,15 +4,15 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use nas_core::sampler::SamplerKind;
 use nas_core::schedule::{self, bracket_of, FidelityLadder, ScheduleOptions, SchedulerKind};
 use nas_core::space::SearchSpace;
 use nas_core::study::{SqliteStorage, Storage, Study, Trial, TrialState};
 use nas_search::{
-    Advance, Measurements, Scoring, Search, SearchError, SearchSettings, Segment, SegmentScore,
-    Silent, Timings, TrialFailure, TrialRun, TrialRunner, TrialStart,
+    Advance, Halt, Interrupt, Measurements, Scoring, Search, SearchError, SearchSettings, Segment,
+    SegmentScore, Silent, Timings, TrialFailure, TrialRun, TrialRunner, TrialStart,
 };
 
 const SPACE: &str = r#"
@@ -33,6 +33,8 @@ struct FakeRunner {
     fail_above: f64,
     panic_below: f64,
     sleep: Duration,
+    /// Time and cost grow with the width: `sleep × width / 8`.
+    by_width: bool,
     counters: Arc<Counters>,
 }
 
@@ -49,6 +51,7 @@ impl FakeRunner {
             fail_above: 2.0,
             panic_below: -1.0,
             sleep: Duration::ZERO,
+            by_width: false,
             counters: Arc::default(),
         }
     }
@@ -60,18 +63,27 @@ struct FakeRun {
     fail: bool,
     panic: bool,
     sleep: Duration,
+    /// Multiplies the time and cost of every segment.
+    scale: f64,
     counters: Arc<Counters>,
 }
 
 impl TrialRunner for FakeRunner {
     fn start(&self, start: &TrialStart) -> Result<Box<dyn TrialRun>, TrialFailure> {
         let x = start.params["x"].as_f64().expect("x is a float");
+        let width = start.params["width"].as_i64().expect("width is an int");
+        let scale = if self.by_width {
+            width as f64 / 8.0
+        } else {
+            1.0
+        };
         Ok(Box::new(FakeRun {
             x,
-            width: start.params["width"].as_i64().expect("width is an int"),
+            width,
             fail: x > self.fail_above,
             panic: x < self.panic_below,
-            sleep: self.sleep,
+            sleep: self.sleep.mul_f64(scale),
+            scale,
             counters: self.counters.clone(),
         }))
     }
@@ -94,6 +106,7 @@ impl TrialRun for FakeRun {
         &mut self,
         segment: &Segment,
         advance: &mut dyn FnMut(Advance),
+        halt: &Halt,
     ) -> Result<SegmentScore, TrialFailure> {
         advance(Advance {
             epochs: 1,
@@ -102,8 +115,15 @@ impl TrialRun for FakeRun {
         });
         let now = self.counters.running.fetch_add(1, Ordering::SeqCst) + 1;
         self.counters.peak.fetch_max(now, Ordering::SeqCst);
-        std::thread::sleep(self.sleep);
+        // "Batches" of 5 ms, checking the halt between them as real training does.
+        let clock = Instant::now();
+        while clock.elapsed() < self.sleep && !halt.is_set() {
+            std::thread::sleep(Duration::from_millis(5).min(self.sleep));
+        }
         self.counters.running.fetch_sub(1, Ordering::SeqCst);
+        if halt.is_set() {
+            return Err(TrialFailure::Halted);
+        }
         if self.panic {
             panic!("injected panic at x = {}", self.x);
         }
@@ -119,10 +139,17 @@ impl TrialRun for FakeRun {
             train_loss: 1.0 - self.x,
             images: 100,
             resolution: 28,
-            cost: 100.0 * segment.until_share,
+            cost: 100.0 * segment.until_share * self.scale,
             folds: Vec::new(),
-            timings: Timings::default(),
+            timings: Timings {
+                train_s: clock.elapsed().as_secs_f64(),
+                ..Timings::default()
+            },
         })
+    }
+
+    fn estimate_cost(&self, segment: &Segment) -> Option<f64> {
+        Some(100.0 * segment.until_share * self.scale)
     }
 }
 
@@ -442,10 +469,207 @@ fn the_time_budget_stops_the_search_and_leaves_nothing_running() {
     };
     let start = std::time::Instant::now();
     search(&mut study, SchedulerKind::Asha, &scoring, &settings, runner).unwrap();
-    assert!(start.elapsed() < Duration::from_millis(1500));
+    // Rungs stop at the deadline: no more than a "batch" of 5 ms and the bookkeeping late.
+    assert!(
+        start.elapsed() < Duration::from_millis(800),
+        "{:?}",
+        start.elapsed()
+    );
     let trials = study.trials().unwrap();
     assert!(trials.len() >= 3, "{} trials", trials.len());
-    assert!(trials.iter().all(|t| t.state.is_finished()));
+    // Nothing left running; a trial stopped before its first rung ended waits to be re-run.
+    assert!(trials
+        .iter()
+        .all(|t| t.state.is_finished() || t.state == TrialState::Waiting));
+}
+
+#[test]
+fn an_interrupt_stops_running_trials_and_a_resume_runs_them_again() {
+    let slow = Arc::new(FakeRunner {
+        sleep: Duration::from_secs(30),
+        ..FakeRunner::new()
+    });
+    let scoring = accuracy_only();
+    let mut study = in_memory_study(&scoring);
+    let settings = SearchSettings {
+        trials: Some(4),
+        concurrency: 2,
+        ..SearchSettings::default()
+    };
+    let interrupt = Interrupt::new();
+    let signal = interrupt.clone();
+    let sender = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(300));
+        signal.request(2);
+    });
+    let start = Instant::now();
+    let scheduler = schedule::build(
+        SchedulerKind::Asha,
+        FidelityLadder::geometric(3, 3, true, None).unwrap(),
+        &ScheduleOptions::default(),
+    );
+    let summary = Search::new(&mut study, scheduler.as_ref(), &scoring, &settings)
+        .interruptible(interrupt)
+        .run(slow, &mut Silent)
+        .expect("an interrupted search ends normally");
+    sender.join().unwrap();
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        start.elapsed()
+    );
+    assert_eq!(summary.interrupted, Some(2));
+    assert_eq!(
+        summary.requeued.len(),
+        2,
+        "both running trials queued again"
+    );
+    let trials = study.trials().unwrap();
+    let failed: Vec<&Trial> = trials
+        .iter()
+        .filter(|t| t.state == TrialState::Fail)
+        .collect();
+    assert_eq!(failed.len(), 2);
+    for t in &failed {
+        let reason = t.fail_reason.as_deref().unwrap_or_default();
+        assert!(
+            reason.starts_with("interrupted by SIGINT; queued again as trial"),
+            "{reason}"
+        );
+    }
+    assert_eq!(count(&trials, TrialState::Waiting), 2);
+    assert_eq!(count(&trials, TrialState::Running), 0);
+
+    // The resume runs the queued configurations first and completes the four trials.
+    let resumed = search(
+        &mut study,
+        SchedulerKind::None,
+        &scoring,
+        &settings,
+        Arc::new(FakeRunner::new()),
+    )
+    .unwrap();
+    assert_eq!(resumed.interrupted, None);
+    let trials = study.trials().unwrap();
+    assert_eq!(count(&trials, TrialState::Complete), 4);
+    assert_eq!(count(&trials, TrialState::Waiting), 0);
+    let params = |n: u64| {
+        trials
+            .iter()
+            .find(|t| t.number == n)
+            .unwrap()
+            .params
+            .clone()
+    };
+    for (failed, copy) in [(0, summary.requeued[0]), (1, summary.requeued[1])] {
+        assert_eq!(params(failed), params(copy));
+        assert_eq!(
+            trials.iter().find(|t| t.number == copy).unwrap().state,
+            TrialState::Complete
+        );
+    }
+}
+
+#[test]
+fn the_budget_stops_a_rung_at_its_end_and_refuses_one_that_cannot_fit() {
+    let scoring = accuracy_only();
+    // No measured pace yet: the first rung starts, and the deadline stops it mid-rung. Not
+    // a rung of it was scored, so its configuration is queued again.
+    let mut study = in_memory_study(&scoring);
+    let settings = SearchSettings {
+        trials: None,
+        budget: Some(Duration::from_millis(300)),
+        ..SearchSettings::default()
+    };
+    let slow = Arc::new(FakeRunner {
+        sleep: Duration::from_secs(30),
+        ..FakeRunner::new()
+    });
+    let start = Instant::now();
+    let summary = search(&mut study, SchedulerKind::None, &scoring, &settings, slow).unwrap();
+    assert!(
+        start.elapsed() < Duration::from_millis(1000),
+        "{:?}",
+        start.elapsed()
+    );
+    assert_eq!((summary.halted_at_deadline, summary.completed), (1, 0));
+    let trials = study.trials().unwrap();
+    assert_eq!(trials.len(), 2);
+    assert_eq!(trials[0].state, TrialState::Fail);
+    let reason = trials[0].fail_reason.as_deref().unwrap();
+    assert!(reason.starts_with("not scored: the budget ended during its first rung; queued again"));
+    assert_eq!(trials[1].state, TrialState::Waiting);
+    assert_eq!(trials[1].params, trials[0].params);
+
+    // A trial of 150 ms at its first rung (1/9 of its budget), 400 ms of budget: its
+    // promotion to 1/3 would take about 450 ms, so it is not started; the trial is pruned
+    // at the rung it finished, and no new trial starts with less time left than a first
+    // rung took.
+    let mut study = in_memory_study(&scoring);
+    let settings = SearchSettings {
+        trials: None,
+        budget: Some(Duration::from_millis(400)),
+        ..SearchSettings::default()
+    };
+    let runner = Arc::new(FakeRunner {
+        sleep: Duration::from_millis(150),
+        ..FakeRunner::new()
+    });
+    let start = Instant::now();
+    let summary = search(&mut study, SchedulerKind::Asha, &scoring, &settings, runner).unwrap();
+    assert!(
+        start.elapsed() < Duration::from_millis(550),
+        "{:?}",
+        start.elapsed()
+    );
+    assert!(summary.refused_for_budget >= 1, "{summary:?}");
+    assert_eq!(summary.halted_at_deadline, 0, "{summary:?}");
+    let trials = study.trials().unwrap();
+    assert_eq!(trials[0].state, TrialState::Pruned);
+    assert_eq!(trials[0].intermediate.len(), 1);
+    let why = trials[0].attrs["stopped"].as_str().unwrap();
+    assert!(why.starts_with("stopped: rung 1 would take about"), "{why}");
+    assert!(trials.iter().all(|t| t.state != TrialState::Running));
+    assert_eq!(summary.rungs[0].segments, trials.len());
+    assert!(summary.rungs[0].seconds >= 0.15 * trials.len() as f64);
+}
+
+#[test]
+fn a_budgeted_search_of_uneven_trials_ends_within_its_budget() {
+    // Trials whose cost and time grow with their width (1 to 8): new trials whose first
+    // rung would not fit are refused, the others end in time.
+    let scoring = accuracy_only();
+    let mut study = in_memory_study(&scoring);
+    let budget = Duration::from_millis(1500);
+    let settings = SearchSettings {
+        trials: None,
+        budget: Some(budget),
+        ..SearchSettings::default()
+    };
+    let runner = Arc::new(FakeRunner {
+        sleep: Duration::from_millis(400),
+        by_width: true,
+        ..FakeRunner::new()
+    });
+    let start = Instant::now();
+    let summary = search(&mut study, SchedulerKind::None, &scoring, &settings, runner).unwrap();
+    assert!(
+        start.elapsed() < budget + Duration::from_millis(100),
+        "{:?}",
+        start.elapsed()
+    );
+    assert!(summary.completed >= 2, "{summary:?}");
+    let trials = study.trials().unwrap();
+    for t in trials.iter().filter(|t| t.state == TrialState::Fail) {
+        let reason = t.fail_reason.as_deref().unwrap_or_default();
+        assert!(
+            reason.starts_with("not started: rung 0 would take")
+                || reason.starts_with("not scored"),
+            "{reason}"
+        );
+        assert!(t.intermediate.is_empty());
+    }
+    assert!(trials.iter().all(|t| t.state != TrialState::Running));
 }
 
 #[test]

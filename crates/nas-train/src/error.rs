@@ -27,6 +27,9 @@ pub enum TrainError {
         /// Images seen.
         images: u64,
     },
+    /// Training stopped at a batch boundary: the search was interrupted or its budget ended.
+    #[error("training halted: the search was interrupted or its budget ended")]
+    Halted,
 }
 
 impl From<TrainError> for TrialFailure {
@@ -34,6 +37,7 @@ impl From<TrainError> for TrialFailure {
         match e {
             TrainError::Recipe(_) | TrainError::Spec(_) => TrialFailure::Invalid(e.to_string()),
             TrainError::Diverged { .. } => TrialFailure::Diverged(e.to_string()),
+            TrainError::Halted => TrialFailure::Halted,
             TrainError::Model(nas_model::ModelError::Spec(_)) => {
                 TrialFailure::Invalid(e.to_string())
             }

@@ -17,8 +17,8 @@ use nas_arch::{ArchSpec, Plan, SpecOptions};
 use nas_data::{Dataset, Fidelity, FidelityView};
 use nas_model::{measure_latency, Device, DeviceImages, LatencySettings};
 use nas_search::{
-    Advance, Measurements, Segment, SegmentScore, Timings, TrialFailure, TrialRun, TrialRunner,
-    TrialStart,
+    Advance, Halt, Measurements, Segment, SegmentScore, Timings, TrialFailure, TrialRun,
+    TrialRunner, TrialStart,
 };
 
 use crate::error::TrainError;
@@ -277,16 +277,22 @@ impl BurnTrialRun {
         Ok(Plan::of(&spec)?.macs() as f64)
     }
 
+    /// Images of the trial's budget that `segment` ends at.
+    fn target_images(&self, segment: &Segment) -> u64 {
+        (segment.until_share * self.total_images as f64).round() as u64
+    }
+
     fn train_segment(
         &mut self,
         segment: &Segment,
         advance: &mut dyn FnMut(Advance),
+        halt: &Halt,
     ) -> Result<SegmentScore, TrainError> {
         let resolution = self.resolution(segment);
         let (data, data_s) = self.shared.prepared(segment.data_fraction, resolution)?;
-        let target = (segment.until_share * self.total_images as f64).round() as u64;
+        let target = self.target_images(segment);
         if !data.folds.is_empty() {
-            return self.cross_validate(&data, target, resolution, data_s, advance);
+            return self.cross_validate(&data, target, resolution, data_s, advance, halt);
         }
         self.fold_trainers.clear();
         let count = target.saturating_sub(self.trainer.images());
@@ -306,6 +312,7 @@ impl BurnTrialRun {
                     of: count,
                 })
             },
+            halt,
         )?;
         let train_s = start.elapsed().as_secs_f64();
         let start = Instant::now();
@@ -344,6 +351,7 @@ impl BurnTrialRun {
         resolution: usize,
         data_s: f64,
         advance: &mut dyn FnMut(Advance),
+        halt: &Halt,
     ) -> Result<SegmentScore, TrainError> {
         let settings = &self.shared.settings;
         while self.fold_trainers.len() + 1 < data.folds.len() {
@@ -388,14 +396,16 @@ impl BurnTrialRun {
             let before = trainer.profile().unwrap_or_default();
             let start = Instant::now();
             let seed = self.seed + fold as u64;
-            let stats = trainer.train_reporting(kept, count, seed, epoch, &mut |images| {
+            let mut after_epoch = |images| {
                 epochs += 1;
                 advance(Advance {
                     epochs,
                     images: done + images,
                     of,
                 })
-            })?;
+            };
+            let stats =
+                trainer.train_reporting(kept, count, seed, epoch, &mut after_epoch, halt)?;
             done += stats.images;
             score.timings.train_s += start.elapsed().as_secs_f64();
             let start = Instant::now();
@@ -439,7 +449,24 @@ impl TrialRun for BurnTrialRun {
         &mut self,
         segment: &Segment,
         advance: &mut dyn FnMut(Advance),
+        halt: &Halt,
     ) -> Result<SegmentScore, TrialFailure> {
-        Ok(self.train_segment(segment, advance)?)
+        Ok(self.train_segment(segment, advance, halt)?)
+    }
+
+    /// The images left to the segment's end at its resolution (every fold's copy with
+    /// cross-validation), plus one evaluation of the validation split, in GMACs.
+    fn estimate_cost(&self, segment: &Segment) -> Option<f64> {
+        let resolution = self.resolution(segment);
+        let macs = self.macs_at(resolution).ok()?;
+        let images = self
+            .target_images(segment)
+            .saturating_sub(self.trainer.images());
+        let copies = if self.shared.settings.cv_folds >= 2 && segment.data_fraction < 1.0 {
+            self.shared.settings.cv_folds as u64
+        } else {
+            1
+        };
+        Some(gmacs(macs, images * copies, self.shared.validation.len()))
     }
 }

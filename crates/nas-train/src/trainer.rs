@@ -8,6 +8,7 @@ use burn::optim::{AdamConfig, AdamWConfig, GradientsParams, ModuleOptimizer, Sgd
 use burn::tensor::{Device, Int, Tensor};
 use nas_arch::ArchSpec;
 use nas_model::{sync, DeviceImages, Network};
+use nas_search::Halt;
 
 use crate::error::TrainError;
 use crate::lr::LrSchedule;
@@ -131,11 +132,12 @@ impl CandidateTrainer {
         seed: u64,
         epoch: &mut u64,
     ) -> Result<TrainStats, TrainError> {
-        self.train_reporting(data, count, seed, epoch, &mut |_| {})
+        self.train_reporting(data, count, seed, epoch, &mut |_| {}, &Halt::never())
     }
 
     /// [`CandidateTrainer::train`], calling `after_epoch` with the images trained on so far
-    /// in this call after each (possibly cut short) epoch.
+    /// in this call after each (possibly cut short) epoch, and stopping with
+    /// [`TrainError::Halted`] before the first batch after `halt` is set.
     pub fn train_reporting(
         &mut self,
         data: &DeviceImages,
@@ -143,6 +145,7 @@ impl CandidateTrainer {
         seed: u64,
         epoch: &mut u64,
         after_epoch: &mut dyn FnMut(u64),
+        halt: &Halt,
     ) -> Result<TrainStats, TrainError> {
         let (start_step, start_images) = (self.step, self.images);
         let mut window: Option<Tensor<1>> = None;
@@ -150,6 +153,9 @@ impl CandidateTrainer {
         let mut loss_sum = 0.0f64;
         while self.images - start_images < count && !data.is_empty() {
             for (images, labels) in data.shuffled_batches(self.batch_size, seed, *epoch) {
+                if halt.is_set() {
+                    return Err(TrainError::Halted);
+                }
                 let n = labels.dims()[0] as u64;
                 let loss = self.step(images, labels);
                 window = Some(window.map_or(loss.clone(), |w| w + loss));

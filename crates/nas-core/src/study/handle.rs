@@ -177,6 +177,19 @@ impl Study {
         Ok(self.storage.finish(self.info.id, number, end)?)
     }
 
+    /// Ends running trial `number` as failed because `why` (e.g. "interrupted by SIGINT")
+    /// and queues a copy of its configuration, which the next [`Study::ask`] of any worker
+    /// starts first; returns the copy's number. The copy is queued before the trial is
+    /// failed, so a process killed in between loses no configuration.
+    pub fn fail_and_requeue(&mut self, number: u64, why: &str) -> Result<u64, StudyError> {
+        let trial = self.storage.trial(self.info.id, number)?;
+        let copy = self.storage.enqueue(self.info.id, &trial.params)?;
+        let reason = format!("{why}; queued again as trial {copy}");
+        self.storage
+            .finish(self.info.id, number, TrialEnd::fail(&reason))?;
+        Ok(copy)
+    }
+
     /// Records an intermediate value of a running trial.
     pub fn report(&mut self, number: u64, step: u64, values: &[f64]) -> Result<(), StudyError> {
         Ok(self
