@@ -8,7 +8,10 @@
 //! - `{"op":"best"}` → the best trial, or `{"pareto":[..]}` with several directions
 //!
 //! A malformed or impossible request is answered `{"error":"..."}` and serving goes on.
+//! Interrupted (SIGINT, SIGTERM), the server fails the trials it handed out and was not told
+//! about, queues their configurations again for the next `ask`, and exits 130 / 143.
 
+use std::collections::BTreeSet;
 use std::io::{BufRead, Write};
 
 use anyhow::Context;
@@ -40,12 +43,15 @@ enum Request {
     Best,
 }
 
-/// Answers requests from `input` on `output` until the input ends.
+/// Answers requests from `input` on `output` until the input ends (without signals: the
+/// command serves standard input through [`Server`] itself; the fuzz target uses this).
+#[allow(dead_code)]
 pub fn serve(
     study: &mut Study,
     mut input: impl BufRead,
     mut output: impl Write,
 ) -> anyhow::Result<()> {
+    let mut server = Server::new(study);
     let mut bytes = Vec::new();
     loop {
         bytes.clear();
@@ -56,53 +62,98 @@ pub fn serve(
         {
             return Ok(());
         }
-        let line = String::from_utf8_lossy(&bytes);
-        if line.trim().is_empty() {
-            continue;
-        }
-        let answer = match serde_json::from_str::<Request>(&line) {
-            Ok(request) => handle(study, request).unwrap_or_else(|e| json!({ "error": e })),
-            Err(e) => json!({ "error": format!("malformed request: {e}") }),
-        };
-        writeln!(output, "{answer}").context("writing standard output")?;
-        output.flush().context("flushing standard output")?;
+        server.answer(&bytes, &mut output)?;
     }
 }
 
-/// Answers one request, or says why it cannot be answered.
-fn handle(study: &mut Study, request: Request) -> Result<Value, String> {
-    match request {
-        Request::Ask => {
-            let trial = study.ask().map_err(|e| e.to_string())?;
-            Ok(json!({ "trial": trial.number, "params": trial.params }))
+/// A study served request by request; it remembers the trials it handed out and was not
+/// told about yet.
+pub struct Server<'s> {
+    study: &'s mut Study,
+    open: BTreeSet<u64>,
+}
+
+impl<'s> Server<'s> {
+    /// Serves `study`.
+    pub fn new(study: &'s mut Study) -> Server<'s> {
+        Server {
+            study,
+            open: BTreeSet::new(),
         }
-        Request::Tell {
-            trial,
-            values,
-            state,
-            constraints,
-            reason,
-        } => {
-            let end = trial_end(
-                state.as_deref(),
-                values.as_deref(),
-                reason.as_deref(),
-                constraints.as_deref(),
-            )?;
-            study.tell(trial, end).map_err(|e| e.to_string())?;
-            Ok(json!({ "ok": true }))
+    }
+
+    /// Answers one request line on `output` (a blank line gets no answer).
+    pub fn answer(&mut self, line: &[u8], output: &mut impl Write) -> anyhow::Result<()> {
+        let line = String::from_utf8_lossy(line);
+        if line.trim().is_empty() {
+            return Ok(());
         }
-        Request::Report {
-            trial,
-            step,
-            values,
-        } => {
-            study
-                .report(trial, step, &values)
-                .map_err(|e| e.to_string())?;
-            Ok(json!({ "ok": true }))
+        let answer = match serde_json::from_str::<Request>(&line) {
+            Ok(request) => self
+                .handle(request)
+                .unwrap_or_else(|e| json!({ "error": e })),
+            Err(e) => json!({ "error": format!("malformed request: {e}") }),
+        };
+        writeln!(output, "{answer}").context("writing standard output")?;
+        output.flush().context("flushing standard output")
+    }
+
+    /// Fails the trials handed out and not told about (`why`), and queues their
+    /// configurations again; returns the copies' numbers.
+    pub fn requeue_open(&mut self, why: &str) -> anyhow::Result<Vec<u64>> {
+        let mut copies = Vec::new();
+        for number in std::mem::take(&mut self.open) {
+            // Another server sharing the study may have been told about it meanwhile.
+            let running = self
+                .study
+                .trials()?
+                .iter()
+                .any(|t| t.number == number && t.state == nas_core::study::TrialState::Running);
+            if running {
+                copies.push(self.study.fail_and_requeue(number, why)?);
+            }
         }
-        Request::Best => best(study),
+        Ok(copies)
+    }
+
+    /// Answers one request, or says why it cannot be answered.
+    fn handle(&mut self, request: Request) -> Result<Value, String> {
+        let study = &mut *self.study;
+        match request {
+            Request::Ask => {
+                let trial = study.ask().map_err(|e| e.to_string())?;
+                self.open.insert(trial.number);
+                Ok(json!({ "trial": trial.number, "params": trial.params }))
+            }
+            Request::Tell {
+                trial,
+                values,
+                state,
+                constraints,
+                reason,
+            } => {
+                let end = trial_end(
+                    state.as_deref(),
+                    values.as_deref(),
+                    reason.as_deref(),
+                    constraints.as_deref(),
+                )?;
+                study.tell(trial, end).map_err(|e| e.to_string())?;
+                self.open.remove(&trial);
+                Ok(json!({ "ok": true }))
+            }
+            Request::Report {
+                trial,
+                step,
+                values,
+            } => {
+                study
+                    .report(trial, step, &values)
+                    .map_err(|e| e.to_string())?;
+                Ok(json!({ "ok": true }))
+            }
+            Request::Best => best(study),
+        }
     }
 }
 

@@ -9,6 +9,30 @@ use nas_bench::quality::{self, QualityCell};
 use nas_bench::speed;
 use nas_core::sampler::SamplerKind;
 
+/// `--storage` of `nas bench workers`: `sqlite` or a storage URL.
+fn bench_storage(text: &str) -> Result<String, String> {
+    if text == "sqlite" {
+        return Ok(text.to_string());
+    }
+    crate::flags::storage_url(text)
+}
+
+/// A benchmark function's name (kept-aside ones included).
+fn benchmark_function(text: &str) -> Result<String, String> {
+    if functions::by_name(text).is_some() {
+        return Ok(text.to_string());
+    }
+    let known: Vec<_> = functions::all()
+        .into_iter()
+        .chain(functions::held_out())
+        .map(|f| f.name)
+        .collect();
+    Err(format!(
+        "no such function `{text}`; choose from {}",
+        known.join(", ")
+    ))
+}
+
 /// The benchmarks.
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
@@ -19,14 +43,15 @@ pub enum BenchCommand {
         #[arg(
             long,
             value_delimiter = ',',
-            default_value = "tpe,tpe-multivariate,random"
+            default_value = "tpe,tpe-multivariate,random",
+            value_parser = crate::flags::sampler
         )]
         samplers: Vec<String>,
         /// History sizes to report, comma-separated.
-        #[arg(long, value_delimiter = ',', default_value = "100,250,500,1000")]
+        #[arg(long, value_delimiter = ',', default_value = "100,250,500,1000", value_parser = crate::flags::at_least_one)]
         at: Vec<usize>,
         /// Proposals averaged before each history size.
-        #[arg(long, default_value_t = 20)]
+        #[arg(long, default_value_t = 20, value_parser = crate::flags::at_least_one)]
         window: usize,
         /// Seed of the samplers.
         #[arg(long, default_value_t = 0)]
@@ -35,16 +60,16 @@ pub enum BenchCommand {
     /// Time of one ask and tell through a study and its SQLite storage, as the study grows.
     Study {
         /// The sampler.
-        #[arg(long, default_value = "tpe")]
+        #[arg(long, default_value = "tpe", value_parser = crate::flags::sampler)]
         sampler: String,
         /// SQLite file for the study (deleted first if it exists); in memory when not given.
-        #[arg(long)]
+        #[arg(long, value_parser = crate::flags::output_file)]
         storage: Option<std::path::PathBuf>,
         /// History sizes to report, comma-separated.
-        #[arg(long, value_delimiter = ',', default_value = "100,250,500,1000")]
+        #[arg(long, value_delimiter = ',', default_value = "100,250,500,1000", value_parser = crate::flags::at_least_one)]
         at: Vec<usize>,
         /// Round trips averaged before each history size.
-        #[arg(long, default_value_t = 20)]
+        #[arg(long, default_value_t = 20, value_parser = crate::flags::at_least_one)]
         window: usize,
     },
     /// Asks per second with several workers sharing one study: each worker a thread with its
@@ -52,16 +77,16 @@ pub enum BenchCommand {
     Workers {
         /// `postgres://USER@HOST/DB` (a new study per run), or `sqlite` for a fresh SQLite
         /// file per run in a temporary folder.
-        #[arg(long, default_value = "sqlite")]
+        #[arg(long, default_value = "sqlite", value_parser = bench_storage)]
         storage: String,
         /// Worker counts to run, comma-separated.
-        #[arg(long, value_delimiter = ',', default_value = "1,4,8")]
+        #[arg(long, value_delimiter = ',', default_value = "1,4,8", value_parser = crate::flags::at_least_one)]
         workers: Vec<usize>,
         /// Ask-and-tell round trips per worker.
-        #[arg(long, default_value_t = 100)]
+        #[arg(long, default_value_t = 100, value_parser = crate::flags::at_least_one)]
         asks: usize,
         /// The sampler.
-        #[arg(long, default_value = "random")]
+        #[arg(long, default_value = "random", value_parser = crate::flags::sampler)]
         sampler: String,
     },
     /// Median best value over seeds after a number of trials, per sampler and function.
@@ -70,24 +95,25 @@ pub enum BenchCommand {
         #[arg(
             long,
             value_delimiter = ',',
-            default_value = "random,tpe,tpe-multivariate,gp"
+            default_value = "random,tpe,tpe-multivariate,gp",
+            value_parser = crate::flags::sampler
         )]
         samplers: Vec<String>,
         /// Trials per run.
-        #[arg(long, default_value_t = 100)]
+        #[arg(long, default_value_t = 100, value_parser = crate::flags::at_least_one)]
         trials: usize,
         /// Seeds per sampler and function (`first-seed`, `first-seed` + 1, …).
-        #[arg(long, default_value_t = 10)]
+        #[arg(long, default_value_t = 10, value_parser = crate::flags::at_least_one_u64)]
         seeds: u64,
         /// The first seed: tune on seeds other than the reported 0–9, e.g. 1000.
         #[arg(long, default_value_t = 0)]
         first_seed: u64,
         /// Functions, comma-separated (default: every function but those kept aside, which run
         /// only when named: rosenbrock-10d, griewank-12d, int-rosenbrock-6d).
-        #[arg(long, value_delimiter = ',')]
+        #[arg(long, value_delimiter = ',', value_parser = benchmark_function)]
         functions: Vec<String>,
         /// Runs in parallel (default: the number of cores).
-        #[arg(long)]
+        #[arg(long, value_parser = crate::flags::at_least_one)]
         jobs: Option<usize>,
     },
     /// Parameters, MACs and inference latency (median, p90) of networks on one backend.

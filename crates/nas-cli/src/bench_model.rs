@@ -14,19 +14,19 @@ use nas_model::{
 #[derive(Debug, Args)]
 pub struct LatencyArgs {
     /// An ArchSpec JSON file; without it, the built-in `tiny`, `small` and `medium` specs.
-    #[arg(long)]
+    #[arg(long, value_parser = crate::flags::existing_file)]
     arch: Option<PathBuf>,
     /// Backend: wgpu, vulkan, cuda, flex or cpu (those this build has).
-    #[arg(long, default_value = "flex")]
+    #[arg(long, default_value = "flex", value_parser = crate::flags::backend)]
     backend: String,
     /// Batch sizes, comma-separated.
-    #[arg(long, value_delimiter = ',', default_value = "1,64")]
+    #[arg(long, value_delimiter = ',', default_value = "1,64", value_parser = crate::flags::at_least_one)]
     batch: Vec<usize>,
     /// Untimed forwards before timing each batch size.
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = 3, value_parser = crate::flags::at_least_one)]
     warmup: usize,
     /// Timed forwards per batch size.
-    #[arg(long, default_value_t = 20)]
+    #[arg(long, default_value_t = 20, value_parser = crate::flags::at_least_one)]
     runs: usize,
 }
 
@@ -34,22 +34,22 @@ pub struct LatencyArgs {
 #[derive(Debug, Args)]
 pub struct TrainArgs {
     /// Backends, comma-separated; each is timed in turn.
-    #[arg(long, value_delimiter = ',', default_value = "flex")]
+    #[arg(long, value_delimiter = ',', default_value = "flex", value_parser = crate::flags::backend)]
     backend: Vec<String>,
     /// An ArchSpec JSON file; without it, the 31,514-parameter `bench-cnn`.
-    #[arg(long)]
+    #[arg(long, value_parser = crate::flags::existing_file)]
     arch: Option<PathBuf>,
     /// Images per step.
-    #[arg(long, default_value_t = 128)]
+    #[arg(long, default_value_t = 128, value_parser = crate::flags::at_least_one)]
     batch: usize,
     /// Untimed steps first.
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, default_value_t = 5, value_parser = crate::flags::at_least_one)]
     warmup_steps: usize,
     /// Timed steps.
-    #[arg(long, default_value_t = 30)]
+    #[arg(long, default_value_t = 30, value_parser = crate::flags::at_least_one)]
     steps: usize,
     /// CPU threads for the CPU backends (sets RAYON_NUM_THREADS; default: all cores).
-    #[arg(long)]
+    #[arg(long, value_parser = crate::flags::at_least_one)]
     threads: Option<usize>,
     /// Print one JSON object per backend instead of the table.
     #[arg(long)]
@@ -124,9 +124,6 @@ pub fn latency(args: LatencyArgs) -> anyhow::Result<()> {
 /// `nas bench train`.
 pub fn train(args: TrainArgs) -> anyhow::Result<()> {
     if let Some(threads) = args.threads {
-        if threads == 0 {
-            bail!("--threads must be at least 1");
-        }
         // Read by rayon when its global pool starts, which has not happened yet.
         std::env::set_var("RAYON_NUM_THREADS", threads.to_string());
     }
@@ -192,25 +189,25 @@ pub fn train(args: TrainArgs) -> anyhow::Result<()> {
 #[derive(Debug, Args)]
 pub struct ChurnArgs {
     /// Backend: wgpu, vulkan, cuda, flex or cpu.
-    #[arg(long, default_value = "flex")]
+    #[arg(long, default_value = "flex", value_parser = crate::flags::backend)]
     backend: String,
     /// Search space to sample architectures from: a built-in name or a TOML file.
-    #[arg(long, default_value = "lightweight")]
+    #[arg(long, default_value = "lightweight", value_parser = crate::flags::space)]
     space: String,
     /// Number of architectures.
-    #[arg(long, default_value_t = 200)]
+    #[arg(long, default_value_t = 200, value_parser = crate::flags::at_least_one)]
     archs: usize,
     /// Images per step (1×28×28, 10 classes).
-    #[arg(long, default_value_t = 32)]
+    #[arg(long, default_value_t = 32, value_parser = crate::flags::at_least_one)]
     batch: usize,
     /// Training steps per architecture (at least 2).
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = 3, value_parser = crate::flags::at_least_two)]
     steps: usize,
     /// Seed of the random sampler.
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// Print every n-th architecture.
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = 10, value_parser = crate::flags::at_least_one)]
     every: usize,
 }
 
@@ -299,13 +296,13 @@ pub fn churn(args: ChurnArgs) -> anyhow::Result<()> {
 #[derive(Debug, Args)]
 pub struct BackendCheckArgs {
     /// The backend to check against flex.
-    #[arg(long, default_value = "wgpu")]
+    #[arg(long, default_value = "wgpu", value_parser = crate::flags::backend)]
     backend: String,
     /// Images per training step (128 makes the stem's batch norm reduce 100,352 values).
-    #[arg(long, default_value_t = 128)]
+    #[arg(long, default_value_t = 128, value_parser = crate::flags::at_least_one)]
     batch: usize,
     /// Training steps.
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = 3, value_parser = crate::flags::at_least_one)]
     steps: usize,
 }
 

@@ -10,6 +10,16 @@ use nas_core::study::{SqliteStorage, Storage, Trial, TrialState};
 
 use crate::search_cmd::{self, SearchCli};
 
+/// A `sampler:scheduler` pair.
+fn method(text: &str) -> Result<String, String> {
+    let (sampler, scheduler) = text
+        .split_once(':')
+        .ok_or_else(|| "expected sampler:scheduler".to_string())?;
+    crate::flags::sampler(sampler)?;
+    crate::flags::scheduler(scheduler)?;
+    Ok(text.to_string())
+}
+
 /// Arguments of `nas bench schedulers`.
 #[derive(Debug, clap::Args)]
 pub struct SchedulerBenchArgs {
@@ -17,46 +27,47 @@ pub struct SchedulerBenchArgs {
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "random:none,tpe:asha,bohb:bohb"
+        default_value = "random:none,tpe:asha,bohb:bohb",
+        value_parser = method
     )]
     methods: Vec<String>,
     /// Compute budget of each method in GMACs (a training image counts three forward
     /// passes, an evaluated image one).
-    #[arg(long, default_value_t = 20_000.0)]
+    #[arg(long, default_value_t = 20_000.0, value_parser = crate::flags::positive)]
     cost: f64,
     /// Budget of every method but the first, as a share of `--cost` (below 1 saves time
     /// when only the compute to reach the baseline's best matters).
     #[arg(long, default_value_t = 1.0)]
     challenger_share: f64,
     /// The search space: a built-in name or a TOML file.
-    #[arg(long, default_value = "lightweight")]
+    #[arg(long, default_value = "lightweight", value_parser = crate::flags::space)]
     space: String,
     /// Dataset name.
-    #[arg(long, default_value = "fashion-mnist")]
+    #[arg(long, default_value = "fashion-mnist", value_parser = crate::flags::dataset)]
     dataset: String,
     /// Where the dataset's files are.
-    #[arg(long)]
+    #[arg(long, value_parser = crate::flags::existing_folder)]
     data_dir: Option<PathBuf>,
     /// Backend.
-    #[arg(long, default_value = "flex")]
+    #[arg(long, default_value = "flex", value_parser = crate::flags::backend)]
     backend: String,
     /// Where the studies go (each method's study is replaced).
-    #[arg(long, default_value = "results/bench-schedulers")]
+    #[arg(long, default_value = "results/bench-schedulers", value_parser = crate::flags::results_folder)]
     results: PathBuf,
     /// Seed of every method.
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// Sampled epochs are capped at this.
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 1.0, value_parser = crate::flags::positive)]
     max_epochs: f64,
     /// Share of the training split at the top rung.
-    #[arg(long, default_value_t = 0.2)]
+    #[arg(long, default_value_t = 0.2, value_parser = crate::flags::share)]
     top_fraction: f64,
     /// Validation images.
-    #[arg(long, default_value_t = 2000)]
+    #[arg(long, default_value_t = 2000, value_parser = crate::flags::at_least_one)]
     validation: usize,
     /// Rungs of the fidelity ladder (η = 3).
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = 3, value_parser = crate::flags::at_least_one)]
     rungs: usize,
     /// Also split training time into forward/backward and optimizer.
     #[arg(long)]

@@ -79,16 +79,16 @@ pub struct DataBenchArgs {
     #[command(flatten)]
     dataset: DatasetArgs,
     /// Backends to time batch delivery on, comma-separated.
-    #[arg(long, value_delimiter = ',', default_value = "flex")]
+    #[arg(long, value_delimiter = ',', default_value = "flex", value_parser = crate::flags::backend)]
     backend: Vec<String>,
     /// Downsampled resolution of the second view.
-    #[arg(long, default_value_t = 14)]
+    #[arg(long, default_value_t = 14, value_parser = crate::flags::at_least_one)]
     resolution: usize,
     /// Images per batch.
-    #[arg(long, default_value_t = 128)]
+    #[arg(long, default_value_t = 128, value_parser = crate::flags::at_least_one)]
     batch: usize,
     /// Validation images held out of the training set.
-    #[arg(long, default_value_t = 10_000)]
+    #[arg(long, default_value_t = 10_000, value_parser = crate::flags::at_least_one)]
     validation: usize,
 }
 

@@ -24,25 +24,25 @@ pub struct ExportArgs {
     /// The study (a folder under --results).
     pub study: String,
     /// Folder of the studies.
-    #[arg(long, default_value = "results")]
+    #[arg(long, default_value = "results", value_parser = crate::flags::results_folder)]
     pub results: PathBuf,
     /// The study's storage, when not `<results>/<study>/study.db`: `postgres://USER@HOST/DB`
     /// or `sqlite://PATH`.
-    #[arg(long)]
+    #[arg(long, value_parser = crate::flags::storage_url)]
     pub storage: Option<String>,
     /// Which trial: best-accuracy, knee, max-params N, max-latency-ms T or trial K.
     #[arg(long, num_args = 1..=2, default_value = "best-accuracy")]
     pub pick: Vec<String>,
     /// Training epochs of the final training (default: the trial's sampled epochs, without
     /// the search's cap).
-    #[arg(long)]
+    #[arg(long, value_parser = crate::flags::positive)]
     pub epochs: Option<f64>,
     /// Name of the export folder (default: trial-K).
-    #[arg(long)]
+    #[arg(long, value_parser = crate::flags::folder_name)]
     pub name: Option<String>,
     /// Backend to train on: wgpu, vulkan, cuda, flex or cpu (default: a GPU if there is one,
     /// else flex).
-    #[arg(long)]
+    #[arg(long, value_parser = crate::flags::backend)]
     pub backend: Option<String>,
     /// Seed of the final training (default: the study's seed).
     #[arg(long)]
@@ -51,12 +51,8 @@ pub struct ExportArgs {
 
 /// Runs `nas export`.
 pub fn run(args: ExportArgs) -> anyhow::Result<()> {
-    let pick = Pick::parse(&args.pick)?;
-    if let Some(epochs) = args.epochs {
-        if epochs.is_nan() || epochs <= 0.0 {
-            bail!("--epochs must be positive, got {epochs}");
-        }
-    }
+    let pick =
+        Pick::parse(&args.pick).with_context(|| format!("--pick {}", args.pick.join(" ")))?;
     let study = read_study(&args.results, &args.study, args.storage.as_deref())?;
     let report = study.report(&args.study);
     let row = pick.choose(&report)?;

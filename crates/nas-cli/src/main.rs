@@ -10,6 +10,7 @@ mod bench_search;
 mod copy_cmd;
 mod data_cmd;
 mod export_cmd;
+mod flags;
 mod interrupt;
 mod predict_cmd;
 mod report_cmd;
@@ -108,23 +109,23 @@ enum SpaceCommand {
 #[derive(Debug, clap::Args)]
 struct AskTellArgs {
     /// A built-in space's name (`nas space list`) or a TOML file.
-    #[arg(long)]
+    #[arg(long, value_parser = flags::space)]
     space: String,
     /// random, tpe, tpe-multivariate or gp.
-    #[arg(long, default_value = "tpe")]
+    #[arg(long, default_value = "tpe", value_parser = flags::sampler)]
     sampler: String,
     /// Random seed of the sampler.
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// One direction per objective, comma-separated: minimize,maximize,...
-    #[arg(long, default_value = "minimize", value_delimiter = ',')]
+    #[arg(long, default_value = "minimize", value_delimiter = ',', value_parser = flags::direction)]
     directions: Vec<String>,
     /// Study storage: `postgres://USER@HOST/DB`, `sqlite://PATH` or an SQLite file path; in
     /// memory when not given. Several processes may serve one study at once.
-    #[arg(long)]
+    #[arg(long, value_parser = flags::storage_url)]
     storage: Option<String>,
     /// Study name within the storage.
-    #[arg(long, default_value = "ask-tell")]
+    #[arg(long, default_value = "ask-tell", value_parser = study_name)]
     study: String,
 }
 
@@ -191,8 +192,44 @@ fn run_ask_tell(args: AskTellArgs) -> anyhow::Result<()> {
             study.recovered()
         );
     }
-    let stdin = std::io::stdin();
-    ask_tell::serve(&mut study, stdin.lock(), std::io::stdout().lock())
+    serve_stdin(&mut study)
+}
+
+/// Serves standard input until it ends or a signal comes. Lines are read on a thread of
+/// their own, so that a signal is noticed while no request arrives.
+fn serve_stdin(study: &mut Study) -> anyhow::Result<()> {
+    let interrupt = interrupt::install()?;
+    let (lines, received) = std::sync::mpsc::channel::<std::io::Result<Vec<u8>>>();
+    std::thread::spawn(move || {
+        let mut input = std::io::stdin().lock();
+        loop {
+            let mut bytes = Vec::new();
+            let read = std::io::BufRead::read_until(&mut input, b'\n', &mut bytes);
+            let end = matches!(read, Ok(0) | Err(_));
+            if lines.send(read.map(|_| bytes)).is_err() || end {
+                return;
+            }
+        }
+    });
+    let mut server = ask_tell::Server::new(study);
+    let mut output = std::io::stdout().lock();
+    loop {
+        match received.recv_timeout(std::time::Duration::from_millis(100)) {
+            Ok(Ok(bytes)) if bytes.is_empty() => return Ok(()),
+            Ok(Ok(bytes)) => server.answer(&bytes, &mut output)?,
+            Ok(Err(e)) => return Err(e).context("reading standard input"),
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return Ok(()),
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+        }
+        if let Some(signal) = interrupt.requested() {
+            let why = format!("interrupted by {}", nas_search::signal_name(signal));
+            let copies = server.requeue_open(&why)?;
+            if !copies.is_empty() {
+                eprintln!("nas: {why}: trials handed out and not told were failed and queued again as {copies:?}");
+            }
+            return Err(interrupt::Interrupted(signal).into());
+        }
+    }
 }
 
 /// The backend `--backend` names, else a GPU if there is one, else flex; with the reason.
@@ -209,6 +246,14 @@ pub(crate) fn choose_backend(
 /// ([`nas_arch::SpaceSource`]).
 pub(crate) fn load_space(name_or_path: &str) -> anyhow::Result<SearchSpace> {
     Ok(nas_arch::SpaceSource::parse(name_or_path).load()?)
+}
+
+/// A study's name in a storage: not blank.
+fn study_name(text: &str) -> Result<String, String> {
+    if text.trim().is_empty() {
+        return Err("must not be blank".into());
+    }
+    Ok(text.to_string())
 }
 
 fn parse_directions(names: &[String]) -> anyhow::Result<Vec<Direction>> {

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 
 use crate::study_read::read_study;
 
@@ -13,28 +13,22 @@ pub struct ReportArgs {
     /// The study (a folder under --results).
     pub study: String,
     /// Folder of the studies.
-    #[arg(long, default_value = "results")]
+    #[arg(long, default_value = "results", value_parser = crate::flags::results_folder)]
     pub results: PathBuf,
     /// The study's storage, when not `<results>/<study>/study.db`: `postgres://USER@HOST/DB`
     /// or `sqlite://PATH`.
-    #[arg(long)]
+    #[arg(long, value_parser = crate::flags::storage_url)]
     pub storage: Option<String>,
     /// html (the page, plus a summary table on stdout), json, csv or table (the summary only).
-    #[arg(long, default_value = "html")]
+    #[arg(long, default_value = "html", value_parser = ["html", "json", "csv", "table"])]
     pub format: String,
     /// Where to write it (default: results/<study>/report.html for html, stdout otherwise).
-    #[arg(long, short)]
+    #[arg(long, short, value_parser = crate::flags::output_file)]
     pub output: Option<PathBuf>,
 }
 
 /// Runs `nas report`.
 pub fn run(args: ReportArgs) -> anyhow::Result<()> {
-    if !["html", "json", "csv", "table"].contains(&args.format.as_str()) {
-        bail!(
-            "unknown --format `{}`; choose html, json, csv or table",
-            args.format
-        );
-    }
     let study = read_study(&args.results, &args.study, args.storage.as_deref())?;
     let report = study.report(&args.study);
     let text = match args.format.as_str() {

@@ -29,19 +29,19 @@ pub struct SearchArgs {
     settings: StudyConfig,
     /// A study config file (TOML): one key per flag (`max_epochs = 2`), and `[[rung]]`
     /// tables for an explicit fidelity ladder. Flags override it.
-    #[arg(long)]
+    #[arg(long, value_parser = crate::flags::existing_file)]
     config: Option<PathBuf>,
     /// Study name; its results go to `<results>/<study>/`. Running again resumes it, with
     /// the settings saved in its `config.toml`.
-    #[arg(long, default_value = "default")]
+    #[arg(long, default_value = "default", value_parser = crate::flags::folder_name)]
     study: String,
     /// Where studies live.
-    #[arg(long, default_value = "results")]
+    #[arg(long, default_value = "results", value_parser = crate::flags::results_folder)]
     results: PathBuf,
     /// The study's storage: `postgres://USER@HOST/DB` for a study that workers on several
     /// machines share, or `sqlite://PATH` (default: `<results>/<study>/study.db`). Start
     /// `nas search` with the same `--study` and `--storage` N times for N workers.
-    #[arg(long)]
+    #[arg(long, value_parser = crate::flags::storage_url)]
     storage: Option<String>,
     /// Which device of the backend: the K-th discrete GPU (wgpu, Vulkan) or CUDA device K;
     /// 0 for the CPU backends. Default: the backend's default device.
@@ -49,7 +49,7 @@ pub struct SearchArgs {
     device: Option<usize>,
     /// Seconds without a heartbeat after which another worker's running trial is taken for
     /// lost: failed and queued again.
-    #[arg(long, default_value_t = 60.0)]
+    #[arg(long, default_value_t = 60.0, value_parser = crate::flags::positive)]
     heartbeat_grace: f64,
     /// Split training time into forward/backward and optimizer (syncs the device twice per
     /// step; for `nas bench`).
@@ -217,7 +217,10 @@ pub fn run(cli: SearchArgs) -> anyhow::Result<()> {
     let study_dir = cli.results.join(&cli.study);
     // A shared storage holds the study's settings for workers whose machine lacks its folder.
     let mut shared = match &cli.storage {
-        Some(url) => Some(open_named_storage(url)?),
+        Some(url) => Some(
+            open_named_storage(url)
+                .with_context(|| format!("--storage {}", nas_core::study::redact_url(url)))?,
+        ),
         None => None,
     };
     let saved = match shared.as_deref_mut() {
@@ -229,13 +232,15 @@ pub fn run(cli: SearchArgs) -> anyhow::Result<()> {
         .clone()
         .resolve(cli.config.as_deref(), &study_dir, saved)?
         .with_absolute_paths()?;
-    args.check_data_flags()?;
+    args.validate()?;
     let preset = preset(args.preset())?;
     let space = match (shared.as_deref_mut(), args.space()) {
         (Some(storage), SpaceSource::File(path)) if !path.exists() => {
             recorded_space(storage, &cli.study, &path)?
         }
-        (_, source) => source.load()?,
+        (_, source) => source
+            .load()
+            .with_context(|| format!("--space {}", args.space.as_deref().unwrap_or("")))?,
     };
     let scoring = scoring(&args)?;
     let Some(kind) = SchedulerKind::parse(args.scheduler()) else {
@@ -264,12 +269,6 @@ pub fn run(cli: SearchArgs) -> anyhow::Result<()> {
         );
     };
     let folds = args.cv()?;
-    if !(cli.heartbeat_grace.is_finite() && cli.heartbeat_grace > 0.0) {
-        bail!(
-            "--heartbeat-grace must be a positive number of seconds, got {}",
-            cli.heartbeat_grace
-        );
-    }
     let warm_weight = args.warm_start_weight()?;
     let budget = args.budget.as_deref().map(parse_duration).transpose()?;
     // Read before anything is written: a bad folder leaves no study behind. A folder's image
@@ -281,13 +280,11 @@ pub fn run(cli: SearchArgs) -> anyhow::Result<()> {
         test_fraction: args.test_fraction.or(data.test_fraction),
         ..args.for_study()
     };
-    std::fs::create_dir_all(&study_dir)
-        .with_context(|| format!("creating {}", study_dir.display()))?;
-    init_log(&study_dir.join("search.log"))?;
-
     let (backend, why) = crate::choose_backend(args.backend.as_deref())?;
     let device = match cli.device {
-        Some(k) => backend.device_at(k)?,
+        Some(k) => backend
+            .device_at(k)
+            .with_context(|| format!("--device {k}"))?,
         None => backend.device()?,
     };
     eprintln!(
@@ -364,6 +361,10 @@ pub fn run(cli: SearchArgs) -> anyhow::Result<()> {
     let sampler_box = sampler
         .build_warm(args.seed(), warm)
         .with_context(|| format!("--warm-start with sampler `{sampler_name}`"))?;
+    // Everything is checked: from here on the study is written.
+    std::fs::create_dir_all(&study_dir)
+        .with_context(|| format!("creating {}", study_dir.display()))?;
+    init_log(&study_dir.join("search.log"))?;
     let storage = match shared {
         Some(storage) => storage,
         None => open_named_storage(&format!(

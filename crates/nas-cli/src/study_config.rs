@@ -319,19 +319,115 @@ impl StudyConfig {
         }
     }
 
-    /// Checks `--image-size` and `--test-fraction` before anything is read or written.
+    /// Checks the dataset flags (`--dataset`, `--data-dir`, `--image-size`,
+    /// `--test-fraction`) before anything is read or written.
     pub fn check_data_flags(&self) -> anyhow::Result<()> {
-        use nas_data::{MAX_IMAGE_SIZE, MIN_IMAGE_SIZE};
-        if let Some(size) = self.image_size {
-            if !(MIN_IMAGE_SIZE..=MAX_IMAGE_SIZE).contains(&size) {
-                bail!("--image-size {size}: must be {MIN_IMAGE_SIZE} to {MAX_IMAGE_SIZE} pixels");
+        use crate::flags::{self, check};
+        check("--dataset", self.dataset.as_ref(), |t| {
+            flags::dataset(t).map(drop)
+        })?;
+        let data_dir = self.data_dir.as_ref().map(|d| d.display());
+        check("--data-dir", data_dir, |t| {
+            flags::existing_folder(t)
+                .map(drop)
+                .map_err(|_| "no such data directory".to_string())
+        })?;
+        check("--image-size", self.image_size, |t| {
+            flags::image_size(t).map(drop)
+        })?;
+        check("--test-fraction", self.test_fraction, |t| {
+            flags::open_share(t).map(drop)
+        })?;
+        Ok(())
+    }
+
+    /// Checks every value, from flags or a config file, before anything is read or written;
+    /// each error names the flag and the value. (The space is checked where it is loaded: a
+    /// worker of a shared study may read it from the storage.)
+    pub fn validate(&self) -> anyhow::Result<()> {
+        use crate::flags::{self, check};
+        self.check_data_flags()?;
+        check("--backend", self.backend.as_ref(), |t| {
+            flags::backend(t).map(drop)
+        })?;
+        check("--preset", self.preset.as_ref(), |t| match t {
+            "quick" | "full" => Ok(()),
+            _ => Err("choose quick or full".into()),
+        })?;
+        check("--trials", self.trials, |t| {
+            flags::at_least_one_u64(t).map(drop)
+        })?;
+        check("--budget", self.budget.as_ref(), |t| {
+            crate::search_cmd::parse_duration(t)
+                .map(drop)
+                .map_err(|e| e.to_string())
+        })?;
+        check("--max-cost", self.max_cost, |t| {
+            flags::positive(t).map(drop)
+        })?;
+        check("--scheduler", self.scheduler.as_ref(), |t| {
+            flags::scheduler(t).map(drop)
+        })?;
+        check("--sampler", self.sampler.as_ref(), |t| {
+            flags::sampler(t).map(drop)
+        })?;
+        check("--concurrency", self.concurrency, |t| {
+            flags::at_least_one(t).map(drop)
+        })?;
+        if let Some(objectives) = &self.objectives {
+            if objectives.is_empty() {
+                bail!("--objectives needs at least one objective");
+            }
+            for o in objectives {
+                check("--objectives", Some(o), |t| flags::objective(t).map(drop))?;
             }
         }
-        if let Some(f) = self.test_fraction {
-            if !(f > 0.0 && f < 1.0) {
-                bail!("--test-fraction {f}: must be in (0, 1)");
-            }
-        }
+        check("--max-params", self.max_params, |t| {
+            flags::at_least_one_u64(t).map(drop)
+        })?;
+        check("--max-latency-ms", self.max_latency_ms, |t| {
+            flags::positive(t).map(drop)
+        })?;
+        check("--max-macs", self.max_macs, |t| {
+            flags::at_least_one_u64(t).map(drop)
+        })?;
+        check("--reward-target-ms", self.reward_target_ms, |t| {
+            flags::positive(t).map(drop)
+        })?;
+        check("--reward-exponent", self.reward_exponent, |t| {
+            flags::finite(t).map(drop)
+        })?;
+        check("--eta", self.eta, |t| flags::at_least_two(t).map(drop))?;
+        check("--rungs", self.rungs, |t| flags::at_least_one(t).map(drop))?;
+        check("--min-resolution", self.min_resolution, |t| {
+            flags::at_least_one(t).map(drop)
+        })?;
+        check("--mo-rank", self.mo_rank.as_ref(), |t| {
+            flags::mo_rank(t).map(drop)
+        })?;
+        check("--validation", self.validation, |t| {
+            flags::at_least_one(t).map(drop)
+        })?;
+        check("--latency-batch", self.latency_batch, |t| {
+            flags::at_least_one(t).map(drop)
+        })?;
+        check("--max-epochs", self.max_epochs, |t| {
+            flags::positive(t).map(drop)
+        })?;
+        check("--top-fraction", self.top_fraction, |t| {
+            flags::share(t).map(drop)
+        })?;
+        check("--cv", self.cv, |t| {
+            flags::at_least_two(t)
+                .map(drop)
+                .map_err(|why| format!("cross-validation needs at least 2 folds ({why})"))
+        })?;
+        check("--warm-start", self.warm_start.as_ref(), |t| {
+            flags::folder_name(t).map(drop)
+        })?;
+        check("--warm-start-weight", self.warm_start_weight, |t| {
+            flags::share(t).map(drop)
+        })?;
         Ok(())
     }
 

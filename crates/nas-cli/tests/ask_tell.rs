@@ -291,3 +291,54 @@ fn several_processes_share_one_postgres_study() {
     let study = common::unique_study("ask-tell");
     three_servers_share(&url, &study);
 }
+
+#[test]
+fn a_signalled_server_queues_the_trials_it_handed_out_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("study.db");
+    let mut server = Command::new(env!("CARGO_BIN_EXE_nas"))
+        .args(["ask-tell", "--space", "lightweight", "--storage"])
+        .arg(&db)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = server.stdin.take().unwrap();
+    let mut output = std::io::BufReader::new(server.stdout.take().unwrap());
+    let mut answer = String::new();
+    for request in [
+        r#"{"op":"ask"}"#,
+        r#"{"op":"ask"}"#,
+        r#"{"op":"tell","trial":0,"values":[0.5]}"#,
+    ] {
+        writeln!(input, "{request}").unwrap();
+        answer.clear();
+        std::io::BufRead::read_line(&mut output, &mut answer).unwrap();
+        assert!(!answer.contains("error"), "{answer}");
+    }
+    let sent = std::time::Instant::now();
+    let killed = Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let out = server.wait_with_output().unwrap();
+    assert!(sent.elapsed() < std::time::Duration::from_secs(5));
+    assert_eq!(out.status.code(), Some(143));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("interrupted by SIGTERM"), "{err}");
+    drop(input);
+
+    // Trial 0 was told; trial 1 was handed out and not: failed and queued again as trial 2.
+    let mut storage = nas_core::study::open_storage(db.to_str().unwrap()).unwrap();
+    let info = storage.find_study("ask-tell").unwrap().unwrap();
+    let trials = storage.trials(info.id, None).unwrap();
+    let states: Vec<&str> = trials.iter().map(|t| t.state.as_str()).collect();
+    assert_eq!(states, ["COMPLETE", "FAIL", "WAITING"]);
+    assert_eq!(
+        trials[1].fail_reason.as_deref(),
+        Some("interrupted by SIGTERM; queued again as trial 2")
+    );
+    assert_eq!(trials[2].params, trials[1].params);
+}

@@ -14,7 +14,10 @@ fn nas_err(args: &[&str]) -> String {
 #[test]
 fn an_empty_window_is_refused() {
     let err = nas_err(&["bench", "sampler-speed", "--window", "0"]);
-    assert!(err.contains("--window must be at least 1"), "{err}");
+    assert!(
+        err.contains("'0' for '--window <WINDOW>': must be at least 1"),
+        "{err}"
+    );
     let err = nas_err(&["bench", "study", "--at", "10", "--window", "20"]);
     assert!(err.contains("at least --window (20)"), "{err}");
 }

@@ -81,9 +81,15 @@ fn bad_backends_and_settings_are_refused() {
     let (ok, _, err) = nas(&["bench", "train", "--backend", "tpu"]);
     assert!(!ok && err.contains("unknown backend `tpu`"), "{err}");
     let (ok, _, err) = nas(&["bench", "latency", "--backend", "flex", "--runs", "0"]);
-    assert!(!ok && err.contains("runs ≥ 1"), "{err}");
+    assert!(
+        !ok && err.contains("'0' for '--runs <RUNS>': must be at least 1"),
+        "{err}"
+    );
     let (ok, _, err) = nas(&["bench", "train", "--threads", "0"]);
-    assert!(!ok && err.contains("--threads must be at least 1"), "{err}");
+    assert!(
+        !ok && err.contains("'0' for '--threads <THREADS>': must be at least 1"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -225,7 +225,7 @@ fn bad_export_and_predict_input_is_named() {
         .arg(tmp.path());
     let (ok, _, err) = run(no_epochs);
     assert!(
-        !ok && err.contains("--epochs must be positive, got 0"),
+        !ok && err.contains("'0' for '--epochs <EPOCHS>': must be a positive number"),
         "{err}"
     );
 

@@ -373,7 +373,10 @@ fn bad_folders_and_flags_are_named_and_write_nothing() {
         ONE_NETWORK,
         &["--data-dir", "/x"],
     ));
-    assert!(err.contains("data directory"), "{err}");
+    assert!(
+        err.contains("--data-dir /x: no such data directory"),
+        "{err}"
+    );
     let mut named = nas();
     named.args([
         "data",

@@ -120,7 +120,7 @@ fn a_bad_format_or_study_is_named() {
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        !out.status.success() && err.contains("unknown --format `xml`"),
+        !out.status.success() && err.contains("invalid value 'xml' for '--format <FORMAT>'"),
         "{err}"
     );
 }

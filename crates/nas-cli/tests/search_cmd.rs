@@ -455,7 +455,10 @@ fn bad_search_options_are_refused_by_name() {
             &["--objectives", "accuracy,energy"],
             "unknown objective `energy`",
         ),
-        (&["--mo-rank", "random"], "unknown --mo-rank `random`"),
+        (
+            &["--mo-rank", "random"],
+            "--mo-rank random: choose crowding or hypervolume",
+        ),
         (
             &["--cv", "1"],
             "--cv 1: cross-validation needs at least 2 folds",
@@ -470,7 +473,7 @@ fn bad_search_options_are_refused_by_name() {
         ),
         (
             &["--config", "/nonexistent/study.toml"],
-            "reading study config /nonexistent/study.toml",
+            "invalid value '/nonexistent/study.toml' for '--config <CONFIG>': no such file",
         ),
     ];
     let dir = tempfile::tempdir().unwrap();

@@ -281,7 +281,7 @@ fn nas_workers_starts_one_search_per_device() {
     refused(&["--device", "3"], "no device 3");
     refused(
         &["--heartbeat-grace", "0"],
-        "--heartbeat-grace must be a positive",
+        "'0' for '--heartbeat-grace <HEARTBEAT_GRACE>': must be a positive number",
     );
 
     let mut twice = Command::new(env!("CARGO_BIN_EXE_nas"));
@@ -291,5 +291,64 @@ fn nas_workers_starts_one_search_per_device() {
     assert!(
         !out.status.success() && err.contains("not --device"),
         "{err}"
+    );
+}
+
+#[test]
+fn a_signal_to_nas_workers_reaches_its_workers_and_their_trials_are_queued_again() {
+    let (dir, data) = data_dir();
+    let results = dir.path().join("results");
+    let mut workers = Command::new(env!("CARGO_BIN_EXE_nas"));
+    workers
+        .args(["workers", "--devices", "0", "--", "--space", LIGHTWEIGHT])
+        .args(["--dataset", "fashion-mnist", "--data-dir"])
+        .arg(&data)
+        .arg("--results")
+        .arg(&results)
+        .args([
+            "--study",
+            "signalled",
+            "--validation",
+            "100",
+            "--top-fraction",
+            "1",
+        ])
+        .args(["--quiet", "--backend", "flex", "--scheduler", "none"])
+        .args(["--trials", "2", "--max-epochs", "25"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let child = workers.spawn().unwrap();
+    let log = results.join("signalled").join("search.log");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !std::fs::read_to_string(&log)
+        .unwrap_or_default()
+        .contains("trial started")
+    {
+        assert!(Instant::now() < deadline, "no trial started");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(800));
+    let sent = Instant::now();
+    let killed = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(sent.elapsed() < Duration::from_secs(10), "{err}");
+    assert_eq!(out.status.code(), Some(130), "{err}");
+    assert!(err.contains("passing it on to the workers"), "{err}");
+    let all = trials(
+        results.join("signalled").join("study.db").to_str().unwrap(),
+        "signalled",
+    );
+    assert_eq!(count(&all, TrialState::Running), 0, "{all:#?}");
+    let failed: Vec<&Trial> = all.iter().filter(|t| t.state == TrialState::Fail).collect();
+    assert_eq!(failed.len(), 1, "{all:#?}");
+    let reason = failed[0].fail_reason.as_deref().unwrap_or_default();
+    assert!(
+        reason.starts_with("interrupted by SIGINT; queued again"),
+        "{reason}"
     );
 }
