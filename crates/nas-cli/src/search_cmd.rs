@@ -473,10 +473,11 @@ fn print_spend(summary: &SearchSummary, budget: Option<Duration>) {
     }
     if let Some(budget) = budget {
         println!(
-            "budget {:.0} s: {} rung(s) stopped at its end, {} not started because they could not end within it; {} trial(s) queued again",
+            "budget {:.0} s: {} rung(s) stopped at its end, {} not started because they could not end within it ({} of them a new trial's first, recorded as failed); {} trial(s) queued again",
             budget.as_secs_f64(),
             summary.halted_at_deadline,
             summary.refused_for_budget,
+            summary.not_started,
             summary.requeued.len()
         );
     }

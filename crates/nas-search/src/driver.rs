@@ -12,8 +12,9 @@
 //! trial, fails it and queues its configuration again (a resume re-runs it from the start),
 //! then the search returns normally so that its results are written. The wall-clock budget
 //! is a deadline: a rung that this run's measured pace says cannot end before it is not
-//! started, and a rung still training at the deadline is stopped; either way the trial is
-//! pruned at its last finished rung.
+//! started, and a rung still training at the deadline is stopped. Either way the trial is
+//! pruned at its last finished rung; one that finished none is failed, and queued again
+//! when it had started training.
 
 use std::collections::{HashMap, VecDeque};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -103,6 +104,8 @@ pub struct SearchSummary {
     pub halted_at_deadline: usize,
     /// Trials whose next rung was not started because it could not end within the budget.
     pub refused_for_budget: usize,
+    /// Of those, new trials (no rung trained): recorded as failed, `not started: …`.
+    pub not_started: usize,
     /// Where this run's training went, rung by rung.
     pub rungs: Vec<RungSpend>,
 }
@@ -341,8 +344,11 @@ impl Worker {
     fn seconds_past_deadline(&self, run: &dyn TrialRun, segment: &Segment) -> Option<f64> {
         let deadline = self.halt.deadline()?;
         let cost = run.estimate_cost(segment)?;
-        let pace = *self.pace.lock().unwrap_or_else(|p| p.into_inner());
-        let seconds = pace.seconds_for(cost)?;
+        let seconds = self
+            .pace
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .seconds_for(segment.rung, cost)?;
         let left = deadline.saturating_duration_since(Instant::now());
         (seconds > left.as_secs_f64()).then_some(seconds)
     }
@@ -384,9 +390,6 @@ struct Coordinator<'s, 'a> {
     pace: Arc<Mutex<Pace>>,
     /// New trials refused in a row because their first rung would not end within the budget.
     refusals_in_a_row: usize,
-    /// The shortest first rung this run trained, in seconds: a new trial needs at least
-    /// that much time left.
-    shortest_first_rung: Option<f64>,
 }
 
 impl<'s, 'a> Coordinator<'s, 'a> {
@@ -415,7 +418,6 @@ impl<'s, 'a> Coordinator<'s, 'a> {
             halt,
             pace,
             refusals_in_a_row: 0,
-            shortest_first_rung: None,
         }
     }
 
@@ -542,10 +544,12 @@ impl<'s, 'a> Coordinator<'s, 'a> {
         Ok(())
     }
 
-    /// Whether the time or compute budget is spent.
+    /// Whether the time or compute budget is spent (a rung stopped for the deadline means
+    /// that less than a training step is left).
     fn out_of_time(&self) -> bool {
         let settings = self.search.settings;
         self.halt.deadline().is_some_and(|d| Instant::now() >= d)
+            || self.summary.halted_at_deadline > 0
             || settings.max_cost.is_some_and(|c| self.summary.cost >= c)
     }
 
@@ -554,16 +558,6 @@ impl<'s, 'a> Coordinator<'s, 'a> {
     fn may_start(&mut self) -> Result<bool, SearchError> {
         if self.out_of_time() || self.refusals_in_a_row >= REFUSALS_TO_STOP {
             return Ok(false);
-        }
-        if let (Some(deadline), Some(shortest)) = (self.halt.deadline(), self.shortest_first_rung) {
-            // Even the quickest first rung so far would not end within the budget.
-            if deadline
-                .saturating_duration_since(Instant::now())
-                .as_secs_f64()
-                < shortest
-            {
-                return Ok(false);
-            }
         }
         let settings = self.search.settings;
         let Some(limit) = settings.trials else {
@@ -690,7 +684,7 @@ impl<'s, 'a> Coordinator<'s, 'a> {
         self.pace
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .record(score.cost, seconds);
+            .record(rung, score.cost, seconds);
         if let Some(spend) = self.summary.rungs.get_mut(rung) {
             spend.segments += 1;
             spend.gmacs += score.cost;
@@ -698,8 +692,6 @@ impl<'s, 'a> Coordinator<'s, 'a> {
         }
         if self.active.get(&number).is_some_and(|a| a.rungs == 0) {
             self.refusals_in_a_row = 0;
-            let shortest = self.shortest_first_rung.get_or_insert(seconds);
-            *shortest = shortest.min(seconds);
         }
         let cost = self.active.get_mut(&number).map_or(score.cost, |a| {
             a.cost += score.cost;
@@ -867,6 +859,7 @@ impl<'s, 'a> Coordinator<'s, 'a> {
             return self.end_pruned(number, &format!("stopped: {why}"), progress);
         }
         self.refusals_in_a_row += 1;
+        self.summary.not_started += 1;
         let reason = format!("not started: {why}");
         self.search.study.tell(number, TrialEnd::fail(&reason))?;
         self.ended(number, None, progress)

@@ -87,6 +87,16 @@ impl Halt {
     pub fn is_set(&self) -> bool {
         self.cause().is_some()
     }
+
+    /// Whether training must stop before a step of about `seconds`: it is set now, or the
+    /// step would end past the deadline (a rung stopped at the deadline is lost anyway, so
+    /// a step that cannot end before it is not started).
+    pub fn is_set_before(&self, seconds: f64) -> bool {
+        self.is_set()
+            || self.deadline.is_some_and(|d| {
+                d.saturating_duration_since(Instant::now()).as_secs_f64() < seconds
+            })
+    }
 }
 
 /// The name of a signal the search stops on (`SIGINT`, `SIGTERM`), else its number.
@@ -117,5 +127,8 @@ mod tests {
             Some(Instant::now() + Duration::from_secs(60)),
         );
         assert!(!later.is_set() && !Halt::never().is_set());
+        // A step of two minutes would end past the deadline; one of a second would not.
+        assert!(later.is_set_before(120.0) && !later.is_set_before(1.0));
+        assert!(!Halt::never().is_set_before(1e9));
     }
 }

@@ -603,8 +603,8 @@ fn the_budget_stops_a_rung_at_its_end_and_refuses_one_that_cannot_fit() {
 
     // A trial of 150 ms at its first rung (1/9 of its budget), 400 ms of budget: its
     // promotion to 1/3 would take about 450 ms, so it is not started; the trial is pruned
-    // at the rung it finished, and no new trial starts with less time left than a first
-    // rung took.
+    // at the rung it finished. New trials start while their first rung fits, and are
+    // refused (failed, never trained) once it does not.
     let mut study = in_memory_study(&scoring);
     let settings = SearchSettings {
         trials: None,
@@ -630,8 +630,16 @@ fn the_budget_stops_a_rung_at_its_end_and_refuses_one_that_cannot_fit() {
     let why = trials[0].attrs["stopped"].as_str().unwrap();
     assert!(why.starts_with("stopped: rung 1 would take about"), "{why}");
     assert!(trials.iter().all(|t| t.state != TrialState::Running));
-    assert_eq!(summary.rungs[0].segments, trials.len());
-    assert!(summary.rungs[0].seconds >= 0.15 * trials.len() as f64);
+    let trained = trials.iter().filter(|t| !t.intermediate.is_empty()).count();
+    assert_eq!(summary.rungs[0].segments, trained);
+    assert!(summary.rungs[0].seconds >= 0.15 * trained as f64);
+    for t in trials.iter().filter(|t| t.state == TrialState::Fail) {
+        let reason = t.fail_reason.as_deref().unwrap_or_default();
+        assert!(
+            reason.starts_with("not started: rung 0 would take"),
+            "{reason}"
+        );
+    }
 }
 
 #[test]
@@ -669,6 +677,15 @@ fn a_budgeted_search_of_uneven_trials_ends_within_its_budget() {
         );
         assert!(t.intermediate.is_empty());
     }
+    let not_started = trials
+        .iter()
+        .filter(|t| {
+            t.fail_reason
+                .as_deref()
+                .is_some_and(|r| r.starts_with("not started"))
+        })
+        .count();
+    assert_eq!(summary.not_started, not_started);
     assert!(trials.iter().all(|t| t.state != TrialState::Running));
 }
 

@@ -315,6 +315,9 @@ impl BurnTrialRun {
             halt,
         )?;
         let train_s = start.elapsed().as_secs_f64();
+        if halt.is_set_before(eval_seconds(train_s, stats.images, data.validation.len())) {
+            return Err(TrainError::Halted);
+        }
         let start = Instant::now();
         let eval = self
             .trainer
@@ -407,7 +410,11 @@ impl BurnTrialRun {
             let stats =
                 trainer.train_reporting(kept, count, seed, epoch, &mut after_epoch, halt)?;
             done += stats.images;
-            score.timings.train_s += start.elapsed().as_secs_f64();
+            let train_s = start.elapsed().as_secs_f64();
+            score.timings.train_s += train_s;
+            if halt.is_set_before(eval_seconds(train_s, stats.images, held.len())) {
+                return Err(TrainError::Halted);
+            }
             let start = Instant::now();
             let eval = trainer.evaluate(held, settings.eval_batch)?;
             score.timings.eval_s += start.elapsed().as_secs_f64();
@@ -424,6 +431,15 @@ impl BurnTrialRun {
         }
         Ok(score)
     }
+}
+
+/// About how long evaluating `evaluated` images takes after `trained` images trained in
+/// `train_s` seconds: a forward pass is about a third of a training step's work.
+fn eval_seconds(train_s: f64, trained: u64, evaluated: usize) -> f64 {
+    if trained == 0 {
+        return 0.0;
+    }
+    train_s / trained as f64 / 3.0 * evaluated as f64
 }
 
 /// Compute in GMACs of training `trained` images (three forward passes each: forward and

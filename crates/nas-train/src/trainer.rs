@@ -137,7 +137,8 @@ impl CandidateTrainer {
 
     /// [`CandidateTrainer::train`], calling `after_epoch` with the images trained on so far
     /// in this call after each (possibly cut short) epoch, and stopping with
-    /// [`TrainError::Halted`] before the first batch after `halt` is set.
+    /// [`TrainError::Halted`] before the first batch after `halt` is set, or before a batch
+    /// that would end past its deadline at the measured time per step.
     pub fn train_reporting(
         &mut self,
         data: &DeviceImages,
@@ -151,13 +152,23 @@ impl CandidateTrainer {
         let mut window: Option<Tensor<1>> = None;
         let mut window_steps = 0u64;
         let mut loss_sum = 0.0f64;
+        // Seconds per step, smoothed (on an asynchronous device, the time to queue it
+        // between the syncs of the loss reads).
+        let mut step_s = 0.0f64;
         while self.images - start_images < count && !data.is_empty() {
             for (images, labels) in data.shuffled_batches(self.batch_size, seed, *epoch) {
-                if halt.is_set() {
+                if halt.is_set_before(step_s) {
                     return Err(TrainError::Halted);
                 }
                 let n = labels.dims()[0] as u64;
+                let clock = std::time::Instant::now();
                 let loss = self.step(images, labels);
+                let seconds = clock.elapsed().as_secs_f64();
+                step_s = if step_s == 0.0 {
+                    seconds
+                } else {
+                    0.8 * step_s + 0.2 * seconds
+                };
                 window = Some(window.map_or(loss.clone(), |w| w + loss));
                 window_steps += 1;
                 self.images += n;
