@@ -602,7 +602,7 @@ fn the_budget_stops_a_rung_at_its_end_and_refuses_one_that_cannot_fit() {
     assert_eq!(trials[1].params, trials[0].params);
 
     // A trial of 150 ms at its first rung (1/9 of its budget), 400 ms of budget: its
-    // promotion to 1/3 would take about 450 ms, so it is not started; the trial is pruned
+    // promotion to 1/3 would take about 450 ms (560 ms with the margin for a rung not measured yet), so it is not started; the trial is pruned
     // at the rung it finished. New trials start while their first rung fits, and are
     // refused (failed, never trained) once it does not.
     let mut study = in_memory_study(&scoring);
