@@ -21,6 +21,25 @@ pub enum SpecError {
         /// What is wrong with it.
         reason: String,
     },
+    /// A size or count beyond what nas builds (see [`crate::MAX_SIZE`], [`crate::MAX_BLOCKS`]).
+    #[error("{part}: {value} is more than the largest allowed, {max}")]
+    TooLarge {
+        /// Which part (`stage 2 width`, `stages`: the number of blocks, …).
+        part: String,
+        /// The value given.
+        value: u64,
+        /// The largest value allowed.
+        max: u64,
+    },
+    /// A network whose parameter or MAC count does not fit in 64 bits.
+    #[error(
+        "the network's {what} overflow a 64-bit count; use smaller widths, kernels, \
+         expansions or input resolution"
+    )]
+    Overflow {
+        /// `parameters` or `MACs per image`.
+        what: &'static str,
+    },
     /// A strided layer would see a feature map smaller than its stride.
     #[error(
         "{part}: stride {stride} on a {height}×{width} feature map; the input resolution is \

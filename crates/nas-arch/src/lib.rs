@@ -26,4 +26,5 @@ pub use presets::{preset, PRESET_NAMES};
 pub use spaces::{builtin_space, BuiltinSpace, SpaceSource, BUILTIN_SPACES, DEFAULT_SPACE};
 pub use spec::{
     Activation, ArchSpec, BlockSpec, HeadSpec, InputSpec, StageSpec, StemSpec, ARCH_SPEC_VERSION,
+    MAX_BLOCKS, MAX_SIZE,
 };

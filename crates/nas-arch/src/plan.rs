@@ -29,7 +29,7 @@ impl Resolution {
     }
 
     fn pixels(self) -> u64 {
-        (self.height * self.width) as u64
+        (self.height as u64).saturating_mul(self.width as u64)
     }
 }
 
@@ -268,9 +268,15 @@ pub struct Layer {
 }
 
 impl Layer {
+    // The counts saturate at u64::MAX (which `ArchSpec::validate` refuses) rather than
+    // overflow.
+
     fn conv(name: String, conv: Conv, output: Resolution) -> Layer {
-        let per_output = (conv.kernel * conv.kernel * conv.in_channels / conv.groups) as u64;
-        let weights = per_output * conv.out_channels as u64;
+        let kernel = conv.kernel as u64;
+        let per_output = kernel
+            .saturating_mul(kernel)
+            .saturating_mul((conv.in_channels / conv.groups.max(1)) as u64);
+        let weights = per_output.saturating_mul(conv.out_channels as u64);
         let bias = if conv.bias {
             conv.out_channels as u64
         } else {
@@ -279,8 +285,8 @@ impl Layer {
         Layer {
             name,
             kind: LayerKind::Conv(conv),
-            params: weights + bias,
-            macs: weights * output.pixels(),
+            params: weights.saturating_add(bias),
+            macs: weights.saturating_mul(output.pixels()),
         }
     }
 
@@ -288,17 +294,17 @@ impl Layer {
         Layer {
             name,
             kind: LayerKind::BatchNorm { channels },
-            params: 2 * channels as u64,
+            params: (channels as u64).saturating_mul(2),
             macs: 0,
         }
     }
 
     fn linear(name: String, inputs: usize, outputs: usize) -> Layer {
-        let weights = (inputs * outputs) as u64;
+        let weights = (inputs as u64).saturating_mul(outputs as u64);
         Layer {
             name,
             kind: LayerKind::Linear { inputs, outputs },
-            params: weights + outputs as u64,
+            params: weights.saturating_add(outputs as u64),
             macs: weights,
         }
     }
@@ -397,14 +403,20 @@ impl Plan {
         layers
     }
 
-    /// Trainable parameters of the whole network.
+    /// Trainable parameters of the whole network (`u64::MAX` if the count overflows, which a
+    /// validated spec's does not).
     pub fn params(&self) -> u64 {
-        self.layers().iter().map(|l| l.params).sum()
+        self.layers()
+            .iter()
+            .fold(0, |sum: u64, l| sum.saturating_add(l.params))
     }
 
-    /// Multiply-accumulates for one image.
+    /// Multiply-accumulates for one image (`u64::MAX` if the count overflows, which a
+    /// validated spec's does not).
     pub fn macs(&self) -> u64 {
-        self.layers().iter().map(|l| l.macs).sum()
+        self.layers()
+            .iter()
+            .fold(0, |sum: u64, l| sum.saturating_add(l.macs))
     }
 }
 

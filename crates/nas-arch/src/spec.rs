@@ -9,6 +9,13 @@ use crate::error::SpecError;
 /// The version of the [`ArchSpec`] format that this crate writes and reads.
 pub const ARCH_SPEC_VERSION: u32 = 1;
 
+/// The largest value of any size in a spec: channels, image height and width, widths,
+/// kernels, strides, expansions, reductions, number of classes.
+pub const MAX_SIZE: usize = 1 << 16;
+
+/// The most blocks a spec may have, all stages together (the sum of the depths).
+pub const MAX_BLOCKS: usize = 1024;
+
 /// One candidate network, independent of any deep-learning framework: what `nas-model` builds,
 /// what the search scores and what reports export.
 ///
@@ -174,7 +181,9 @@ pub struct HeadSpec {
 impl ArchSpec {
     /// Checks everything a network needs to be built: positive sizes, odd kernels, a version
     /// this crate reads, a dropout in `[0, 1)`, and a resolution large enough for every
-    /// stride. The error names the offending part (`stage 3 block 1`, `head.dropout`, …).
+    /// stride; sizes at most [`MAX_SIZE`], at most [`MAX_BLOCKS`] blocks, and parameter and
+    /// MAC counts that fit in a `u64`. The error names the offending part (`stage 3 block 1`,
+    /// `head.dropout`, …).
     pub fn validate(&self) -> Result<(), SpecError> {
         if self.version != ARCH_SPEC_VERSION {
             return Err(SpecError::Version {
@@ -187,12 +196,12 @@ impl ArchSpec {
             height,
             width,
         } = self.input;
-        positive("input.channels", channels)?;
-        positive("input.height", height)?;
-        positive("input.width", width)?;
-        positive("num_classes", self.num_classes)?;
-        positive("stem.width", self.stem.width)?;
-        positive("stem.stride", self.stem.stride)?;
+        size("input.channels", channels)?;
+        size("input.height", height)?;
+        size("input.width", width)?;
+        size("num_classes", self.num_classes)?;
+        size("stem.width", self.stem.width)?;
+        size("stem.stride", self.stem.stride)?;
         odd_kernel("stem.kernel", self.stem.kernel)?;
         if self.stages.is_empty() {
             return Err(SpecError::Invalid {
@@ -203,8 +212,17 @@ impl ArchSpec {
         for (i, stage) in self.stages.iter().enumerate() {
             stage.validate(&format!("stage {}", i + 1))?;
         }
+        // Each depth is at most MAX_SIZE, so the sum cannot overflow.
+        let blocks: usize = self.stages.iter().map(|s| s.depth).sum();
+        if blocks > MAX_BLOCKS {
+            return Err(SpecError::TooLarge {
+                part: "stages: blocks (the sum of the depths)".into(),
+                value: blocks as u64,
+                max: MAX_BLOCKS as u64,
+            });
+        }
         if let Some(w) = self.head.conv_width {
-            positive("head.conv_width", w)?;
+            size("head.conv_width", w)?;
         }
         let p = self.head.dropout;
         if !(0.0..1.0).contains(&p) {
@@ -213,7 +231,17 @@ impl ArchSpec {
                 reason: format!("{p} is not in [0, 1)"),
             });
         }
-        crate::plan::Plan::of_unchecked(self).map(|_| ())
+        let plan = crate::plan::Plan::of_unchecked(self)?;
+        // The counts saturate at u64::MAX.
+        if plan.params() == u64::MAX {
+            return Err(SpecError::Overflow { what: "parameters" });
+        }
+        if plan.macs() == u64::MAX {
+            return Err(SpecError::Overflow {
+                what: "MACs per image",
+            });
+        }
+        Ok(())
     }
 
     /// A one-line summary for tables and reports:
@@ -282,21 +310,21 @@ impl StageSpec {
     }
 
     fn validate(&self, part: &str) -> Result<(), SpecError> {
-        positive(&format!("{part} depth"), self.depth)?;
-        positive(&format!("{part} width"), self.width)?;
-        positive(&format!("{part} stride"), self.stride)?;
+        size(&format!("{part} depth"), self.depth)?;
+        size(&format!("{part} width"), self.width)?;
+        size(&format!("{part} stride"), self.stride)?;
         odd_kernel(&format!("{part} kernel"), self.block.kernel())?;
         match self.block {
             BlockSpec::Vanilla { .. } => Ok(()),
             BlockSpec::Bottleneck { reduction, .. } => {
-                positive(&format!("{part} reduction"), reduction)
+                size(&format!("{part} reduction"), reduction)
             }
             BlockSpec::InvertedResidual {
                 expansion,
                 se_ratio,
                 ..
             } => {
-                positive(&format!("{part} expansion"), expansion)?;
+                size(&format!("{part} expansion"), expansion)?;
                 match se_ratio {
                     Some(r) if !(r > 0.0 && r <= 1.0) => Err(SpecError::Invalid {
                         part: format!("{part} se_ratio"),
@@ -319,6 +347,20 @@ fn positive(part: &str, value: usize) -> Result<(), SpecError> {
     Ok(())
 }
 
+/// A size: at least 1 and at most [`MAX_SIZE`].
+fn size(part: &str, value: usize) -> Result<(), SpecError> {
+    positive(part, value)?;
+    if value > MAX_SIZE {
+        return Err(SpecError::TooLarge {
+            part: part.into(),
+            value: value as u64,
+            max: MAX_SIZE as u64,
+        });
+    }
+    Ok(())
+}
+
+/// An odd kernel size, at most [`MAX_SIZE`].
 fn odd_kernel(part: &str, kernel: usize) -> Result<(), SpecError> {
     if kernel & 1 == 0 {
         return Err(SpecError::Invalid {
@@ -328,5 +370,110 @@ fn odd_kernel(part: &str, kernel: usize) -> Result<(), SpecError> {
             ),
         });
     }
-    Ok(())
+    size(part, kernel)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Plan;
+
+    /// The `tiny` preset as JSON with another stem, first-stage depth and width.
+    fn tiny_with(stem: &str, depth: &str, width: &str) -> String {
+        format!(
+            r#"{{"version":1,"input":{{"channels":1,"height":28,"width":28}},
+            "stem":{stem},
+            "stages":[{{"block":{{"type":"vanilla","kernel":3}},"depth":{depth},"width":{width},"stride":2}},
+            {{"block":{{"type":"inverted_residual","kernel":3,"expansion":3,"activation":"relu6","se_ratio":null}},"depth":1,"width":16,"stride":1}}],
+            "head":{{"conv_width":null,"dropout":0.0}},"num_classes":10}}"#
+        )
+    }
+
+    const STEM: &str = r#"{"width":8,"kernel":3,"stride":1}"#;
+
+    /// What `nas predict` and `nas export` do with an arch.json (minus the file).
+    fn check(json: &str) -> Result<Plan, SpecError> {
+        let spec: ArchSpec = serde_json::from_str(json).expect("well-formed JSON");
+        Plan::of(&spec)
+    }
+
+    #[test]
+    fn fuzz_a_huge_kernel_is_refused_not_an_overflow() {
+        // Issue 18, fuzz target arch_json (hand-made input): a 2³² + 1 kernel overflowed
+        // the parameter count (a panic in `Layer::conv`).
+        let json = tiny_with(r#"{"width":8,"kernel":4294967297,"stride":1}"#, "1", "16");
+        let err = check(&json).unwrap_err();
+        assert!(matches!(err, SpecError::TooLarge { .. }), "{err}");
+        assert_eq!(
+            err.to_string(),
+            "stem.kernel: 4294967297 is more than the largest allowed, 65536"
+        );
+    }
+
+    #[test]
+    fn fuzz_a_huge_depth_is_refused_before_any_block_is_planned() {
+        // A depth of 10¹² made `Plan::of` push blocks until it ran out of time or memory.
+        let err = check(&tiny_with(STEM, "1000000000000", "16")).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "stage 1 depth: 1000000000000 is more than the largest allowed, 65536"
+        );
+        let err = check(&tiny_with(STEM, "1024", "16")).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "stages: blocks (the sum of the depths): 1025 is more than the largest allowed, 1024"
+        );
+    }
+
+    #[test]
+    fn fuzz_huge_widths_are_refused_not_an_overflow() {
+        // Widths of 2⁴⁰ overflowed the MAC count (a panic in `Layer::conv`).
+        let json = tiny_with(
+            r#"{"width":1099511627776,"kernel":3,"stride":1}"#,
+            "1",
+            "1099511627776",
+        );
+        let err = check(&json).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "stem.width: 1099511627776 is more than the largest allowed, 65536"
+        );
+    }
+
+    #[test]
+    fn counts_that_overflow_64_bits_are_refused() {
+        // Every size within MAX_SIZE, but two convolutions of 65535² × 65536 × 65536
+        // weights (each just under 2⁶⁴).
+        let json = r#"{"version":1,"input":{"channels":65536,"height":1,"width":1},
+            "stem":{"width":65536,"kernel":65535,"stride":1},
+            "stages":[{"block":{"type":"vanilla","kernel":65535},"depth":1,"width":65536,"stride":1}],
+            "head":{"conv_width":null,"dropout":0.0},"num_classes":1}"#;
+        let err = check(json).unwrap_err();
+        assert!(
+            matches!(err, SpecError::Overflow { what: "parameters" }),
+            "{err}"
+        );
+        // One of them on a 65536×65536 input: 2⁶⁴ − 2⁴⁹ + 2³² weights, MACs beyond 2⁶⁴.
+        let json = r#"{"version":1,"input":{"channels":65536,"height":65536,"width":65536},
+            "stem":{"width":65536,"kernel":65535,"stride":1},
+            "stages":[{"block":{"type":"vanilla","kernel":1},"depth":1,"width":1,"stride":1}],
+            "head":{"conv_width":null,"dropout":0.0},"num_classes":1}"#;
+        let err = check(json).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                SpecError::Overflow {
+                    what: "MACs per image"
+                }
+            ),
+            "{err}"
+        );
+        // Large but countable: the counts are exact.
+        let json = r#"{"version":1,"input":{"channels":65536,"height":1,"width":1},
+            "stem":{"width":65536,"kernel":1,"stride":1},
+            "stages":[{"block":{"type":"vanilla","kernel":1},"depth":1,"width":1,"stride":1}],
+            "head":{"conv_width":null,"dropout":0.0},"num_classes":1}"#;
+        let plan = check(json).unwrap();
+        assert_eq!(plan.params(), (1 << 32) + 2 * (1 << 16) + (1 << 16) + 2 + 2);
+    }
 }

@@ -365,6 +365,11 @@ pub fn run(cli: SearchArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&study_dir)
         .with_context(|| format!("creating {}", study_dir.display()))?;
     init_log(&study_dir.join("search.log"))?;
+    // Named in errors of the storage (a full or read-only disk, a lost server).
+    let storage_name = match &cli.storage {
+        Some(url) => nas_core::study::redact_url(url),
+        None => study_dir.join("study.db").display().to_string(),
+    };
     let storage = match shared {
         Some(storage) => storage,
         None => open_named_storage(&format!(
@@ -374,7 +379,8 @@ pub fn run(cli: SearchArgs) -> anyhow::Result<()> {
     };
     let param_names: Vec<String> = space.params().iter().map(|p| p.name.clone()).collect();
     let directions = scoring.directions();
-    let mut study = Study::open(storage, &cli.study, &directions, space, sampler_box)?;
+    let mut study = Study::open(storage, &cli.study, &directions, space, sampler_box)
+        .with_context(|| format!("opening study `{}` in {storage_name}", cli.study))?;
     recorded.write(&study_dir.join("config.toml"))?;
     let config = serde_json::to_value(&recorded).context("the study's settings")?;
     study.set_attr(CONFIG_ATTR, &config)?;
@@ -414,17 +420,35 @@ pub fn run(cli: SearchArgs) -> anyhow::Result<()> {
         .interruptible(interrupt)
         .run(Arc::new(runner), &mut bars);
     bars.finish();
-    let trials = study.trials()?;
-    write_results(&study_dir, &trials, &directions, &value_names, &param_names)?;
-    write_report(
-        &study_dir,
-        &cli.study,
-        &trials,
-        &directions,
-        &value_names,
-        study.space(),
-    )?;
-    let summary = outcome?;
+    // The results are written even when the search failed; its own error comes first.
+    let written = study
+        .trials()
+        .map_err(anyhow::Error::from)
+        .and_then(|trials| {
+            write_results(&study_dir, &trials, &directions, &value_names, &param_names)?;
+            write_report(
+                &study_dir,
+                &cli.study,
+                &trials,
+                &directions,
+                &value_names,
+                study.space(),
+            )?;
+            Ok(trials)
+        });
+    let summary = match outcome {
+        Ok(summary) => summary,
+        Err(e) => {
+            if let Err(also) = &written {
+                eprintln!("nas: the results could not be written either: {also:#}");
+            }
+            return Err(anyhow::Error::from(e).context(format!(
+                "the search stopped (study `{}` in {storage_name}; every trial told before is kept)",
+                cli.study
+            )));
+        }
+    };
+    let trials = written?;
     print_summary(
         &trials,
         &value_names,

@@ -722,3 +722,71 @@ fn a_warm_start_reads_the_earlier_study_and_is_refused_for_random_search() {
         "{stderr}"
     );
 }
+
+/// A small tmpfs, unmounted when dropped.
+struct SmallDisk(std::path::PathBuf);
+
+impl SmallDisk {
+    /// A `size` tmpfs at `dir`, or `None` (after a skip line) where mounting is not allowed.
+    fn mount(dir: &Path, size: &str) -> Option<SmallDisk> {
+        std::fs::create_dir_all(dir).unwrap();
+        let ok = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir)
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            eprintln!("skipped: cannot mount a tmpfs here (needs root)");
+            return None;
+        }
+        Some(SmallDisk(dir.to_path_buf()))
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn a_full_disk_stops_the_search_with_the_file_named_and_keeps_what_was_told() {
+    let (dir, data) = data_dir();
+    let results = dir.path().join("full");
+    let Some(_disk) = SmallDisk::mount(&results, "320k") else {
+        return;
+    };
+    let out = search_command(
+        Path::new(LIGHTWEIGHT),
+        &data,
+        &results,
+        "full",
+        &["--backend", "flex", "--scheduler", "none", "--trials", "40", "--max-epochs", "1"],
+    )
+    .output()
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "the search went on with a full disk: {stderr}");
+    assert!(
+        stderr.contains("disk is full") || stderr.contains("No space left on device"),
+        "{stderr}"
+    );
+    assert!(stderr.contains(&results.display().to_string()), "names the file: {stderr}");
+    // What the study recorded stays readable and whole: every complete trial has its values.
+    let copy = dir.path().join("copy.db");
+    let db = results.join("full").join("study.db");
+    std::fs::copy(&db, &copy).unwrap();
+    for suffix in ["-wal", "-shm"] {
+        let from = db.with_file_name(format!("study.db{suffix}"));
+        if from.exists() {
+            std::fs::copy(&from, dir.path().join(format!("copy.db{suffix}"))).unwrap();
+        }
+    }
+    let mut storage = nas_core::study::open_storage(copy.to_str().unwrap()).unwrap();
+    let info = storage.find_study("full").unwrap().unwrap();
+    let trials = storage.trials(info.id, None).unwrap();
+    for t in trials.iter().filter(|t| t.state == nas_core::study::TrialState::Complete) {
+        assert!(t.values.is_some() && !t.intermediate.is_empty(), "{t:?}");
+    }
+}

@@ -70,6 +70,12 @@ impl CifarKind {
 /// Fails when the size is not a whole number of records or a label is out of range.
 pub fn read_cifar_file(path: &Path, kind: CifarKind) -> Result<Dataset, DataError> {
     let bytes = std::fs::read(path).map_err(|e| DataError::io(path, e))?;
+    parse_cifar(path, &bytes, kind)
+}
+
+/// Parses the contents of one CIFAR binary file already in memory; `path` names the source
+/// in errors. Fails as [`read_cifar_file`] does.
+pub fn parse_cifar(path: &Path, bytes: &[u8], kind: CifarKind) -> Result<Dataset, DataError> {
     let record = kind.record_len();
     if bytes.is_empty() || bytes.len() % record != 0 {
         return Err(DataError::PartialRecord {

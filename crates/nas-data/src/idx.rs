@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use crate::file::{read_maybe_gzip, write_file, Compression};
+use crate::file::{maybe_gunzip, write_file, Compression};
 use crate::{DataError, Dataset, ImageShape};
 
 /// Magic number of an IDX file of u8 images: 3 dimensions (count, rows, columns).
@@ -28,7 +28,14 @@ pub struct IdxImages {
 
 /// Reads an IDX images file (magic `0x00000803`), gzip or raw.
 pub fn read_idx_images(path: &Path) -> Result<IdxImages, DataError> {
-    let (mut bytes, gzip) = read_maybe_gzip(path)?;
+    let bytes = std::fs::read(path).map_err(|e| DataError::io(path, e))?;
+    parse_idx_images(path, bytes)
+}
+
+/// Parses the contents of an IDX images file (magic `0x00000803`), gzip or raw, already in
+/// memory; `path` names the source in errors.
+pub fn parse_idx_images(path: &Path, bytes: Vec<u8>) -> Result<IdxImages, DataError> {
+    let (mut bytes, gzip) = maybe_gunzip(path, bytes)?;
     let dims = read_header(path, &bytes, IDX_IMAGES_MAGIC, "u8 images, 3 dimensions")?;
     let (count, height, width) = (dims[0], dims[1], dims[2]);
     if height == 0 || width == 0 {
@@ -51,7 +58,14 @@ pub fn read_idx_images(path: &Path) -> Result<IdxImages, DataError> {
 
 /// Reads an IDX labels file (magic `0x00000801`), gzip or raw.
 pub fn read_idx_labels(path: &Path) -> Result<Vec<u8>, DataError> {
-    let (mut bytes, gzip) = read_maybe_gzip(path)?;
+    let bytes = std::fs::read(path).map_err(|e| DataError::io(path, e))?;
+    parse_idx_labels(path, bytes)
+}
+
+/// Parses the contents of an IDX labels file (magic `0x00000801`), gzip or raw, already in
+/// memory; `path` names the source in errors.
+pub fn parse_idx_labels(path: &Path, bytes: Vec<u8>) -> Result<Vec<u8>, DataError> {
+    let (mut bytes, gzip) = maybe_gunzip(path, bytes)?;
     let count = read_header(path, &bytes, IDX_LABELS_MAGIC, "u8 labels, 1 dimension")?[0];
     let what = format!("{count} labels after the 8-byte header");
     check_body_size(path, &bytes, 8, count, what, gzip)?;
@@ -68,6 +82,32 @@ pub fn load_idx(
 ) -> Result<Dataset, DataError> {
     let images = read_idx_images(images_path)?;
     let labels = read_idx_labels(labels_path)?;
+    idx_dataset(images_path, images, labels_path, labels, num_classes)
+}
+
+/// A 1-channel dataset from the contents of an IDX images file and an IDX labels file
+/// already in memory, each gzip or raw; the paths name them in errors. Fails as
+/// [`load_idx`] does.
+pub fn parse_idx(
+    images_path: &Path,
+    images: Vec<u8>,
+    labels_path: &Path,
+    labels: Vec<u8>,
+    num_classes: usize,
+) -> Result<Dataset, DataError> {
+    let images = parse_idx_images(images_path, images)?;
+    let labels = parse_idx_labels(labels_path, labels)?;
+    idx_dataset(images_path, images, labels_path, labels, num_classes)
+}
+
+/// The dataset of parsed images and labels, after checking they agree.
+fn idx_dataset(
+    images_path: &Path,
+    images: IdxImages,
+    labels_path: &Path,
+    labels: Vec<u8>,
+    num_classes: usize,
+) -> Result<Dataset, DataError> {
     if images.count != labels.len() {
         return Err(DataError::CountMismatch {
             images_path: images_path.to_path_buf(),

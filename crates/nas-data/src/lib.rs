@@ -23,7 +23,7 @@ mod synthetic;
 
 pub use augment::{random_crop, random_horizontal_flip, Augmentation};
 pub use cifar::{
-    load_cifar10, load_cifar100, read_cifar_file, CifarKind, CIFAR100_META_FILE,
+    load_cifar10, load_cifar100, parse_cifar, read_cifar_file, CifarKind, CIFAR100_META_FILE,
     CIFAR100_TEST_FILE, CIFAR100_TRAIN_FILE, CIFAR10_META_FILE, CIFAR10_TEST_FILE,
     CIFAR10_TRAIN_FILES, CIFAR_SHAPE,
 };
@@ -39,8 +39,8 @@ pub use folder_dataset::{
     DEFAULT_MAX_IMAGE_SIZE, DEFAULT_TEST_FRACTION, MAX_IMAGE_SIZE, MIN_IMAGE_SIZE, POOL_SPLIT_SEED,
 };
 pub use idx::{
-    load_idx, read_idx_images, read_idx_labels, write_idx, write_idx_images, write_idx_labels,
-    IdxImages, IDX_IMAGES_MAGIC, IDX_LABELS_MAGIC,
+    load_idx, parse_idx, parse_idx_images, parse_idx_labels, read_idx_images, read_idx_labels,
+    write_idx, write_idx_images, write_idx_labels, IdxImages, IDX_IMAGES_MAGIC, IDX_LABELS_MAGIC,
 };
 pub use named::{load_named, NamedDataset, FASHION_MNIST_CLASSES, FASHION_MNIST_DIR, MNIST_FILES};
 pub use source::{DataSource, LoadedData, SourceOptions};

@@ -108,16 +108,43 @@ impl ExportedArch {
             path: path.clone(),
             source,
         })?;
-        let arch: ExportedArch = serde_json::from_str(&text).map_err(|e| ExportError::Json {
-            path: path.clone(),
+        ExportedArch::parse(&text, &path)
+    }
+
+    /// Parses and checks the text of an `arch.json` (`path` names it in errors): a valid
+    /// architecture, and a preprocessing for its input (size, one mean and one std per
+    /// channel).
+    pub fn parse(text: &str, path: &Path) -> Result<ExportedArch, ExportError> {
+        let arch: ExportedArch = serde_json::from_str(text).map_err(|e| ExportError::Json {
+            path: path.to_owned(),
             line: e.line(),
             column: e.column(),
             message: e.to_string(),
         })?;
-        arch.arch
-            .validate()
-            .map_err(|source| ExportError::Spec { path, source })?;
-        Ok(arch)
+        arch.arch.validate().map_err(|source| ExportError::Spec {
+            path: path.to_owned(),
+            source,
+        })?;
+        let (input, p) = (arch.arch.input, &arch.preprocessing);
+        let mismatch = |field, found: usize, expected: usize, what: &str| {
+            (found != expected).then(|| ExportError::Preprocessing {
+                path: path.to_owned(),
+                field,
+                found: format!("{found}{what}"),
+                expected: format!("{expected}{what}"),
+            })
+        };
+        let channels = " value(s), one per channel";
+        let checks = [
+            mismatch("height", p.height, input.height, " px"),
+            mismatch("width", p.width, input.width, " px"),
+            mismatch("mean", p.mean.len(), input.channels, channels),
+            mismatch("std", p.std.len(), input.channels, channels),
+        ];
+        match checks.into_iter().flatten().next() {
+            Some(err) => Err(err),
+            None => Ok(arch),
+        }
     }
 }
 
@@ -255,4 +282,53 @@ pub fn model_card(name: &str, arch: &ExportedArch, metrics: &Metrics, summary: &
         onnx = ONNX_FILE,
         metrics_file = METRICS_FILE,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An arch.json for 3×4×4 images with `preprocessing` written in.
+    fn arch_json(preprocessing: &str) -> String {
+        format!(
+            r#"{{"format":"nas-export/1","study":"s","trial":0,
+            "arch":{{"version":1,"input":{{"channels":3,"height":4,"width":4}},
+              "stem":{{"width":4,"kernel":3,"stride":1}},
+              "stages":[{{"block":{{"type":"vanilla","kernel":3}},"depth":1,"width":4,"stride":2}}],
+              "head":{{"conv_width":null,"dropout":0.0}},"num_classes":2}},
+            "preprocessing":{{"channel_order":"RGB","layout":"NCHW","resize":"bilinear",
+              "scale":0.00392156862745098,"class_names":[],{preprocessing}}}}}"#
+        )
+    }
+
+    #[test]
+    fn fuzz_a_preprocessing_that_does_not_fit_the_input_is_refused() {
+        // Issue 18 (found reviewing what `nas predict` does after the arch_json fuzz target's
+        // parse): it indexes `std` by channel, so an arch.json with fewer std values than
+        // mean values made it panic; a preprocessing size of 4e9 px made it allocate that.
+        let path = Path::new("model/arch.json");
+        let good = r#""height":4,"width":4,"mean":[0.5,0.5,0.5],"std":[0.2,0.2,0.2]"#;
+        let arch = ExportedArch::parse(&arch_json(good), path).unwrap();
+        assert_eq!(arch.preprocessing.channels(), 3);
+        let short_std = r#""height":4,"width":4,"mean":[0.5,0.5,0.5],"std":[0.2]"#;
+        let err = ExportedArch::parse(&arch_json(short_std), path).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "model/arch.json: preprocessing.std is 1 value(s), one per channel, but the \
+             architecture's input needs 3 value(s), one per channel"
+        );
+        let no_mean = r#""height":4,"width":4,"mean":[],"std":[]"#;
+        let err = ExportedArch::parse(&arch_json(no_mean), path).unwrap_err();
+        assert!(
+            err.to_string().contains("preprocessing.mean is 0 value(s)"),
+            "{err}"
+        );
+        let huge = r#""height":4000000000,"width":4,"mean":[0.5,0.5,0.5],"std":[0.2,0.2,0.2]"#;
+        let err = ExportedArch::parse(&arch_json(huge), path).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "model/arch.json: preprocessing.height is 4000000000 px, but the architecture's \
+             input needs 4 px"
+        );
+    }
 }

@@ -33,6 +33,20 @@ pub enum ExportError {
         /// Why.
         source: nas_arch::SpecError,
     },
+    /// An exported model's preprocessing that does not fit its architecture's input.
+    #[error(
+        "{path}: preprocessing.{field} is {found}, but the architecture's input needs {expected}"
+    )]
+    Preprocessing {
+        /// The file.
+        path: PathBuf,
+        /// `height`, `width`, `mean` or `std`.
+        field: &'static str,
+        /// What the file says (a size, or the number of values).
+        found: String,
+        /// What the architecture's input needs.
+        expected: String,
+    },
     /// The weights could not be written as safetensors.
     #[error("safetensors: {0}")]
     Safetensors(String),

@@ -74,13 +74,18 @@ pub struct FidelityLadder {
 }
 
 impl FidelityLadder {
-    /// Validates: at least one rung; budget_share strictly increasing, the last one 1;
-    /// data_fraction and resolution non-decreasing (`None` counts as the largest); each share
-    /// in (0, 1]; resolutions positive; eta a finite number ≥ 2.
+    /// The most rungs a ladder may have (with η ≥ 2, rung 0 of a geometric ladder of 64
+    /// rungs already trains on less than 10⁻¹⁹ of the budget).
+    pub const MAX_RUNGS: usize = 64;
+
+    /// Validates: one to [`Self::MAX_RUNGS`] rungs; budget_share strictly increasing, the
+    /// last one 1; data_fraction and resolution non-decreasing (`None` counts as the
+    /// largest); each share in (0, 1]; resolutions positive; eta a finite number ≥ 2.
     pub fn new(rungs: Vec<Rung>, eta: f64) -> Result<Self, ScheduleError> {
         if !(eta.is_finite() && eta >= 2.0) {
             return Err(ScheduleError::Eta { eta });
         }
+        check_rung_count(rungs.len())?;
         let top = rungs.len().checked_sub(1).ok_or(ScheduleError::NoRungs)?;
         for (r, rung) in rungs.iter().enumerate() {
             check_rung(r, rung)?;
@@ -121,6 +126,8 @@ impl FidelityLadder {
                 return Err(ScheduleError::ResolutionRange { min, full });
             }
         }
+        // Before the rungs are allocated: `num_rungs` may come from a config file.
+        check_rung_count(num_rungs)?;
         let top = num_rungs.checked_sub(1).ok_or(ScheduleError::NoRungs)?;
         let rungs = (0..num_rungs)
             .map(|r| {
@@ -209,6 +216,17 @@ fn interpolate((min, full): (u32, u32), r: usize, top: usize) -> Option<u32> {
     Some((px.round() as u32).max(min))
 }
 
+/// At most [`FidelityLadder::MAX_RUNGS`] rungs.
+fn check_rung_count(rungs: usize) -> Result<(), ScheduleError> {
+    if rungs > FidelityLadder::MAX_RUNGS {
+        return Err(ScheduleError::TooManyRungs {
+            rungs,
+            max: FidelityLadder::MAX_RUNGS,
+        });
+    }
+    Ok(())
+}
+
 /// Checks a rung's own values.
 fn check_rung(r: usize, rung: &Rung) -> Result<(), ScheduleError> {
     let in_unit = |x: f64| x > 0.0 && x <= 1.0;
@@ -265,4 +283,24 @@ fn check_step(r: usize, before: &Rung, rung: &Rung) -> Result<(), ScheduleError>
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fuzz_a_huge_rung_count_is_refused_before_allocating() {
+        // Issue 18, fuzz target study_config (hand-made input): `rungs = 100000000000` in a
+        // study config made `geometric` allocate 2.4 TB of rungs.
+        let err = FidelityLadder::geometric(3, 100_000_000_000, true, Some((14, 28)));
+        assert_eq!(
+            err.unwrap_err().to_string(),
+            "a fidelity ladder of 100000000000 rungs: at most 64 are allowed"
+        );
+        let err = FidelityLadder::new(vec![Rung::at_budget(1.0); 65], 3.0).unwrap_err();
+        assert_eq!(err, ScheduleError::TooManyRungs { rungs: 65, max: 64 });
+        let ladder = FidelityLadder::geometric(2, 64, true, Some((8, 1024))).unwrap();
+        assert_eq!(ladder.len(), 64);
+    }
 }

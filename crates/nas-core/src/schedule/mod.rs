@@ -42,6 +42,14 @@ pub enum ScheduleError {
     /// A ladder without rungs.
     #[error("a fidelity ladder needs at least one rung")]
     NoRungs,
+    /// A ladder with more rungs than [`FidelityLadder::MAX_RUNGS`].
+    #[error("a fidelity ladder of {rungs} rungs: at most {max} are allowed")]
+    TooManyRungs {
+        /// The number of rungs asked for.
+        rungs: usize,
+        /// The most allowed.
+        max: usize,
+    },
     /// A share outside (0, 1].
     #[error("rung {rung}: {field} {value} is not in (0, 1]")]
     ShareOutOfRange {
