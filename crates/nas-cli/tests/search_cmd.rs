@@ -320,16 +320,7 @@ fn start_long_search(
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let log = results.join(study).join("search.log");
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while !std::fs::read_to_string(&log)
-        .unwrap_or_default()
-        .contains("trial started")
-    {
-        assert!(Instant::now() < deadline, "no trial started");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    std::thread::sleep(Duration::from_millis(800)); // into its training
+    common::wait_until_training(&results.join(study));
     (child, args)
 }
 
@@ -762,17 +753,32 @@ fn a_full_disk_stops_the_search_with_the_file_named_and_keeps_what_was_told() {
         &data,
         &results,
         "full",
-        &["--backend", "flex", "--scheduler", "none", "--trials", "40", "--max-epochs", "1"],
+        &[
+            "--backend",
+            "flex",
+            "--scheduler",
+            "none",
+            "--trials",
+            "40",
+            "--max-epochs",
+            "1",
+        ],
     )
     .output()
     .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "the search went on with a full disk: {stderr}");
+    assert!(
+        !out.status.success(),
+        "the search went on with a full disk: {stderr}"
+    );
     assert!(
         stderr.contains("disk is full") || stderr.contains("No space left on device"),
         "{stderr}"
     );
-    assert!(stderr.contains(&results.display().to_string()), "names the file: {stderr}");
+    assert!(
+        stderr.contains(&results.display().to_string()),
+        "names the file: {stderr}"
+    );
     // What the study recorded stays readable and whole: every complete trial has its values.
     let copy = dir.path().join("copy.db");
     let db = results.join("full").join("study.db");
@@ -786,7 +792,10 @@ fn a_full_disk_stops_the_search_with_the_file_named_and_keeps_what_was_told() {
     let mut storage = nas_core::study::open_storage(copy.to_str().unwrap()).unwrap();
     let info = storage.find_study("full").unwrap().unwrap();
     let trials = storage.trials(info.id, None).unwrap();
-    for t in trials.iter().filter(|t| t.state == nas_core::study::TrialState::Complete) {
+    for t in trials
+        .iter()
+        .filter(|t| t.state == nas_core::study::TrialState::Complete)
+    {
         assert!(t.values.is_some() && !t.intermediate.is_empty(), "{t:?}");
     }
 }

@@ -318,16 +318,7 @@ fn a_signal_to_nas_workers_reaches_its_workers_and_their_trials_are_queued_again
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let child = workers.spawn().unwrap();
-    let log = results.join("signalled").join("search.log");
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while !std::fs::read_to_string(&log)
-        .unwrap_or_default()
-        .contains("trial started")
-    {
-        assert!(Instant::now() < deadline, "no trial started");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    std::thread::sleep(Duration::from_millis(800));
+    common::wait_until_training(&results.join("signalled"));
     let sent = Instant::now();
     let killed = Command::new("kill")
         .args(["-INT", &child.id().to_string()])

@@ -92,3 +92,18 @@ pub fn unique_study(prefix: &str) -> String {
     let now = nas_core::study::unix_now();
     format!("{prefix}-{}-{}", std::process::id(), (now * 1e6) as u64)
 }
+
+/// Waits (up to 2 minutes) until the search of `study_dir` logs a trial start, then a little
+/// longer, so that the trial is inside its training.
+pub fn wait_until_training(study_dir: &Path) {
+    let log = study_dir.join("search.log");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while !std::fs::read_to_string(&log)
+        .unwrap_or_default()
+        .contains("trial started")
+    {
+        assert!(std::time::Instant::now() < deadline, "no trial started");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(800));
+}
