@@ -20,14 +20,22 @@ fn nas(args: &[&str]) -> Command {
     cmd
 }
 
-/// The JSON report of `study`, read from `storage` (default: its SQLite file in `results`).
+/// The JSON report of `study`, read from `storage` (default: its SQLite file in `results`),
+/// without `generated_at`: when a report was built (to the second) is the one field two
+/// reports of the same study may differ in.
 fn json_report(results: &Path, study: &str, storage: Option<&str>) -> serde_json::Value {
     let mut cmd = nas(&["report", study, "--format", "json", "--results"]);
     cmd.arg(results);
     if let Some(url) = storage {
         cmd.args(["--storage", url]);
     }
-    serde_json::from_str(&run_ok(cmd)).expect("the JSON report parses")
+    let mut report: serde_json::Value =
+        serde_json::from_str(&run_ok(cmd)).expect("the JSON report parses");
+    let built = report
+        .as_object_mut()
+        .and_then(|r| r.remove("generated_at"));
+    assert!(built.is_some(), "a report says when it was built");
+    report
 }
 
 #[test]
@@ -61,9 +69,11 @@ fn a_study_copied_to_postgres_reports_the_same_and_goes_on_with_its_own_settings
 
     let local = json_report(&here, &study, None);
     let shared = json_report(&elsewhere, &study, Some(&url));
-    assert_eq!(
-        local, shared,
-        "the same report from SQLite and from PostgreSQL"
+    let differences = json_differences(&local, &shared, "");
+    assert!(
+        differences.is_empty(),
+        "the same report from SQLite and from PostgreSQL; differing (SQLite / PostgreSQL):\n{}",
+        differences.join("\n")
     );
 
     let mut again = nas(&["copy-study", "--study", &study, "--to", &url, "--results"]);
@@ -99,6 +109,34 @@ fn a_study_copied_to_postgres_reports_the_same_and_goes_on_with_its_own_settings
     // The original two ran here, the third on the other machine, under the same settings.
     assert_eq!(trials[0].worker, trials[1].worker);
     assert_eq!(trials[2].intermediate.len(), trials[0].intermediate.len());
+}
+
+/// The paths at which `a` and `b` differ, each with both values, so that a failure names
+/// what differs rather than printing two whole reports.
+fn json_differences(a: &serde_json::Value, b: &serde_json::Value, path: &str) -> Vec<String> {
+    use serde_json::Value;
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => {
+            let keys: std::collections::BTreeSet<&String> = x.keys().chain(y.keys()).collect();
+            keys.into_iter()
+                .flat_map(|k| {
+                    let (va, vb) = (
+                        x.get(k).unwrap_or(&Value::Null),
+                        y.get(k).unwrap_or(&Value::Null),
+                    );
+                    json_differences(va, vb, &format!("{path}.{k}"))
+                })
+                .collect()
+        }
+        (Value::Array(x), Value::Array(y)) if x.len() == y.len() => x
+            .iter()
+            .zip(y)
+            .enumerate()
+            .flat_map(|(i, (va, vb))| json_differences(va, vb, &format!("{path}[{i}]")))
+            .collect(),
+        _ if a == b => Vec::new(),
+        _ => vec![format!("{path}: {a} / {b}")],
+    }
 }
 
 /// Runs `cmd`, which must fail; returns its stderr.
