@@ -18,7 +18,7 @@
 //!   a map below what it can take; at 28×28 and 32×32 the rule never fires for the default
 //!   spaces (4 halvings of 28 end at 2×2).
 
-use nas_core::space::{Config, ParamValue};
+use nas_space::{Config, ParamValue};
 
 use crate::error::SpecError;
 use crate::spec::{

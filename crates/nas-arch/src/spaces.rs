@@ -5,7 +5,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use nas_core::space::{SearchSpace, SpaceError};
+use nas_space::{SearchSpace, SpaceError};
 
 /// A search space compiled into the binary.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

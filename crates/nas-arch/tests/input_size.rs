@@ -6,7 +6,7 @@ use nas_arch::{
     MIN_STRIDED_OUTPUT,
 };
 use nas_core::sampler::{RandomSampler, SampleContext, Sampler};
-use nas_core::space::{Config, ParamValue, SearchSpace};
+use nas_space::{Config, ParamValue, SearchSpace};
 
 fn samples(space: &SearchSpace, n: u64, seed: u64) -> Vec<Config> {
     let mut sampler = RandomSampler::new(seed);

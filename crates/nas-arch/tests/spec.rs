@@ -7,7 +7,7 @@ use nas_arch::{
     SpecOptions, StageSpec, StemSpec, ARCH_SPEC_VERSION, PRESET_NAMES,
 };
 use nas_core::sampler::{RandomSampler, SampleContext, Sampler};
-use nas_core::space::{Config, ParamValue, SearchSpace};
+use nas_space::{Config, ParamValue, SearchSpace};
 
 fn one_stage(block: BlockSpec, depth: usize, width: usize, stride: usize, stem: usize) -> ArchSpec {
     ArchSpec {

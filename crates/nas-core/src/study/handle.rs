@@ -2,11 +2,11 @@
 
 use thiserror::Error;
 
-use super::storage::{Creation, Storage, StorageError, StudyInfo, TrialEnd, WorkerId};
-use super::trial::{Direction, Trial, TrialState};
 use crate::pareto::pareto_front_indices;
 use crate::sampler::{SampleContext, Sampler, SamplerError};
 use crate::space::{SearchSpace, SpaceError};
+use nas_store::{Creation, Storage, StorageError, StudyInfo, TrialEnd, WorkerId};
+use nas_store::{Direction, Trial, TrialState};
 
 /// Errors of study operations.
 #[derive(Debug, Error)]

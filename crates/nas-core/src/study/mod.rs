@@ -1,21 +1,10 @@
-//! Studies: a named set of trials over one search space, with their objective directions,
-//! kept in a [`Storage`]: an SQLite file by default, or a PostgreSQL database that many
-//! workers share ([`open_storage`] opens either from a URL).
+//! Studies: the [`Study`] handle that asks a sampler for configurations and records what
+//! became of them, over any [`Storage`] of `nas-store` (whose types are re-exported here).
 
-mod codec;
-mod copy;
 mod handle;
-mod postgres;
-mod schema;
-mod sqlite;
-mod storage;
-mod trial;
-mod url;
 
-pub use copy::copy_study;
 pub use handle::{best_of, Study, StudyError, SPACE_ATTR};
-pub use postgres::{redact_url, PostgresStorage};
-pub use sqlite::SqliteStorage;
-pub use storage::{Creation, Storage, StorageError, StudyInfo, TrialEnd, WorkerId};
-pub use trial::{unix_now, Direction, Trial, TrialState};
-pub use url::open_storage;
+pub use nas_store::{
+    copy_study, open_storage, redact_url, unix_now, Creation, Direction, PostgresStorage,
+    SqliteStorage, Storage, StorageError, StudyInfo, Trial, TrialEnd, TrialState, WorkerId,
+};

@@ -1,7 +1,7 @@
 //! Reading search spaces from TOML: the flat schema, the `[stages]` template, every validation
 //! error (with its file, line and key), and configuration counts.
 
-use nas_core::space::{
+use nas_space::{
     count_architectures, count_configurations_of, is_architecture_param, Comparison, Condition,
     Config, Distribution, Param, ParamValue, SearchSpace, SpaceError,
 };

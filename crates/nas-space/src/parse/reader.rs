@@ -7,7 +7,7 @@ use super::decl::{Decl, Site, Spec};
 use super::ranges::check_distribution;
 use super::spanned::{join_name, Node, Table};
 use super::{Result, SourceLocation, SpaceError};
-use crate::space::{Comparison, Condition, Distribution};
+use crate::{Comparison, Condition, Distribution};
 
 /// The three kinds of parameter.
 #[derive(Clone, Copy)]

@@ -2,7 +2,7 @@
 
 use super::decl::Site;
 use super::{Result, SpaceError};
-use crate::space::{on_grid, Distribution, ParamValue};
+use crate::{on_grid, Distribution, ParamValue};
 
 /// The error for a range the samplers cannot model, reported at `low`.
 fn too_wide(range: impl Fn() -> (ParamValue, ParamValue), site: &Site) -> SpaceError {

@@ -5,7 +5,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use super::decl::Decl;
 use super::{Result, SourceLocation, SpaceError};
-use crate::space::{Comparison, Condition, Distribution, Param, ParamValue, SearchSpace};
+use crate::{Comparison, Condition, Distribution, Param, ParamValue, SearchSpace};
 
 /// Checks the declarations as a whole and orders them parents-first.
 pub(super) fn validate(decls: Vec<Decl>) -> Result<SearchSpace> {

@@ -1,9 +1,11 @@
-//! Conditional search spaces: parameters, their distributions, and the conditions that make them
-//! active.
+//! Conditional search spaces of nas, burn-free and storage-free: parameters, their
+//! distributions, and the conditions that make them active; a sampled [`Config`].
 //!
 //! A [`SearchSpace`] is an ordered list of [`Param`]s in which every parent comes before its
 //! children, so one pass in order decides which parameters are active for a configuration.
 //! Spaces are read from TOML by [`SearchSpace::from_toml_file`] (see `search_spaces/README.md`).
+
+#![warn(missing_docs)]
 
 mod parse;
 mod value;

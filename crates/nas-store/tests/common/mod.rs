@@ -4,8 +4,8 @@
 
 pub mod backends;
 
-use nas_core::space::{Config, ParamValue};
-use nas_core::study::{Direction, Storage, Trial, TrialEnd, WorkerId};
+use nas_space::{Config, ParamValue};
+use nas_store::{Direction, Storage, Trial, TrialEnd, WorkerId};
 use serde_json::json;
 
 pub const MIN: Direction = Direction::Minimize;

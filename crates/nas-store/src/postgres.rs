@@ -43,9 +43,10 @@ use super::codec::{
     Selection, StoredTrial, TRIAL_COLUMNS,
 };
 use super::schema::{for_postgres, MIGRATIONS};
-use super::storage::{Creation, Storage, StorageError, StudyInfo, TrialEnd, WorkerId};
+use super::storage::{Creation, Storage, StorageError, StudyInfo, TrialEnd};
 use super::trial::{unix_now, Direction, Trial, TrialState};
-use crate::space::Config;
+use super::worker::WorkerId;
+use nas_space::Config;
 
 /// Key of the advisory lock that serialises migrations (the ASCII of `nas_schm`).
 const MIGRATION_LOCK: i64 = 0x6e61_735f_7363_686d;

@@ -11,7 +11,7 @@ mod common;
 use common::backends::{Backend, Postgres, Sqlite};
 use common::{dead_worker, scripted_study, timeless};
 
-use nas_core::study::{PostgresStorage, Storage};
+use nas_store::{PostgresStorage, Storage};
 
 #[test]
 fn connection_errors_name_the_url_without_its_password() {

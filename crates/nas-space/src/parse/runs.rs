@@ -1,7 +1,7 @@
 //! Runs of a parameter's values that the conditions on it cannot tell apart, each as one
 //! representative value and its length: the branches [`super::count`] multiplies over.
 
-use crate::space::{Condition, Distribution, ParamValue};
+use crate::{Condition, Distribution, ParamValue};
 
 /// Runs of values that satisfy the same `watched` conditions, each as a representative value and
 /// the run's length (`None` for stretches of a continuous range).

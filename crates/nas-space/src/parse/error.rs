@@ -5,7 +5,7 @@ use std::fmt;
 use thiserror::Error;
 
 use super::spanned::join_key;
-use crate::space::ParamValue;
+use crate::ParamValue;
 
 /// The file name in errors about spaces built in code rather than read from a file.
 const IN_MEMORY: &str = "<memory>";

@@ -3,7 +3,7 @@
 
 use super::spanned::Table;
 use super::SourceLocation;
-use crate::space::{Condition, Distribution, Param};
+use crate::{Condition, Distribution, Param};
 
 /// Where the parts of one parameter declaration were written.
 pub(super) struct Site {

@@ -9,7 +9,7 @@
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use nas_core::study::{PostgresStorage, SqliteStorage, Storage, StudyInfo};
+use nas_store::{PostgresStorage, SqliteStorage, Storage, StudyInfo};
 use tempfile::TempDir;
 
 /// Environment variable with the test server's URL.

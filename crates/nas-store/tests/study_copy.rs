@@ -5,8 +5,8 @@ mod common;
 
 use common::{dead_worker, scripted_study};
 
-use nas_core::space::Config;
-use nas_core::study::{
+use nas_space::Config;
+use nas_store::{
     copy_study, PostgresStorage, SqliteStorage, Storage, StorageError, StudyInfo, Trial,
 };
 
@@ -107,7 +107,7 @@ fn copying_an_unknown_study_or_trials_with_gaps_is_refused() {
     let info = StudyInfo {
         id: 0,
         name: "gap".into(),
-        directions: vec![nas_core::study::Direction::Minimize],
+        directions: vec![nas_store::Direction::Minimize],
         created_at: 1.0,
     };
     let gap = [

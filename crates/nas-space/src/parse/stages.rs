@@ -6,7 +6,7 @@ use super::ranges::check_int;
 use super::reader::read_spec;
 use super::spanned::{Node, Table};
 use super::{Result, SourceLocation, SpaceError, NUM_STAGES};
-use crate::space::{Comparison, Condition, Distribution, Param, ParamValue};
+use crate::{Comparison, Condition, Distribution, Param, ParamValue};
 
 /// Most stages the `[stages]` template may expand to.
 const MAX_STAGES: i64 = 64;

@@ -38,9 +38,10 @@ use super::codec::{
     Selection, StoredTrial, TRIAL_COLUMNS,
 };
 use super::schema::MIGRATIONS;
-use super::storage::{Creation, Storage, StorageError, StudyInfo, TrialEnd, WorkerId};
+use super::storage::{Creation, Storage, StorageError, StudyInfo, TrialEnd};
 use super::trial::{unix_now, Direction, Trial, TrialState};
-use crate::space::Config;
+use super::worker::WorkerId;
+use nas_space::Config;
 
 /// How long a writer waits for another connection's lock before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);

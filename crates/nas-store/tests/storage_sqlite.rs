@@ -8,7 +8,7 @@ use common::{config, dead_worker, me, scripted_study, timeless, MAX, MIN};
 
 use std::time::Instant;
 
-use nas_core::study::{SqliteStorage, Storage, TrialEnd};
+use nas_store::{SqliteStorage, Storage, TrialEnd};
 use serde_json::json;
 
 #[test]

@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use super::runs::runs;
 use super::NUM_STAGES;
-use crate::space::{Condition, Distribution, Param, SearchSpace};
+use crate::{Condition, Distribution, Param, SearchSpace};
 
 /// Number of distinct configurations of `space`, counting active parameters only; `None` when a
 /// reachable continuous parameter makes it infinite.

@@ -4,8 +4,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::storage::WorkerId;
-use crate::space::Config;
+use super::worker::WorkerId;
+use nas_space::Config;
 
 /// Whether an objective is to be made small or large.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -7,9 +7,10 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::storage::{StorageError, TrialEnd, WorkerId};
+use super::storage::{StorageError, TrialEnd};
 use super::trial::{Trial, TrialState};
-use crate::space::{Config, ParamValue};
+use super::worker::WorkerId;
+use nas_space::{Config, ParamValue};
 
 /// Checks that `end` is an end state with well-formed, finite numbers.
 pub(super) fn check_end(

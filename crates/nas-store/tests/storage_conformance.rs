@@ -15,8 +15,8 @@ use std::collections::HashSet;
 use std::sync::Barrier;
 use std::time::Duration;
 
-use nas_core::space::{Config, ParamValue};
-use nas_core::study::{Creation, Storage, StorageError, TrialEnd, TrialState, WorkerId};
+use nas_space::{Config, ParamValue};
+use nas_store::{Creation, Storage, StorageError, TrialEnd, TrialState, WorkerId};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde_json::json;

@@ -5,7 +5,7 @@ use std::ops::Range;
 use toml::de::{DeTable, DeValue};
 
 use super::{Result, SourceLocation, SpaceError};
-use crate::space::ParamValue;
+use crate::ParamValue;
 
 /// The file being read, with the byte offset where each line starts.
 pub(super) struct Source<'a> {

@@ -1,0 +1,26 @@
+//! Study storage of nas, burn-free: the [`Storage`] trait over a named set of trials with their
+//! objective directions, an SQLite file by default or a PostgreSQL database that many workers
+//! share ([`open_storage`] opens either from a URL), and [`copy_study`] between them.
+//!
+//! The trial types ([`Trial`], [`TrialState`], [`Direction`], [`WorkerId`]) live here, at the
+//! bottom: samplers, schedulers and the `Study` handle of `nas-core` build on them.
+
+#![warn(missing_docs)]
+
+mod codec;
+mod copy;
+mod postgres;
+mod schema;
+mod sqlite;
+mod storage;
+mod trial;
+mod url;
+mod worker;
+
+pub use copy::copy_study;
+pub use postgres::{redact_url, PostgresStorage};
+pub use sqlite::SqliteStorage;
+pub use storage::{Creation, Storage, StorageError, StudyInfo, TrialEnd};
+pub use trial::{unix_now, Direction, Trial, TrialState};
+pub use url::open_storage;
+pub use worker::WorkerId;
