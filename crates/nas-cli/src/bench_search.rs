@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use clap::Parser;
 use nas_core::study::{SqliteStorage, Storage, Trial, TrialState};
+use nas_search::TrialRecord;
 
 use crate::search_cmd::{self, SearchCli};
 
@@ -181,11 +182,7 @@ fn final_accuracy(t: &Trial) -> Option<f64> {
     if t.state != TrialState::Complete {
         return None;
     }
-    let rung = nas_search::top_rung(t)?;
-    t.attrs
-        .get(&format!("rung{rung}"))?
-        .get("accuracy")?
-        .as_f64()
+    TrialRecord::of(t).top_accuracy()
 }
 
 fn outcome(method: &str, dir: &Path, study: &str) -> anyhow::Result<Outcome> {
@@ -199,7 +196,7 @@ fn outcome(method: &str, dir: &Path, study: &str) -> anyhow::Result<Outcome> {
     let mut curve = Vec::new();
     let (mut cost, mut seconds, mut best) = (0.0, 0.0, f64::NEG_INFINITY);
     for t in &trials {
-        cost += t.attrs.get("cost").and_then(|c| c.as_f64()).unwrap_or(0.0);
+        cost += TrialRecord::of(t).cost.unwrap_or(0.0);
         seconds += t.duration_s().unwrap_or(0.0);
         if let Some(a) = final_accuracy(t) {
             best = best.max(a);
@@ -301,19 +298,16 @@ fn print_table(outcomes: &[Outcome]) {
 fn print_time_split(method: &str, trials: &[Trial]) {
     let mut sums = [0.0f64; 7];
     for t in trials {
-        let get = |k: &str| t.attrs.get(k).and_then(|v| v.as_f64()).unwrap_or(0.0);
-        sums[0] += get("ask_s");
-        sums[1] += get("build_s");
-        for (key, value) in &t.attrs {
-            if !key.starts_with("rung") {
-                continue;
-            }
-            let timing = |k: &str| value["timings"][k].as_f64().unwrap_or(0.0);
-            sums[2] += timing("data_s");
-            sums[3] += timing("forward_backward_s");
-            sums[4] += timing("optimizer_s");
-            sums[5] += timing("train_s") - timing("forward_backward_s") - timing("optimizer_s");
-            sums[6] += timing("eval_s");
+        let record = TrialRecord::of(t);
+        sums[0] += record.ask_s.unwrap_or(0.0);
+        sums[1] += record.build_s.unwrap_or(0.0);
+        for score in record.rungs.values() {
+            let timing = &score.timings;
+            sums[2] += timing.data_s;
+            sums[3] += timing.forward_backward_s;
+            sums[4] += timing.optimizer_s;
+            sums[5] += timing.train_s - timing.forward_backward_s - timing.optimizer_s;
+            sums[6] += timing.eval_s;
         }
     }
     let total: f64 = sums.iter().sum();

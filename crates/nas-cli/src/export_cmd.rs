@@ -14,6 +14,7 @@ use nas_export::{
     EXPORT_FORMAT, ONNX_FILE, RECORD_FILE, SAFETENSORS_FILE,
 };
 use nas_model::{measure_latency, BackendKind, Device, DeviceImages, LatencySettings, Network};
+use nas_search::TrialRecord;
 use nas_train::{CandidateTrainer, Evaluation, Recipe};
 
 use crate::study_read::read_study;
@@ -251,12 +252,10 @@ fn write_weights(
 
 /// The architecture the trial trained and its sampled recipe (epochs not capped).
 fn decode(trial: &Trial) -> anyhow::Result<(ArchSpec, Recipe)> {
-    let arch = trial
-        .attrs
-        .get("arch")
-        .and_then(|a| a.get("arch"))
+    let arch = TrialRecord::of(trial)
+        .arch
         .with_context(|| format!("trial {} recorded no architecture", trial.number))?;
-    let spec: ArchSpec = serde_json::from_value(arch.clone())
+    let spec: ArchSpec = serde_json::from_value(arch)
         .with_context(|| format!("the architecture of trial {}", trial.number))?;
     spec.validate()?;
     let recipe = Recipe::from_config(&trial.params)?;

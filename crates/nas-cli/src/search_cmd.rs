@@ -13,7 +13,7 @@ use nas_core::study::{best_of, SqliteStorage, Storage, Study, Trial, TrialState}
 use nas_data::{split_validation, Holdout};
 use nas_search::{
     signal_name, write_results, Advance, Limits, MnasReward, Objective, Progress, Scoring, Search,
-    SearchSettings, SearchSummary, SegmentScore,
+    SearchSettings, SearchSummary, SegmentScore, TrialRecord,
 };
 use nas_train::{BurnRunner, RunnerSettings};
 
@@ -658,15 +658,7 @@ fn best_accuracy(trials: &[Trial]) -> Option<(u64, f64)> {
     trials
         .iter()
         .filter(|t| t.state == TrialState::Complete)
-        .filter_map(|t| {
-            let rung = nas_search::top_rung(t)?;
-            let acc = t
-                .attrs
-                .get(&format!("rung{rung}"))?
-                .get("accuracy")?
-                .as_f64()?;
-            Some((t.number, acc))
-        })
+        .filter_map(|t| Some((t.number, TrialRecord::of(t).top_accuracy()?)))
         .max_by(|a, b| a.1.total_cmp(&b.1))
 }
 

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use nas_core::study::{unix_now, Trial, TrialState};
-use nas_search::PAUSED_ATTR;
+use nas_search::TrialRecord;
 
 use crate::study_read::open_study_storage;
 
@@ -75,10 +75,8 @@ fn print_workers(trials: &[Trial]) {
 fn print_running(trials: &[Trial]) {
     let now = unix_now();
     for t in trials.iter().filter(|t| t.state == TrialState::Running) {
-        let paused = t
-            .attrs
-            .get(PAUSED_ATTR)
-            .and_then(|rung| rung.as_u64())
+        let paused = TrialRecord::of(t)
+            .paused_at
             .map_or(String::new(), |rung| format!(", paused at rung {rung}"));
         let rung = t
             .intermediate

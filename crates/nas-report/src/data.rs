@@ -1,13 +1,11 @@
 //! One row per trial: what the report shows of it, read from its values, intermediate values
-//! and the attributes the search writes (`arch`, `measurements`, `rungN`, `cost`, `stopped`).
-//! Every attribute is optional: a running trial or one that failed while building has none.
-
-use std::collections::BTreeSet;
+//! and the search's [`TrialRecord`]. Every part of a record is optional: a running trial or
+//! one that failed while building has none.
 
 use nas_core::space::Config;
 use nas_core::study::{Trial, TrialState};
+use nas_search::TrialRecord;
 use serde::Serialize;
-use serde_json::Value;
 
 use crate::arch;
 
@@ -68,7 +66,12 @@ impl TrialRow {
     /// The row of `trial`, whose objective values are named `value_names`. `on_pareto` starts
     /// false; the report sets it.
     pub fn from_trial(trial: &Trial, value_names: &[String]) -> Self {
-        let read = Reader { trial, value_names };
+        let record = TrialRecord::of(trial);
+        let read = Reader {
+            trial,
+            record: &record,
+            value_names,
+        };
         let curve = read.curve();
         TrialRow {
             number: trial.number,
@@ -78,17 +81,17 @@ impl TrialRow {
             accuracy: read
                 .objective("accuracy")
                 .or(curve.last().map(|p| p.accuracy)),
-            param_count: read.count("params"),
-            macs: read.count("macs"),
-            latency_ms: read.metric("latency_ms"),
-            cost_gmacs: trial.attrs.get("cost").and_then(Value::as_f64),
-            top_rung: read.rungs().last().copied(),
+            param_count: record.params.or_else(|| whole(read.objective("params")?)),
+            macs: record.macs.or_else(|| whole(read.objective("macs")?)),
+            latency_ms: record.latency_ms.or_else(|| read.objective("latency_ms")),
+            cost_gmacs: record.cost,
+            top_rung: record.top_rung(),
             duration_s: trial.duration_s(),
             finished_at: trial.finished_at,
-            arch: trial.attrs.get("arch").and_then(arch_summary),
-            recipe: text(trial.attrs.get("arch").and_then(|a| a.get("recipe"))),
-            fail_reason: trial.fail_reason.clone(),
-            stopped: text(trial.attrs.get("stopped")),
+            arch: record.arch.as_ref().and_then(arch::summary),
+            recipe: record.recipe.clone(),
+            fail_reason: record.failure.clone(),
+            stopped: record.stopped.clone(),
             curve,
             on_pareto: false,
             config: trial.params.clone(),
@@ -101,19 +104,10 @@ impl TrialRow {
     }
 }
 
-/// Summary of the `arch` attribute's ArchSpec (`{"arch": {...}, "recipe": ...}`).
-fn arch_summary(attr: &Value) -> Option<String> {
-    arch::summary(attr.get("arch")?)
-}
-
-/// A JSON string's text.
-fn text(value: Option<&Value>) -> Option<String> {
-    value.and_then(Value::as_str).map(str::to_string)
-}
-
-/// Reads one trial's values and attributes.
+/// Reads one trial's objective values beside its record.
 struct Reader<'a> {
     trial: &'a Trial,
+    record: &'a TrialRecord,
     value_names: &'a [String],
 }
 
@@ -129,41 +123,10 @@ impl Reader<'_> {
         values.get(self.objective_index(name)?).copied()
     }
 
-    /// A measurement (`measurements.<name>`), else the objective of that name.
-    fn metric(&self, name: &str) -> Option<f64> {
-        let measured = self.trial.attrs.get("measurements");
-        measured
-            .and_then(|m| m.get(name))
-            .and_then(Value::as_f64)
-            .or_else(|| self.objective(name))
-    }
-
-    /// A count measurement (`measurements.<name>`, a JSON integer), else a measurement or
-    /// objective of that name that is a non-negative number, rounded.
-    fn count(&self, name: &str) -> Option<u64> {
-        let measured = self.trial.attrs.get("measurements");
-        measured
-            .and_then(|m| m.get(name))
-            .and_then(Value::as_u64)
-            .or_else(|| whole(self.metric(name)?))
-    }
-
-    /// Rungs the trial reported, from intermediate values and `rungN` attributes, ascending.
-    fn rungs(&self) -> Vec<u64> {
-        let from_attrs = self.trial.attrs.keys().filter_map(|k| rung_of_key(k));
-        let rungs: BTreeSet<u64> = self
-            .trial
-            .intermediate
-            .keys()
-            .copied()
-            .chain(from_attrs)
-            .collect();
-        rungs.into_iter().collect()
-    }
-
     /// Accuracy at every rung that has one.
     fn curve(&self) -> Vec<CurvePoint> {
-        self.rungs()
+        self.record
+            .rungs_reached()
             .into_iter()
             .filter_map(|rung| {
                 let accuracy = self.rung_accuracy(rung)?;
@@ -174,11 +137,13 @@ impl Reader<'_> {
             .collect()
     }
 
-    /// `rungN.accuracy`, else the intermediate value of the objective named `accuracy`.
+    /// The rung's recorded accuracy, else the intermediate value of the objective named
+    /// `accuracy`.
     fn rung_accuracy(&self, rung: u64) -> Option<f64> {
-        let attr = self.trial.attrs.get(&format!("rung{rung}"));
-        attr.and_then(|a| a.get("accuracy"))
-            .and_then(Value::as_f64)
+        self.record
+            .rungs
+            .get(&rung)
+            .map(|score| score.accuracy)
             .or_else(|| {
                 let values = self.trial.intermediate.get(&rung)?;
                 values.get(self.objective_index("accuracy")?).copied()
@@ -189,11 +154,6 @@ impl Reader<'_> {
 /// `x` rounded to a count, when it is a finite non-negative number.
 fn whole(x: f64) -> Option<u64> {
     (x.is_finite() && x >= 0.0).then(|| x.round() as u64)
-}
-
-/// The rung of an attribute key `rung3`.
-fn rung_of_key(key: &str) -> Option<u64> {
-    key.strip_prefix("rung")?.parse().ok()
 }
 
 #[cfg(test)]

@@ -24,10 +24,10 @@ use std::time::{Duration, Instant};
 
 use nas_core::schedule::{Decision, RungContext, Scheduler};
 use nas_core::study::{Study, StudyError, Trial, TrialEnd, TrialState};
-use serde_json::json;
 
 use crate::halt::{signal_name, Halt, HaltCause, Interrupt};
 use crate::pace::Pace;
+use crate::record::{RecordWriter, TrialRecord};
 use crate::runner::{
     looks_like_oom, Advance, Measurements, Segment, SegmentScore, TrialFailure, TrialRun,
     TrialRunner, TrialStart,
@@ -492,11 +492,11 @@ impl<'s, 'a> Coordinator<'s, 'a> {
     /// of this run and not paused at a rung): its result may still decide the rungs this
     /// run's paused trials wait at.
     fn others_training(&mut self) -> Result<bool, SearchError> {
-        let trials = self.search.study.trials()?;
+        let trials = self.search.study.history()?;
         Ok(trials.iter().any(|t| {
             t.state == TrialState::Running
                 && !self.active.contains_key(&t.number)
-                && t.attrs.get(PAUSED_ATTR).is_none_or(|rung| rung.is_null())
+                && TrialRecord::of(t).paused_at.is_none()
         }))
     }
 
@@ -566,7 +566,7 @@ impl<'s, 'a> Coordinator<'s, 'a> {
         // Every worker's trials count: ended ones and those running now (this run's, paused
         // ones included, and other processes' sharing the study). A quick look; the storage
         // checks again when it starts the trial.
-        let trials = self.search.study.trials()?;
+        let trials = self.search.study.history()?;
         let taken = trials
             .iter()
             .filter(|t| t.state.counts_toward_budget())
@@ -588,23 +588,16 @@ impl<'s, 'a> Coordinator<'s, 'a> {
         };
         let number = trial.number;
         let ask_s = asked.elapsed().as_secs_f64();
-        self.search
-            .study
-            .set_trial_attr(number, "ask_s", &json!(ask_s))?;
-        let trials = self.search.study.trials()?;
+        let directions = self.search.study.info().directions.clone();
+        let trials = self.search.study.history()?;
         let ctx = RungContext {
-            trials: &trials,
-            directions: &self.search.study.info().directions,
+            trials,
+            directions: &directions,
         };
         let bracket = self.search.scheduler.bracket_for(&ctx, number);
         let rung = self.search.scheduler.first_rung(bracket);
-        self.search
-            .study
-            .set_trial_attr(number, "bracket", &json!(bracket))?;
         let seed = trial_seed(self.search.settings.seed, number);
-        self.search
-            .study
-            .set_trial_attr(number, "seed", &json!(seed))?;
+        RecordWriter::new(self.search.study, number).started(seed, bracket, ask_s)?;
         self.active.insert(
             number,
             Active {
@@ -633,10 +626,11 @@ impl<'s, 'a> Coordinator<'s, 'a> {
                 seconds,
             } => {
                 self.in_flight += 1; // the same job goes on to train
-                let study = &mut *self.search.study;
-                study.set_trial_attr(number, "arch", &description)?;
-                study.set_trial_attr(number, "build_s", &json!(seconds))?;
-                study.set_trial_attr(number, "measurements", &json!(measurements))?;
+                RecordWriter::new(self.search.study, number).built(
+                    &description,
+                    &measurements,
+                    seconds,
+                )?;
             }
             Event::Failed {
                 number,
@@ -700,8 +694,7 @@ impl<'s, 'a> Coordinator<'s, 'a> {
         });
         let study = &mut *self.search.study;
         study.report(number, rung as u64, &values)?;
-        study.set_trial_attr(number, &format!("rung{rung}"), &json!(score))?;
-        study.set_trial_attr(number, "cost", &json!(cost))?;
+        RecordWriter::new(study, number).rung(rung, &score, cost)?;
         progress.rung_done(number, rung, &score, &values);
         tracing::info!(
             trial = number,
@@ -714,10 +707,11 @@ impl<'s, 'a> Coordinator<'s, 'a> {
         if rung == self.search.scheduler.ladder().top() {
             return self.complete(number, &values, &measurements, progress);
         }
-        let trials = self.search.study.trials()?;
+        let directions = self.search.study.info().directions.clone();
+        let trials = self.search.study.history()?;
         let ctx = RungContext {
-            trials: &trials,
-            directions: &self.search.study.info().directions,
+            trials,
+            directions: &directions,
         };
         let decision = self.search.scheduler.decide(&ctx, number, rung);
         self.apply(number, rung, decision, run, progress)?;
@@ -741,9 +735,7 @@ impl<'s, 'a> Coordinator<'s, 'a> {
             }),
             Decision::Pause => {
                 // Other workers read this to tell a paused trial from a training one.
-                self.search
-                    .study
-                    .set_trial_attr(number, PAUSED_ATTR, &json!(rung))?;
+                RecordWriter::new(self.search.study, number).paused(Some(rung))?;
                 self.paused.insert(number, (run, rung));
             }
             Decision::Stop => self.end_pruned(number, "stopped by the scheduler", progress)?,
@@ -756,10 +748,11 @@ impl<'s, 'a> Coordinator<'s, 'a> {
         if self.paused.is_empty() {
             return Ok(());
         }
-        let trials = self.search.study.trials()?;
+        let directions = self.search.study.info().directions.clone();
+        let trials = self.search.study.history()?;
         let ctx = RungContext {
-            trials: &trials,
-            directions: &self.search.study.info().directions,
+            trials,
+            directions: &directions,
         };
         let mut paused: Vec<(u64, usize)> =
             self.paused.iter().map(|(&n, (_, r))| (n, *r)).collect();
@@ -769,9 +762,7 @@ impl<'s, 'a> Coordinator<'s, 'a> {
                 continue;
             }
             if let Some((run, rung)) = self.paused.remove(&number) {
-                self.search
-                    .study
-                    .set_trial_attr(number, PAUSED_ATTR, &serde_json::Value::Null)?;
+                RecordWriter::new(self.search.study, number).paused(None)?;
                 self.apply(number, rung, decision, run, progress)?;
             }
         }
@@ -882,9 +873,9 @@ impl<'s, 'a> Coordinator<'s, 'a> {
             tracing::warn!(trial = number, copy, "{why}: failed and queued again");
             self.summary.requeued.push(copy);
             self.active.remove(&number);
-            let trials = self.search.study.trials()?;
+            let trials = self.search.study.history()?;
             if let Some(trial) = trials.iter().find(|t| t.number == number) {
-                progress.ended(trial, &trials);
+                progress.ended(trial, trials);
             }
         }
         Ok(())
@@ -897,7 +888,7 @@ impl<'s, 'a> Coordinator<'s, 'a> {
         progress: &mut dyn Progress,
     ) -> Result<(), SearchError> {
         let study = &mut *self.search.study;
-        study.set_trial_attr(number, "stopped", &json!(why))?;
+        RecordWriter::new(study, number).stopped(why)?;
         study.tell(number, TrialEnd::pruned())?;
         self.summary.pruned += 1;
         self.ended(number, None, progress)
@@ -924,9 +915,9 @@ impl<'s, 'a> Coordinator<'s, 'a> {
         progress: &mut dyn Progress,
     ) -> Result<(), SearchError> {
         self.active.remove(&number);
-        let trials = self.search.study.trials()?;
+        let trials = self.search.study.history()?;
         if let Some(trial) = trials.iter().find(|t| t.number == number) {
-            progress.ended(trial, &trials);
+            progress.ended(trial, trials);
         }
         let window = self.search.settings.failure_window;
         self.recent.push_back(failure);
@@ -954,10 +945,6 @@ impl<'s, 'a> Coordinator<'s, 'a> {
 /// New trials in a row whose first rung would not end within the budget, after which a
 /// search starts no more: each costs building and measuring a network.
 const REFUSALS_TO_STOP: usize = 3;
-
-/// Trial attribute: the rung a trial is paused at (synchronous schedulers), `null` once it
-/// goes on.
-pub const PAUSED_ATTR: &str = "paused_at";
 
 /// The seed of trial `number`'s training under the search seed.
 pub fn trial_seed(seed: u64, number: u64) -> u64 {

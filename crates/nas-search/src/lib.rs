@@ -3,6 +3,8 @@
 //! - [`Search`]: asks the study for configurations, trains them rung by rung through a
 //!   [`TrialRunner`] on worker threads, and lets the scheduler continue, pause or stop each.
 //! - [`Scoring`]: objectives (accuracy, latency, params, MACs), limits, MnasNet's reward.
+//! - [`TrialRecord`]: what the search keeps of a trial (rung results, network, measurements,
+//!   cost, seed), written by [`RecordWriter`] and read back by everything that reports.
 //! - [`write_results`]: `trials.csv`, `pareto.json` and the Pareto trials' architectures.
 //!
 //! It knows nothing of burn: `nas-train` implements [`TrialRunner`] with real networks, and
@@ -12,16 +14,16 @@
 mod driver;
 mod halt;
 mod pace;
+mod record;
 mod results;
 mod runner;
 mod scoring;
 mod settings;
 
-pub use driver::{
-    trial_seed, Progress, RungSpend, Search, SearchError, SearchSummary, Silent, PAUSED_ATTR,
-};
+pub use driver::{trial_seed, Progress, RungSpend, Search, SearchError, SearchSummary, Silent};
 pub use halt::{signal_name, Halt, HaltCause, Interrupt};
-pub use results::{top_rung, write_results, ResultsError};
+pub use record::{RecordWriter, TrialRecord, PAUSED_ATTR};
+pub use results::{write_results, ResultsError};
 pub use runner::{
     looks_like_oom, Advance, Measurements, Segment, SegmentScore, Timings, TrialFailure, TrialRun,
     TrialRunner, TrialStart,

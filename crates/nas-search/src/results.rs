@@ -15,6 +15,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use nas_core::study::{best_of, Direction, Trial, TrialState};
 use serde_json::{json, Value};
 
+use crate::record::TrialRecord;
+
 /// Errors of writing results.
 #[derive(Debug, thiserror::Error)]
 pub enum ResultsError {
@@ -65,14 +67,14 @@ pub fn write_results(
     let mut entries = Vec::new();
     let mut specs = Vec::new();
     for trial in &front {
-        let arch = trial.attrs.get("arch").and_then(|a| a.get("arch")).cloned();
-        if let Some(arch) = &arch {
+        let record = TrialRecord::of(trial);
+        if let Some(arch) = &record.arch {
             let name = format!("trial-{}.json", trial.number);
             let text = serde_json::to_string_pretty(arch).unwrap_or_default() + "\n";
             write_text(&pareto_dir.join(&name), &text)?;
             specs.push(name);
         }
-        entries.push(pareto_entry(trial, value_names, arch));
+        entries.push(pareto_entry(trial, value_names, record));
     }
     remove_stale_specs(&pareto_dir, &specs)?;
     let text = serde_json::to_string_pretty(&Value::Array(entries)).unwrap_or_default() + "\n";
@@ -136,7 +138,7 @@ fn replace_file(
     })
 }
 
-fn pareto_entry(trial: &Trial, value_names: &[&str], arch: Option<Value>) -> Value {
+fn pareto_entry(trial: &Trial, value_names: &[&str], record: TrialRecord) -> Value {
     let values: serde_json::Map<String, Value> = value_names
         .iter()
         .zip(trial.values.as_deref().unwrap_or(&[]))
@@ -146,16 +148,11 @@ fn pareto_entry(trial: &Trial, value_names: &[&str], arch: Option<Value>) -> Val
         "trial": trial.number,
         "values": values,
         "feasible": trial.is_feasible(),
-        "measurements": trial.attrs.get("measurements"),
+        "measurements": record.measurements(),
         "params": trial.params,
-        "recipe": trial.attrs.get("arch").and_then(|a| a.get("recipe")),
-        "arch": arch,
+        "recipe": record.recipe,
+        "arch": record.arch,
     })
-}
-
-/// The highest rung a trial reported.
-pub fn top_rung(trial: &Trial) -> Option<u64> {
-    trial.intermediate.keys().next_back().copied()
 }
 
 fn write_csv(
@@ -201,21 +198,13 @@ fn write_csv(
 }
 
 fn csv_row(t: &Trial, n_values: usize, param_names: &[String]) -> Vec<String> {
-    let text = |v: Option<&Value>| match v {
-        None | Some(Value::Null) => String::new(),
-        Some(Value::String(s)) => s.clone(),
-        Some(v) => v.to_string(),
-    };
-    let rung = top_rung(t);
-    let measurement = |k: &str| text(t.attrs.get("measurements").and_then(|m| m.get(k)));
-    let accuracy = rung
-        .and_then(|r| t.attrs.get(&format!("rung{r}")))
-        .and_then(|s| s.get("accuracy"));
+    let cell = |x: Option<String>| x.unwrap_or_default();
+    let record = TrialRecord::of(t);
     let mut row = vec![
         t.number.to_string(),
         t.state.as_str().to_string(),
-        text(t.attrs.get("bracket")),
-        rung.map(|r| r.to_string()).unwrap_or_default(),
+        cell(record.bracket.map(|b| b.to_string())),
+        cell(record.top_rung().map(|r| r.to_string())),
     ];
     for i in 0..n_values {
         row.push(
@@ -226,11 +215,11 @@ fn csv_row(t: &Trial, n_values: usize, param_names: &[String]) -> Vec<String> {
                 .unwrap_or_default(),
         );
     }
-    row.push(text(accuracy));
-    row.push(measurement("params"));
-    row.push(measurement("macs"));
-    row.push(measurement("latency_ms"));
-    row.push(text(t.attrs.get("cost")));
+    row.push(cell(record.top_accuracy().map(|a| a.to_string())));
+    row.push(cell(record.params.map(|p| p.to_string())));
+    row.push(cell(record.macs.map(|m| m.to_string())));
+    row.push(cell(record.latency_ms.map(|l| l.to_string())));
+    row.push(cell(record.cost.map(|c| c.to_string())));
     row.push(
         t.duration_s()
             .map(|d| format!("{d:.1}"))

@@ -46,8 +46,10 @@ pub struct Measurements {
     pub latency_ms: f64,
 }
 
-/// The outcome of one segment.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// The outcome of one segment. Stored with the trial; a field missing from a stored one (a
+/// study written by an older nas) reads as zero.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct SegmentScore {
     /// Validation accuracy in [0, 1].
     pub accuracy: f64,
@@ -75,6 +77,7 @@ pub struct SegmentScore {
 
 /// Seconds spent in the parts of a segment.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Timings {
     /// Preparing the fidelity's data (subset, resize, normalise, upload), when not cached.
     pub data_s: f64,

@@ -231,9 +231,17 @@ impl Study {
         Ok(self.storage.recover_stale(self.info.id, grace_s)?)
     }
 
-    /// Every trial, in number order.
+    /// Every trial, in number order, read whole from the storage.
     pub fn trials(&mut self) -> Result<Vec<Trial>, StudyError> {
         Ok(self.storage.trials(self.info.id, None)?)
+    }
+
+    /// Every trial, in number order, as the storage holds them now: the history this handle
+    /// keeps for its sampler, brought up to date by reading only the trials added since and
+    /// those not finished when last read (a finished trial never changes).
+    pub fn history(&mut self) -> Result<&[Trial], StudyError> {
+        self.history.refresh(self.storage.as_mut(), self.info.id)?;
+        Ok(&self.history.trials)
     }
 
     /// The best completed feasible trials: the single best for one objective (earliest of
