@@ -5,11 +5,12 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use clap::Parser;
 use nas_core::study::{SqliteStorage, Storage, Trial, TrialState};
 use nas_search::TrialRecord;
 
-use crate::search_cmd::{self, SearchCli};
+use nas_settings::StudyConfig;
+
+use crate::search_cmd::{self, SearchArgs};
 
 /// A `sampler:scheduler` pair.
 fn method(text: &str) -> Result<String, String> {
@@ -129,35 +130,29 @@ pub fn run(args: SchedulerBenchArgs) -> anyhow::Result<()> {
         if dir.exists() {
             std::fs::remove_dir_all(&dir).with_context(|| format!("removing {}", dir.display()))?;
         }
-        let mut argv: Vec<String> = vec!["search".into()];
-        let mut flag = |k: &str, v: String| {
-            argv.push(format!("--{k}"));
-            argv.push(v);
+        let settings = StudyConfig {
+            space: Some(args.space.clone()),
+            dataset: Some(args.dataset.clone()),
+            data_dir: args.data_dir.clone(),
+            backend: Some(args.backend.clone()),
+            sampler: Some(sampler.into()),
+            scheduler: Some(scheduler.into()),
+            objectives: Some(vec!["accuracy".into()]),
+            max_cost: Some(cost),
+            seed: Some(args.seed),
+            max_epochs: Some(args.max_epochs),
+            top_fraction: Some(args.top_fraction),
+            validation: Some(args.validation),
+            rungs: Some(args.rungs),
+            ..StudyConfig::default()
         };
-        flag("space", args.space.clone());
-        flag("dataset", args.dataset.clone());
-        if let Some(d) = &args.data_dir {
-            flag("data-dir", d.display().to_string());
-        }
-        flag("backend", args.backend.clone());
-        flag("results", args.results.display().to_string());
-        flag("study", study.clone());
-        flag("sampler", sampler.into());
-        flag("scheduler", scheduler.into());
-        flag("objectives", "accuracy".into());
-        flag("max-cost", cost.to_string());
-        flag("seed", args.seed.to_string());
-        flag("max-epochs", args.max_epochs.to_string());
-        flag("top-fraction", args.top_fraction.to_string());
-        flag("validation", args.validation.to_string());
-        flag("rungs", args.rungs.to_string());
-        argv.push("--quiet".into());
-        if args.profile {
-            argv.push("--profile".into());
-        }
+        let search = SearchArgs {
+            profile: args.profile,
+            quiet: true,
+            ..SearchArgs::new(settings, &study, &args.results)
+        };
         eprintln!("nas bench schedulers: {method}");
-        let cli = SearchCli::try_parse_from(&argv)?;
-        search_cmd::run(cli.args)?;
+        search_cmd::run(search)?;
         outcomes.push(outcome(method, &dir, &study)?);
     }
     print_table(&outcomes);

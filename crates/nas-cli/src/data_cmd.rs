@@ -34,7 +34,7 @@ pub struct DatasetArgs {
 impl DatasetArgs {
     /// The dataset's splits, as `nas search` would read them with the same flags.
     fn load(&self) -> anyhow::Result<LoadedData> {
-        let settings = crate::study_config::StudyConfig {
+        let settings = nas_settings::StudyConfig {
             dataset: Some(self.dataset.clone()),
             data_dir: self.data_dir.clone(),
             image_size: self.image_size,
@@ -42,7 +42,7 @@ impl DatasetArgs {
             ..Default::default()
         };
         settings.check_data_flags()?;
-        settings.load_data()
+        Ok(settings.load_data()?)
     }
 }
 

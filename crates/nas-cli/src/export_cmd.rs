@@ -89,7 +89,9 @@ pub fn run(args: ExportArgs) -> anyhow::Result<()> {
     }
     // A preset that trains a small dataset's trials for more epochs than sampled: the
     // export trains no less than they did.
-    let floor = crate::search_cmd::export_epochs_floor(config.preset(), splits.train.len())?;
+    let floor = config
+        .preset_values()?
+        .export_epochs_floor(splits.train.len());
     if let (None, Some(floor)) = (args.epochs, floor) {
         if recipe.epochs < floor {
             recipe = recipe.with_epochs(floor);

@@ -17,7 +17,6 @@ mod report_cmd;
 mod search_cmd;
 mod space_cmd;
 mod status_cmd;
-mod study_config;
 mod study_read;
 mod workers_cmd;
 

@@ -7,18 +7,18 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use nas_arch::SpaceSource;
-use nas_core::sampler::{SamplerKind, WarmStart};
-use nas_core::schedule::{self, FidelityLadder, MoRank, ScheduleOptions, SchedulerKind};
-use nas_core::study::{best_of, SqliteStorage, Storage, Study, Trial, TrialState};
-use nas_data::{split_validation, Holdout};
+use nas_core::sampler::WarmStart;
+use nas_core::schedule::{self, ScheduleOptions, Scheduler};
+use nas_core::study::{best_of, Storage, Study, Trial, TrialState};
+use nas_data::split_validation;
 use nas_search::{
-    signal_name, write_results, Advance, Limits, MnasReward, Objective, Progress, Scoring, Search,
-    SearchSettings, SearchSummary, SegmentScore, TrialRecord,
+    signal_name, write_results, Advance, Progress, Scoring, Search, SearchSettings, SearchSummary,
+    SegmentScore, TrialRecord,
 };
+use nas_settings::{Preset, StudyConfig, CONFIG_ATTR};
 use nas_train::{BurnRunner, RunnerSettings};
 
 use crate::interrupt::{self, Interrupted};
-use crate::study_config::{StudyConfig, CONFIG_ATTR};
 use crate::study_read::recorded_space;
 
 /// Arguments of `nas search`.
@@ -26,180 +26,60 @@ use crate::study_read::recorded_space;
 pub struct SearchArgs {
     /// The study's settings; each flag can also be a key of `--config`.
     #[command(flatten)]
-    settings: StudyConfig,
+    pub settings: StudyConfig,
     /// A study config file (TOML): one key per flag (`max_epochs = 2`), and `[[rung]]`
     /// tables for an explicit fidelity ladder. Flags override it.
     #[arg(long, value_parser = crate::flags::existing_file)]
-    config: Option<PathBuf>,
+    pub config: Option<PathBuf>,
     /// Study name; its results go to `<results>/<study>/`. Running again resumes it, with
     /// the settings saved in its `config.toml`.
     #[arg(long, default_value = "default", value_parser = crate::flags::folder_name)]
-    study: String,
+    pub study: String,
     /// Where studies live.
     #[arg(long, default_value = "results", value_parser = crate::flags::results_folder)]
-    results: PathBuf,
+    pub results: PathBuf,
     /// The study's storage: `postgres://USER@HOST/DB` for a study that workers on several
     /// machines share, or `sqlite://PATH` (default: `<results>/<study>/study.db`). Start
     /// `nas search` with the same `--study` and `--storage` N times for N workers.
     #[arg(long, value_parser = crate::flags::storage_url)]
-    storage: Option<String>,
+    pub storage: Option<String>,
     /// Which device of the backend: the K-th discrete GPU (wgpu, Vulkan) or CUDA device K;
     /// 0 for the CPU backends. Default: the backend's default device.
     #[arg(long)]
-    device: Option<usize>,
+    pub device: Option<usize>,
     /// Seconds without a heartbeat after which another worker's running trial is taken for
     /// lost: failed and queued again.
-    #[arg(long, default_value_t = 60.0, value_parser = crate::flags::positive)]
-    heartbeat_grace: f64,
+    #[arg(
+        long,
+        default_value_t = SearchSettings::default().heartbeat_grace.as_secs_f64(),
+        value_parser = crate::flags::positive
+    )]
+    pub heartbeat_grace: f64,
     /// Split training time into forward/backward and optimizer (syncs the device twice per
     /// step; for `nas bench`).
     #[arg(long)]
-    profile: bool,
+    pub profile: bool,
     /// No progress bars (logs still go to search.log).
     #[arg(long)]
-    quiet: bool,
+    pub quiet: bool,
 }
 
-/// `nas search`'s arguments parsed on their own, for benchmarks that run searches.
-#[derive(Debug, clap::Parser)]
-pub struct SearchCli {
-    #[command(flatten)]
-    /// The arguments.
-    pub args: SearchArgs,
-}
-
-/// The budget and fidelity a preset stands for, before flags override it.
-struct Preset {
-    trials: u64,
-    rungs: usize,
-    /// How long a complete trial trains, from the size of the training split.
-    length: TrainingLength,
-    validation: usize,
-}
-
-/// How much of the training split a complete trial trains on, and for how long.
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum TrainingLength {
-    /// Every trial trains `epochs` (its sampled epochs cap and floor) on `top_fraction` of the
-    /// split: at least [`QUICK_TOP_RUNG_IMAGES`] images, whatever the dataset's size.
-    Quick,
-    /// The sampled epochs on the whole split.
-    Sampled,
-}
-
-/// Images that a complete trial of the quick preset trains on, at least: what 2 epochs on a
-/// third of Fashion-MNIST's 55,000 training images come to. A smaller dataset gets more
-/// epochs instead of fewer optimizer steps, so that its trials learn.
-const QUICK_TOP_RUNG_IMAGES: f64 = 36_000.0;
-
-/// `(top_fraction, epochs)` of the quick preset for `train_images` training images: 2 epochs
-/// on a third of a large split, and on a small one `QUICK_TOP_RUNG_IMAGES` images: first a
-/// larger share of the split (up to all of it), then more epochs.
-fn quick_length(train_images: usize) -> (f64, f64) {
-    let n = train_images.max(1) as f64;
-    let images = QUICK_TOP_RUNG_IMAGES.max(2.0 * n / 3.0);
-    let top_fraction = (images / (2.0 * n)).min(1.0);
-    (top_fraction, images / (top_fraction * n))
-}
-
-/// Epochs a final training of `train_images` images needs so that it sees no fewer images
-/// than a complete trial of preset `name` did (`None`: the preset keeps the sampled epochs).
-pub(crate) fn export_epochs_floor(name: &str, train_images: usize) -> anyhow::Result<Option<f64>> {
-    Ok(match preset(name)?.length {
-        TrainingLength::Quick => Some(QUICK_TOP_RUNG_IMAGES / train_images.max(1) as f64),
-        TrainingLength::Sampled => None,
-    })
-}
-
-fn preset(name: &str) -> anyhow::Result<Preset> {
-    Ok(match name {
-        "quick" => Preset {
-            trials: 20,
-            rungs: 2,
-            length: TrainingLength::Quick,
-            validation: 5_000,
-        },
-        "full" => Preset {
-            trials: 200,
-            rungs: 4,
-            length: TrainingLength::Sampled,
-            validation: 10_000,
-        },
-        other => bail!("unknown preset `{other}`; choose quick or full"),
-    })
-}
-
-/// `(top_fraction, min_epochs, max_epochs)` of the runner: the preset's, with the flags'
-/// `--top-fraction` and `--max-epochs` taking precedence (a floor never exceeds the cap).
-fn training_length(
-    preset: &Preset,
-    args: &StudyConfig,
-    train_images: usize,
-) -> (f64, Option<f64>, Option<f64>) {
-    let (top_fraction, epochs) = match preset.length {
-        TrainingLength::Quick => {
-            let (fraction, epochs) = quick_length(train_images);
-            (fraction, Some(epochs))
+impl SearchArgs {
+    /// A search of `settings` as study `study` under `results`, with every other argument at
+    /// its default: what a benchmark runs without going through clap.
+    pub fn new(settings: StudyConfig, study: &str, results: &Path) -> SearchArgs {
+        SearchArgs {
+            settings,
+            config: None,
+            study: study.to_string(),
+            results: results.to_path_buf(),
+            storage: None,
+            device: None,
+            heartbeat_grace: SearchSettings::default().heartbeat_grace.as_secs_f64(),
+            profile: false,
+            quiet: false,
         }
-        TrainingLength::Sampled => (1.0, None),
-    };
-    let max_epochs = args.max_epochs.or(epochs);
-    let min_epochs = epochs.map(|e| max_epochs.map_or(e, |m| e.min(m)));
-    (
-        args.top_fraction.unwrap_or(top_fraction),
-        min_epochs,
-        max_epochs,
-    )
-}
-
-/// Parses `90s`, `30m`, `2h` or a bare number of seconds.
-pub fn parse_duration(text: &str) -> anyhow::Result<Duration> {
-    let t = text.trim();
-    let (number, unit) = match t.find(|c: char| c.is_ascii_alphabetic()) {
-        Some(i) => (&t[..i], &t[i..]),
-        None => (t, "s"),
-    };
-    let value: f64 = number
-        .trim()
-        .parse()
-        .with_context(|| format!("`{text}` is not a duration like 90s, 30m or 2h"))?;
-    let seconds = match unit {
-        "s" => value,
-        "m" | "min" => value * 60.0,
-        "h" => value * 3600.0,
-        _ => bail!("`{text}`: unknown unit `{unit}`; use s, m or h"),
-    };
-    if !(seconds.is_finite() && seconds > 0.0) {
-        bail!("`{text}`: the budget must be positive");
     }
-    Ok(Duration::from_secs_f64(seconds))
-}
-
-pub(crate) fn scoring(args: &StudyConfig) -> anyhow::Result<Scoring> {
-    let objectives = args
-        .objectives()
-        .iter()
-        .map(|o| {
-            Objective::parse(o).with_context(|| {
-                format!("unknown objective `{o}`; choose from accuracy, latency, params, macs")
-            })
-        })
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    if objectives.is_empty() {
-        bail!("--objectives needs at least one objective");
-    }
-    Ok(Scoring {
-        objectives,
-        limits: Limits {
-            max_params: args.max_params,
-            max_latency_ms: args.max_latency_ms,
-            max_macs: args.max_macs,
-        },
-        reward: args.reward_target_ms.map(|target_ms| MnasReward {
-            target_ms,
-            exponent: args.reward_exponent(),
-        }),
-    })
 }
 
 /// Opens the storage at `url`; errors name it without its password.
@@ -232,8 +112,8 @@ pub fn run(cli: SearchArgs) -> anyhow::Result<()> {
         .clone()
         .resolve(cli.config.as_deref(), &study_dir, saved)?
         .with_absolute_paths()?;
-    args.validate()?;
-    let preset = preset(args.preset())?;
+    args.validate(crate::flags::backend_rule)?;
+    let preset = args.preset_values()?;
     let space = match (shared.as_deref_mut(), args.space()) {
         (Some(storage), SpaceSource::File(path)) if !path.exists() => {
             recorded_space(storage, &cli.study, &path)?
@@ -242,145 +122,39 @@ pub fn run(cli: SearchArgs) -> anyhow::Result<()> {
             .load()
             .with_context(|| format!("--space {}", args.space.as_deref().unwrap_or("")))?,
     };
-    let scoring = scoring(&args)?;
-    let Some(kind) = SchedulerKind::parse(args.scheduler()) else {
-        bail!(
-            "unknown scheduler `{}`; choose one of {}",
-            args.scheduler(),
-            SchedulerKind::NAMES.join(", ")
-        );
-    };
-    let sampler_name = if kind == SchedulerKind::Bohb {
-        "bohb"
-    } else {
-        args.sampler()
-    };
-    let Some(sampler) = SamplerKind::parse(sampler_name) else {
-        bail!(
-            "unknown sampler `{}`; choose one of {}",
-            args.sampler(),
-            SamplerKind::NAMES.join(", ")
-        );
-    };
-    let Some(rank) = MoRank::parse(args.mo_rank()) else {
-        bail!(
-            "unknown --mo-rank `{}`; choose crowding or hypervolume",
-            args.mo_rank()
-        );
-    };
-    let folds = args.cv()?;
-    let warm_weight = args.warm_start_weight()?;
-    let budget = args.budget.as_deref().map(parse_duration).transpose()?;
-    // Read before anything is written: a bad folder leaves no study behind. A folder's image
-    // size and test share are kept with the study, so that it reads the folder the same way
-    // when resumed or exported.
-    let data = args.load_data()?;
-    let recorded = StudyConfig {
-        image_size: args.image_size.or(data.image_size),
-        test_fraction: args.test_fraction.or(data.test_fraction),
-        ..args.for_study()
-    };
-    let (backend, why) = crate::choose_backend(args.backend.as_deref())?;
-    let device = match cli.device {
-        Some(k) => backend
-            .device_at(k)
-            .with_context(|| format!("--device {k}"))?,
-        None => backend.device()?,
-    };
-    eprintln!(
-        "nas: {why}; device: {}",
-        nas_model::device_name(&device, backend)
-    );
-
-    let splits = data.splits;
-    let held_out = args.validation.unwrap_or(preset.validation);
-    let holdout = if held_out * 4 <= splits.train.len() {
-        Holdout::Count(held_out)
-    } else {
-        Holdout::Fraction(0.2)
-    };
-    let carved = split_validation(&splits.train, holdout, args.seed())?;
-    let full = carved.train.height() as u32;
-    eprintln!(
-        "nas: {} — {} training, {} validation images ({}×{}); the test split is not used by the search",
-        data.description,
-        carved.train.len(),
-        carved.validation.len(),
-        full,
-        full
-    );
-    let (top_fraction, min_epochs, max_epochs) =
-        training_length(&preset, &args, carved.train.len());
-
-    let ladder = if kind == SchedulerKind::None {
-        FidelityLadder::full()
-    } else if let Some(rungs) = &args.rung {
-        FidelityLadder::new(rungs.clone(), f64::from(args.eta()))
-            .context("the [[rung]] ladder of the study config")?
-    } else {
-        let floor = full.min(nas_data::MIN_IMAGE_SIZE);
-        let min = args
-            .min_resolution
-            .unwrap_or(full.div_ceil(2).max(floor))
-            .min(full);
-        FidelityLadder::geometric(
-            args.eta(),
-            args.rungs.unwrap_or(preset.rungs),
-            true,
-            Some((min, full)),
-        )?
-    };
-    let scheduler = schedule::build(
-        kind,
-        ladder,
-        &ScheduleOptions {
-            rank,
-            ..Default::default()
-        },
-    );
-    let runner = BurnRunner::new(
-        device,
-        carved.train,
-        carved.validation,
-        RunnerSettings {
-            min_epochs,
-            max_epochs,
-            top_fraction,
-            latency_batch: args.latency_batch(),
-            data_seed: args.seed(),
-            cv_folds: folds,
-            profile: cli.profile,
-            ..RunnerSettings::default()
-        },
-    );
-
+    let scoring = args.scoring()?;
+    let (sampler, sampler_name) = args.sampler_kind()?;
+    let mut settings = args.search_settings(&preset, command_start)?;
+    settings.heartbeat_grace = Duration::from_secs_f64(cli.heartbeat_grace);
+    let (runner, scheduler, recorded) = prepare(&args, &preset, cli.device, cli.profile)?;
     let warm = match &args.warm_start {
-        Some(name) => Some(warm_start(&cli.results, name, &scoring, warm_weight)?),
+        Some(name) => Some(warm_start(
+            // Each `&mut dyn Storage` coerced on its own: an Option's contents are not.
+            shared.as_deref_mut().map(|s| s as &mut dyn Storage),
+            &cli.results,
+            name,
+            &scoring,
+            args.warm_start_weight()?,
+        )?),
         None => None,
     };
     let sampler_box = sampler
         .build_warm(args.seed(), warm)
         .with_context(|| format!("--warm-start with sampler `{sampler_name}`"))?;
+
     // Everything is checked: from here on the study is written.
+    let directions = scoring.directions();
+    let param_names: Vec<String> = space.params().iter().map(|p| p.name.clone()).collect();
     std::fs::create_dir_all(&study_dir)
         .with_context(|| format!("creating {}", study_dir.display()))?;
     init_log(&study_dir.join("search.log"))?;
-    // Named in errors of the storage (a full or read-only disk, a lost server).
-    let storage_name = match &cli.storage {
-        Some(url) => nas_core::study::redact_url(url),
-        None => study_dir.join("study.db").display().to_string(),
-    };
+    let place = storage_name(&cli);
     let storage = match shared {
         Some(storage) => storage,
-        None => open_named_storage(&format!(
-            "sqlite://{}",
-            study_dir.join("study.db").display()
-        ))?,
+        None => open_named_storage(&format!("sqlite://{}", sqlite_file(&cli).display()))?,
     };
-    let param_names: Vec<String> = space.params().iter().map(|p| p.name.clone()).collect();
-    let directions = scoring.directions();
     let mut study = Study::open(storage, &cli.study, &directions, space, sampler_box)
-        .with_context(|| format!("opening study `{}` in {storage_name}", cli.study))?;
+        .with_context(|| format!("opening study `{}` in {}", cli.study, place))?;
     recorded.write(&study_dir.join("config.toml"))?;
     let config = serde_json::to_value(&recorded).context("the study's settings")?;
     study.set_attr(CONFIG_ATTR, &config)?;
@@ -390,20 +164,6 @@ pub fn run(cli: SearchArgs) -> anyhow::Result<()> {
             study.recovered()
         );
     }
-    let settings = SearchSettings {
-        trials: match (args.trials, budget.is_some() || args.max_cost.is_some()) {
-            (Some(n), _) => Some(n),
-            (None, true) => None,
-            (None, false) => Some(preset.trials),
-        },
-        budget,
-        clock_start: Some(command_start),
-        max_cost: args.max_cost,
-        concurrency: args.concurrency(),
-        seed: args.seed(),
-        heartbeat_grace: Duration::from_secs_f64(cli.heartbeat_grace),
-        ..SearchSettings::default()
-    };
     eprintln!(
         "nas: study `{}` in {} — scheduler {}, sampler {}, {} at once, {}",
         cli.study,
@@ -421,21 +181,13 @@ pub fn run(cli: SearchArgs) -> anyhow::Result<()> {
         .run(Arc::new(runner), &mut bars);
     bars.finish();
     // The results are written even when the search failed; its own error comes first.
-    let written = study
-        .trials()
-        .map_err(anyhow::Error::from)
-        .and_then(|trials| {
-            write_results(&study_dir, &trials, &directions, &value_names, &param_names)?;
-            write_report(
-                &study_dir,
-                &cli.study,
-                &trials,
-                &directions,
-                &value_names,
-                study.space(),
-            )?;
-            Ok(trials)
-        });
+    let written = write_outputs(
+        &mut study,
+        &cli.study,
+        &study_dir,
+        &value_names,
+        &param_names,
+    );
     let summary = match outcome {
         Ok(summary) => summary,
         Err(e) => {
@@ -443,8 +195,8 @@ pub fn run(cli: SearchArgs) -> anyhow::Result<()> {
                 eprintln!("nas: the results could not be written either: {also:#}");
             }
             return Err(anyhow::Error::from(e).context(format!(
-                "the search stopped (study `{}` in {storage_name}; every trial told before is kept)",
-                cli.study
+                "the search stopped (study `{}` in {}; every trial told before is kept)",
+                cli.study, place
             )));
         }
     };
@@ -457,7 +209,7 @@ pub fn run(cli: SearchArgs) -> anyhow::Result<()> {
         &summary,
         &study_dir,
     );
-    print_spend(&summary, budget);
+    print_spend(&summary, settings.budget);
     if let Some(signal) = summary.interrupted {
         println!(
             "interrupted by {}: {} running trial(s) failed, their configurations queued again as {:?}",
@@ -469,6 +221,107 @@ pub fn run(cli: SearchArgs) -> anyhow::Result<()> {
         return Err(Interrupted(signal).into());
     }
     Ok(())
+}
+
+/// Where the study is stored, as named in messages and errors (a full or read-only disk, a
+/// lost server): the `--storage` URL without its password, else the study's SQLite file.
+fn storage_name(cli: &SearchArgs) -> String {
+    match &cli.storage {
+        Some(url) => nas_core::study::redact_url(url),
+        None => sqlite_file(cli).display().to_string(),
+    }
+}
+
+/// The study's SQLite file when no `--storage` is given.
+fn sqlite_file(cli: &SearchArgs) -> PathBuf {
+    cli.results.join(&cli.study).join("study.db")
+}
+
+/// Loads the data, chooses the device, carves the validation split and builds what trains
+/// and schedules the trials; returns them with the settings the study keeps (a folder's image
+/// size and test share included, so that it reads the folder the same way when resumed or
+/// exported). Nothing is written.
+fn prepare(
+    args: &StudyConfig,
+    preset: &Preset,
+    device: Option<usize>,
+    profile: bool,
+) -> anyhow::Result<(BurnRunner, Box<dyn Scheduler>, StudyConfig)> {
+    let data = args.load_data()?;
+    let recorded = StudyConfig {
+        image_size: args.image_size.or(data.image_size),
+        test_fraction: args.test_fraction.or(data.test_fraction),
+        ..args.for_study()
+    };
+    let (backend, why) = crate::choose_backend(args.backend.as_deref())?;
+    let device = match device {
+        Some(k) => backend
+            .device_at(k)
+            .with_context(|| format!("--device {k}"))?,
+        None => backend.device()?,
+    };
+    eprintln!(
+        "nas: {why}; device: {}",
+        nas_model::device_name(&device, backend)
+    );
+    let holdout = args.holdout(preset, data.splits.train.len());
+    let carved = split_validation(&data.splits.train, holdout, args.seed())?;
+    let full = carved.train.height() as u32;
+    eprintln!(
+        "nas: {} — {} training, {} validation images ({}×{}); the test split is not used by the search",
+        data.description,
+        carved.train.len(),
+        carved.validation.len(),
+        full,
+        full
+    );
+    let training = args.training_plan(preset, carved.train.len());
+    let scheduler = schedule::build(
+        args.scheduler_kind()?,
+        args.ladder(preset, full)?,
+        &ScheduleOptions {
+            rank: args.rank()?,
+            ..Default::default()
+        },
+    );
+    let runner = BurnRunner::new(
+        device,
+        carved.train,
+        carved.validation,
+        RunnerSettings {
+            min_epochs: training.min_epochs,
+            max_epochs: training.max_epochs,
+            top_fraction: training.top_fraction,
+            latency_batch: args.latency_batch(),
+            data_seed: args.seed(),
+            cv_folds: args.cv()?,
+            profile,
+            ..RunnerSettings::default()
+        },
+    );
+    Ok((runner, scheduler, recorded))
+}
+
+/// Writes `trials.csv`, `pareto.json` and `report.html` of the study; returns its trials.
+fn write_outputs(
+    study: &mut Study,
+    name: &str,
+    study_dir: &Path,
+    value_names: &[&str],
+    param_names: &[String],
+) -> anyhow::Result<Vec<Trial>> {
+    let trials = study.trials()?;
+    let directions = study.info().directions.clone();
+    write_results(study_dir, &trials, &directions, value_names, param_names)?;
+    write_report(
+        study_dir,
+        name,
+        &trials,
+        &directions,
+        value_names,
+        study.space(),
+    )?;
+    Ok(trials)
 }
 
 /// How this run spent its time, rung by rung, and what the budget stopped.
@@ -528,23 +381,42 @@ fn write_report(
     std::fs::write(&path, report.to_html()).with_context(|| format!("writing {}", path.display()))
 }
 
-/// The finished trials of study `name` under `results`, checked to have this search's
-/// objectives, as a warm start of weight `weight`.
+/// The finished trials of study `name`, checked to have this search's objectives, as a warm
+/// start of weight `weight`: read from `shared` (the `--storage` of this search) when it holds
+/// a study of that name, else from `<results>/<name>/study.db`.
 fn warm_start(
+    shared: Option<&mut dyn Storage>,
     results: &Path,
     name: &str,
     scoring: &Scoring,
     weight: f64,
 ) -> anyhow::Result<WarmStart> {
+    if let Some(storage) = shared {
+        if storage.find_study(name)?.is_some() {
+            let place = "the --storage of this search";
+            return read_warm_start(storage, place, name, scoring, weight);
+        }
+    }
     let db = results.join(name).join("study.db");
     if !db.is_file() {
         bail!("--warm-start {name}: no study at {}", db.display());
     }
-    let mut storage =
-        SqliteStorage::open(&db).with_context(|| format!("opening {}", db.display()))?;
+    let mut local = open_named_storage(&format!("sqlite://{}", db.display()))?;
+    let place = db.display().to_string();
+    read_warm_start(local.as_mut(), &place, name, scoring, weight)
+}
+
+/// The warm start of [`warm_start`] from `storage`, which `place` names in messages.
+fn read_warm_start(
+    storage: &mut dyn Storage,
+    place: &str,
+    name: &str,
+    scoring: &Scoring,
+    weight: f64,
+) -> anyhow::Result<WarmStart> {
     let info = storage
         .find_study(name)?
-        .with_context(|| format!("--warm-start: no study `{name}` in {}", db.display()))?;
+        .with_context(|| format!("--warm-start: no study `{name}` in {place}"))?;
     let names = scoring.value_names();
     if info.directions != scoring.directions() {
         bail!(
@@ -560,7 +432,7 @@ fn warm_start(
         .filter(|t| t.state.is_finished() && t.state != TrialState::Fail)
         .collect();
     eprintln!(
-        "nas: warm start from study `{name}`: {} finished trials at weight {weight}",
+        "nas: warm start from study `{name}` in {place}: {} finished trials at weight {weight}",
         trials.len()
     );
     Ok(WarmStart { trials, weight })
@@ -788,51 +660,5 @@ impl Progress for Bars {
                 tracing::warn!("cannot write results: {e}");
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn quick_trials_see_36000_images_whatever_the_dataset_size() {
-        // Fashion-MNIST's 55,000 training images: 2 epochs on a third, as always.
-        let (fraction, epochs) = quick_length(55_000);
-        assert!((fraction - 1.0 / 3.0).abs() < 1e-12 && epochs == 2.0);
-        // CIFAR's 45,000: a larger share, still 2 epochs.
-        assert_eq!(quick_length(45_000), (0.4, 2.0));
-        // 6,400 (an 8,000-image dataset less its validation split): all of it, 5.6 epochs.
-        assert_eq!(quick_length(6_400), (1.0, 5.625));
-        // 300 images: 120 epochs, not a dozen optimizer steps.
-        assert_eq!(quick_length(300), (1.0, 120.0));
-        for n in [10, 999, 18_000, 30_000, 54_000, 200_000] {
-            let (fraction, epochs) = quick_length(n);
-            let images = fraction * epochs * n as f64;
-            assert!(images >= QUICK_TOP_RUNG_IMAGES - 1e-6, "{n}: {images}");
-            assert!(fraction <= 1.0 && epochs >= 2.0, "{n}");
-        }
-    }
-
-    #[test]
-    fn flags_override_the_preset_s_training_length() {
-        let quick = preset("quick").unwrap();
-        let none = StudyConfig::default();
-        assert_eq!(
-            training_length(&quick, &none, 6_400),
-            (1.0, Some(5.625), Some(5.625))
-        );
-        // --max-epochs caps the floor too; --top-fraction replaces the preset's.
-        let flags = StudyConfig {
-            max_epochs: Some(2.0),
-            top_fraction: Some(0.5),
-            ..StudyConfig::default()
-        };
-        assert_eq!(
-            training_length(&quick, &flags, 6_400),
-            (0.5, Some(2.0), Some(2.0))
-        );
-        let full = preset("full").unwrap();
-        assert_eq!(training_length(&full, &none, 6_400), (1.0, None, None));
     }
 }

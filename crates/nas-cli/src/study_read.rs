@@ -9,7 +9,7 @@ use nas_core::study::{open_storage, Direction, Storage, StudyInfo, Trial, SPACE_
 
 use nas_report::{Report, ReportInput};
 
-use crate::study_config::StudyConfig;
+use nas_settings::StudyConfig;
 
 /// The study's trials and the names of its objective values.
 pub(crate) struct StudyTrials {
@@ -81,7 +81,8 @@ pub(crate) fn read_study(
     let space = storage
         .study_attr(info.id, SPACE_ATTR)?
         .and_then(|v| serde_json::from_value::<SearchSpace>(v).ok());
-    let value_names = crate::search_cmd::scoring(&config)?
+    let value_names = config
+        .scoring()?
         .value_names()
         .into_iter()
         .map(String::from)

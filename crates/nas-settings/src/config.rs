@@ -1,4 +1,4 @@
-//! The settings of a study, from four places: flags, a study config file (`--config FILE`,
+//! [`StudyConfig`]: the settings of a study, from four places: flags, a study config file (`--config FILE`,
 //! TOML, one key per flag with `_` for `-`, plus `[[rung]]` tables for an explicit fidelity
 //! ladder), the `config.toml` a study keeps in its folder, and the same settings saved in the
 //! study's storage (for workers on other machines, which lack the folder). A flag beats the
@@ -7,12 +7,14 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context};
 use nas_arch::{SpaceSource, DEFAULT_SPACE};
 use nas_core::schedule::Rung;
 use nas_core::study::Storage;
 use nas_data::{DataSource, LoadedData, SourceOptions};
 use serde::{Deserialize, Serialize};
+
+use crate::rules::{self, check};
+use crate::SettingsError;
 
 /// Every setting of a study that a flag or a config file can give; `None` = not given here.
 #[derive(Debug, Clone, Default, PartialEq, clap::Args, Serialize, Deserialize)]
@@ -161,7 +163,7 @@ impl StudyConfig {
         config: Option<&Path>,
         study_dir: &Path,
         shared: Option<StudyConfig>,
-    ) -> anyhow::Result<StudyConfig> {
+    ) -> Result<StudyConfig, SettingsError> {
         let mut settings = self;
         if let Some(file) = config {
             settings = settings.overlay(StudyConfig::read(file)?);
@@ -178,24 +180,35 @@ impl StudyConfig {
 
     /// The settings saved in the storage of study `name` (its [`CONFIG_ATTR`] attribute) by
     /// an earlier run, on any machine; `None` for a new study or one saved by an older `nas`.
-    pub fn shared(storage: &mut dyn Storage, name: &str) -> anyhow::Result<Option<StudyConfig>> {
+    pub fn shared(
+        storage: &mut dyn Storage,
+        name: &str,
+    ) -> Result<Option<StudyConfig>, SettingsError> {
         let Some(info) = storage.find_study(name)? else {
             return Ok(None);
         };
         let Some(value) = storage.study_attr(info.id, CONFIG_ATTR)? else {
             return Ok(None);
         };
-        let config = serde_json::from_value(value)
-            .with_context(|| format!("the `{CONFIG_ATTR}` attribute of study `{name}`"))?;
+        let config = serde_json::from_value(value).map_err(|source| SettingsError::Stored {
+            attr: CONFIG_ATTR,
+            study: name.to_string(),
+            source,
+        })?;
         Ok(Some(config))
     }
 
     /// Reads a config file; an unknown key or a value of the wrong type is an error naming
     /// the file and the key.
-    pub fn read(path: &Path) -> anyhow::Result<StudyConfig> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("reading study config {}", path.display()))?;
-        toml::from_str(&text).with_context(|| format!("study config {}", path.display()))
+    pub fn read(path: &Path) -> Result<StudyConfig, SettingsError> {
+        let text = std::fs::read_to_string(path).map_err(|source| SettingsError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|source| SettingsError::Parse {
+            path: path.to_path_buf(),
+            source: Box::new(source),
+        })
     }
 
     /// The settings a study keeps in its folder: these, less what belongs to one run (the
@@ -211,12 +224,14 @@ impl StudyConfig {
     }
 
     /// Writes the settings as TOML.
-    pub fn write(&self, path: &Path) -> anyhow::Result<()> {
-        let text = toml::to_string(self).context("writing the study config as TOML")?;
+    pub fn write(&self, path: &Path) -> Result<(), SettingsError> {
+        let text = toml::to_string(self)?;
         let header = "# The settings this study runs with; `nas search --study NAME` reads them \
                       back (flags still win).\n";
-        std::fs::write(path, format!("{header}{text}"))
-            .with_context(|| format!("writing {}", path.display()))
+        std::fs::write(path, format!("{header}{text}")).map_err(|source| SettingsError::Write {
+            path: path.to_path_buf(),
+            source,
+        })
     }
 
     /// Where the search space comes from: a built-in name or a file.
@@ -230,8 +245,12 @@ impl StudyConfig {
     }
 
     /// Loads the dataset's training and test splits (the test split only reports).
-    pub fn load_data(&self) -> anyhow::Result<LoadedData> {
-        let source = DataSource::parse(self.dataset())?;
+    pub fn load_data(&self) -> Result<LoadedData, SettingsError> {
+        let data_error = |source| SettingsError::Data {
+            name: self.dataset().to_string(),
+            source,
+        };
+        let source = DataSource::parse(self.dataset()).map_err(data_error)?;
         let options = SourceOptions {
             data_dir: self.data_dir.clone(),
             image_size: self.image_size,
@@ -239,15 +258,21 @@ impl StudyConfig {
         };
         source
             .load(&options)
-            .with_context(|| format!("dataset {source}"))
+            .map_err(|source_error| SettingsError::Data {
+                name: source.to_string(),
+                source: source_error,
+            })
     }
 
     /// These settings with an image folder or a space file given by a relative path made
     /// absolute, so that the study finds them again when resumed from another directory.
-    pub fn with_absolute_paths(mut self) -> anyhow::Result<StudyConfig> {
+    pub fn with_absolute_paths(mut self) -> Result<StudyConfig, SettingsError> {
         if let Ok(DataSource::Folder(dir)) = DataSource::parse(self.dataset()) {
-            let absolute = std::fs::canonicalize(&dir)
-                .with_context(|| format!("--dataset {}", dir.display()))?;
+            let absolute = std::fs::canonicalize(&dir).map_err(|source| SettingsError::Path {
+                flag: "--dataset",
+                path: dir.clone(),
+                source,
+            })?;
             self.dataset = Some(absolute.display().to_string());
         }
         if let SpaceSource::File(file) = self.space() {
@@ -311,131 +336,143 @@ impl StudyConfig {
     }
 
     /// Folds of cross-validation on the low rungs; 1 = none.
-    pub fn cv(&self) -> anyhow::Result<usize> {
+    pub fn cv(&self) -> Result<usize, SettingsError> {
         match self.cv {
             None => Ok(1),
             Some(k) if k >= 2 => Ok(k),
-            Some(k) => bail!("--cv {k}: cross-validation needs at least 2 folds"),
+            Some(k) => Err(SettingsError::Flag {
+                flag: "--cv".into(),
+                value: k.to_string(),
+                why: "cross-validation needs at least 2 folds".into(),
+            }),
         }
     }
 
     /// Checks the dataset flags (`--dataset`, `--data-dir`, `--image-size`,
     /// `--test-fraction`) before anything is read or written.
-    pub fn check_data_flags(&self) -> anyhow::Result<()> {
-        use crate::flags::{self, check};
+    pub fn check_data_flags(&self) -> Result<(), SettingsError> {
         check("--dataset", self.dataset.as_ref(), |t| {
-            flags::dataset(t).map(drop)
+            rules::dataset(t).map(drop)
         })?;
         let data_dir = self.data_dir.as_ref().map(|d| d.display());
         check("--data-dir", data_dir, |t| {
-            flags::existing_folder(t)
+            rules::existing_folder(t)
                 .map(drop)
                 .map_err(|_| "no such data directory".to_string())
         })?;
         check("--image-size", self.image_size, |t| {
-            flags::image_size(t).map(drop)
+            rules::image_size(t).map(drop)
         })?;
         check("--test-fraction", self.test_fraction, |t| {
-            flags::open_share(t).map(drop)
+            rules::open_share(t).map(drop)
         })?;
         Ok(())
     }
 
     /// Checks every value, from flags or a config file, before anything is read or written;
-    /// each error names the flag and the value. (The space is checked where it is loaded: a
-    /// worker of a shared study may read it from the storage.)
-    pub fn validate(&self) -> anyhow::Result<()> {
-        use crate::flags::{self, check};
+    /// each error names the flag and the value. `backend` is the rule for `--backend` (which
+    /// backends exist is the training crates' to say). (The space is checked where it is
+    /// loaded: a worker of a shared study may read it from the storage.)
+    pub fn validate(
+        &self,
+        backend: impl Fn(&str) -> Result<(), String>,
+    ) -> Result<(), SettingsError> {
         self.check_data_flags()?;
-        check("--backend", self.backend.as_ref(), |t| {
-            flags::backend(t).map(drop)
-        })?;
+        check("--backend", self.backend.as_ref(), backend)?;
         check("--preset", self.preset.as_ref(), |t| match t {
             "quick" | "full" => Ok(()),
             _ => Err("choose quick or full".into()),
         })?;
         check("--trials", self.trials, |t| {
-            flags::at_least_one_u64(t).map(drop)
+            rules::at_least_one_u64(t).map(drop)
         })?;
         check("--budget", self.budget.as_ref(), |t| {
-            crate::search_cmd::parse_duration(t)
+            crate::parse_duration(t)
                 .map(drop)
                 .map_err(|e| e.to_string())
         })?;
         check("--max-cost", self.max_cost, |t| {
-            flags::positive(t).map(drop)
+            rules::positive(t).map(drop)
         })?;
         check("--scheduler", self.scheduler.as_ref(), |t| {
-            flags::scheduler(t).map(drop)
+            rules::scheduler(t).map(drop)
         })?;
         check("--sampler", self.sampler.as_ref(), |t| {
-            flags::sampler(t).map(drop)
+            rules::sampler(t).map(drop)
         })?;
         check("--concurrency", self.concurrency, |t| {
-            flags::at_least_one(t).map(drop)
+            rules::at_least_one(t).map(drop)
         })?;
         if let Some(objectives) = &self.objectives {
             if objectives.is_empty() {
-                bail!("--objectives needs at least one objective");
+                return Err(SettingsError::Flag {
+                    flag: "--objectives".into(),
+                    value: String::new(),
+                    why: "needs at least one objective".into(),
+                });
             }
             for o in objectives {
-                check("--objectives", Some(o), |t| flags::objective(t).map(drop))?;
+                check("--objectives", Some(o), |t| rules::objective(t).map(drop))?;
             }
         }
         check("--max-params", self.max_params, |t| {
-            flags::at_least_one_u64(t).map(drop)
+            rules::at_least_one_u64(t).map(drop)
         })?;
         check("--max-latency-ms", self.max_latency_ms, |t| {
-            flags::positive(t).map(drop)
+            rules::positive(t).map(drop)
         })?;
         check("--max-macs", self.max_macs, |t| {
-            flags::at_least_one_u64(t).map(drop)
+            rules::at_least_one_u64(t).map(drop)
         })?;
         check("--reward-target-ms", self.reward_target_ms, |t| {
-            flags::positive(t).map(drop)
+            rules::positive(t).map(drop)
         })?;
         check("--reward-exponent", self.reward_exponent, |t| {
-            flags::finite(t).map(drop)
+            rules::finite(t).map(drop)
         })?;
-        check("--eta", self.eta, |t| flags::at_least_two(t).map(drop))?;
-        check("--rungs", self.rungs, |t| flags::at_least_one(t).map(drop))?;
+        check("--eta", self.eta, |t| rules::at_least_two(t).map(drop))?;
+        check("--rungs", self.rungs, |t| rules::at_least_one(t).map(drop))?;
         check("--min-resolution", self.min_resolution, |t| {
-            flags::at_least_one(t).map(drop)
+            rules::at_least_one(t).map(drop)
         })?;
         check("--mo-rank", self.mo_rank.as_ref(), |t| {
-            flags::mo_rank(t).map(drop)
+            rules::mo_rank(t).map(drop)
         })?;
         check("--validation", self.validation, |t| {
-            flags::at_least_one(t).map(drop)
+            rules::at_least_one(t).map(drop)
         })?;
         check("--latency-batch", self.latency_batch, |t| {
-            flags::at_least_one(t).map(drop)
+            rules::at_least_one(t).map(drop)
         })?;
         check("--max-epochs", self.max_epochs, |t| {
-            flags::positive(t).map(drop)
+            rules::positive(t).map(drop)
         })?;
         check("--top-fraction", self.top_fraction, |t| {
-            flags::share(t).map(drop)
+            rules::share(t).map(drop)
         })?;
         check("--cv", self.cv, |t| {
-            flags::at_least_two(t)
+            rules::at_least_two(t)
                 .map(drop)
                 .map_err(|why| format!("cross-validation needs at least 2 folds ({why})"))
         })?;
         check("--warm-start", self.warm_start.as_ref(), |t| {
-            flags::folder_name(t).map(drop)
+            rules::folder_name(t).map(drop)
         })?;
         check("--warm-start-weight", self.warm_start_weight, |t| {
-            flags::share(t).map(drop)
+            rules::share(t).map(drop)
         })?;
         Ok(())
     }
 
     /// The weight of warm-start trials, in (0, 1].
-    pub fn warm_start_weight(&self) -> anyhow::Result<f64> {
+    pub fn warm_start_weight(&self) -> Result<f64, SettingsError> {
         match self.warm_start_weight.unwrap_or(0.5) {
             w if w > 0.0 && w <= 1.0 => Ok(w),
-            w => bail!("--warm-start-weight {w}: must be in (0, 1]"),
+            w => Err(SettingsError::Flag {
+                flag: "--warm-start-weight".into(),
+                value: w.to_string(),
+                why: "must be in (0, 1]".into(),
+            }),
         }
     }
 }
