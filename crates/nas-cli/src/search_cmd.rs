@@ -432,7 +432,7 @@ fn read_warm_start(
         .filter(|t| t.state.is_finished() && t.state != TrialState::Fail)
         .collect();
     eprintln!(
-        "nas: warm start from study `{name}` in {place}: {} finished trials at weight {weight}",
+        "nas: warm start from study `{name}`: {} finished trials at weight {weight} (from {place})",
         trials.len()
     );
     Ok(WarmStart { trials, weight })

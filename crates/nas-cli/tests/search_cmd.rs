@@ -714,6 +714,44 @@ fn a_warm_start_reads_the_earlier_study_and_is_refused_for_random_search() {
     );
 }
 
+#[test]
+fn a_warm_start_reads_the_earlier_study_from_the_shared_storage() {
+    // Both studies in one storage given by --storage (as workers on several machines share
+    // one), no study folder of the first under --results.
+    let (dir, data) = data_dir();
+    let results = dir.path().join("results");
+    let url = format!("sqlite://{}", dir.path().join("shared.db").display());
+    let base = [
+        "--backend",
+        "flex",
+        "--scheduler",
+        "none",
+        "--max-epochs",
+        "1",
+    ];
+    let first = [&base[..], &["--trials", "2", "--objectives", "accuracy"]].concat();
+    let first = [&first[..], &["--storage", &url]].concat();
+    run_ok(search_command(
+        Path::new(LIGHTWEIGHT),
+        &data,
+        &results,
+        "first",
+        &first,
+    ));
+    std::fs::remove_dir_all(results.join("first")).unwrap();
+    let warm = [&first[..], &["--warm-start", "first"]].concat();
+    let out = search_command(Path::new(LIGHTWEIGHT), &data, &results, "second", &warm)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("warm start from study `first`: 2 finished trials")
+            && stderr.contains("(from the --storage of this search)"),
+        "{stderr}"
+    );
+}
+
 /// A small tmpfs, unmounted when dropped.
 struct SmallDisk(std::path::PathBuf);
 

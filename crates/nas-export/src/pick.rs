@@ -1,4 +1,9 @@
 //! [`Pick`]: which trial of a study `nas export` retrains.
+//!
+//! It picks among the rows of the study's [`Report`] (`nas-report`'s [`TrialRow`]s, read from
+//! each trial's `nas_search::TrialRecord`), on purpose: `--pick knee` or `--pick
+//! best-accuracy` then names exactly the trial the report shows as such, by the same Pareto
+//! front, feasibility and accuracy rules.
 
 use nas_core::pareto::pareto_front_indices;
 use nas_core::study::TrialState;

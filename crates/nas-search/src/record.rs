@@ -2,7 +2,8 @@
 //! state, parameters, values, intermediate values, times, worker, failure). It is stored as
 //! trial attributes, one JSON value a key; [`RecordWriter`] is the one writer (the driver
 //! uses it) and [`TrialRecord::of`] the one reader (results, reports, export, status and the
-//! benchmarks use it). No other module names an attribute key.
+//! benchmarks use it). No other module names an attribute key, but for the schedulers of
+//! `nas-core`, which read the bracket under `nas_core::schedule::BRACKET_ATTR`.
 //!
 //! The reader is lenient, as studies outlive versions of nas: a key that is absent, `null` or
 //! of another form reads as `None` (a rung result with missing fields reads them as zero),
@@ -18,7 +19,8 @@ use crate::runner::{Measurements, SegmentScore};
 /// The attribute keys of a trial record.
 mod key {
     pub const SEED: &str = "seed";
-    pub const BRACKET: &str = "bracket";
+    /// The schedulers read it too (Hyperband, BOHB), under their own name for it.
+    pub const BRACKET: &str = nas_core::schedule::BRACKET_ATTR;
     pub const ASK_S: &str = "ask_s";
     pub const BUILD_S: &str = "build_s";
     /// The runner's description of the network: `{"arch": ArchSpec, "recipe": "…", …}`.
