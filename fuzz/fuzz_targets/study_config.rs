@@ -1,16 +1,11 @@
 //! A study config file (`nas search --config FILE`, and the `config.toml` a study keeps):
 //! read as `StudyConfig::read` does, written back as `StudyConfig::write` does and read
-//! again (a resumed study must get the same settings), and its fidelity ladder built as
-//! `nas search` builds it. The struct is `nas-cli`'s own, copied by `build.rs`.
+//! again (a resumed study must get the same settings), validated, and turned into the
+//! decisions `nas search` takes from it (preset, fidelity ladder, scoring, stopping rules).
 #![no_main]
 
-mod config {
-    include!(concat!(env!("OUT_DIR"), "/study_config_struct.rs"));
-}
-
-use config::StudyConfig;
 use libfuzzer_sys::fuzz_target;
-use nas_core::schedule::FidelityLadder;
+use nas_settings::StudyConfig;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
@@ -27,14 +22,16 @@ fuzz_target!(|data: &[u8]| {
     // The shared copy of the settings, kept in the study's storage as JSON.
     let json = serde_json::to_value(&config).expect("a config serialises as JSON");
     let _ = serde_json::from_value::<StudyConfig>(json);
-    // The ladder, as `nas search` makes it from these settings (28 px images).
-    let eta = config.eta.unwrap_or(3);
-    let _ = match &config.rung {
-        Some(rungs) => FidelityLadder::new(rungs.clone(), f64::from(eta)),
-        None => {
-            let full = 28;
-            let min = config.min_resolution.unwrap_or(14).min(full);
-            FidelityLadder::geometric(eta, config.rungs.unwrap_or(2), true, Some((min, full)))
-        }
-    };
+    // Every check and decision `nas search` makes from these settings (28 px images); any
+    // may refuse them, none may panic.
+    let _ = config.validate(|_| Ok(()));
+    if let Ok(preset) = config.preset_values() {
+        let _ = config.ladder(&preset, 28);
+        let _ = config.training_plan(&preset, 1000);
+        let _ = config.holdout(&preset, 1000);
+        let _ = config.search_settings(&preset, std::time::Instant::now());
+    }
+    let _ = config.scoring();
+    let _ = config.sampler_kind();
+    let _ = config.rank();
 });

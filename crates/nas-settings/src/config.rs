@@ -246,11 +246,10 @@ impl StudyConfig {
 
     /// Loads the dataset's training and test splits (the test split only reports).
     pub fn load_data(&self) -> Result<LoadedData, SettingsError> {
-        let data_error = |source| SettingsError::Data {
+        let source = DataSource::parse(self.dataset()).map_err(|source| SettingsError::Data {
             name: self.dataset().to_string(),
-            source,
-        };
-        let source = DataSource::parse(self.dataset()).map_err(data_error)?;
+            source: Box::new(source),
+        })?;
         let options = SourceOptions {
             data_dir: self.data_dir.clone(),
             image_size: self.image_size,
@@ -260,7 +259,7 @@ impl StudyConfig {
             .load(&options)
             .map_err(|source_error| SettingsError::Data {
                 name: source.to_string(),
-                source: source_error,
+                source: Box::new(source_error),
             })
     }
 

@@ -64,8 +64,8 @@ pub enum SettingsError {
     Data {
         /// The dataset as given.
         name: String,
-        /// The cause.
-        source: DataError,
+        /// The cause (boxed: it is large, and every settings result carries it).
+        source: Box<DataError>,
     },
     /// A path given by a flag that cannot be made absolute.
     #[error("{flag} {}", path.display())]

@@ -45,7 +45,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     if !(seconds.is_finite() && seconds > 0.0) {
         return Err(format!("`{text}`: the budget must be positive"));
     }
-    Ok(Duration::from_secs_f64(seconds))
+    Duration::try_from_secs_f64(seconds).map_err(|_| format!("`{text}`: too long a budget"))
 }
 
 /// A value that names no known choice.
@@ -139,7 +139,7 @@ impl StudyConfig {
     /// fifth of it.
     pub fn holdout(&self, preset: &Preset, train_images: usize) -> Holdout {
         let held_out = self.validation.unwrap_or(preset.validation);
-        if held_out * 4 <= train_images {
+        if held_out.saturating_mul(4) <= train_images {
             Holdout::Count(held_out)
         } else {
             Holdout::Fraction(0.2)
@@ -283,5 +283,6 @@ mod tests {
         assert_eq!(settings.trials, None);
         assert_eq!(settings.budget, Some(Duration::from_secs(90)));
         assert!(parse_duration("2x").is_err() && parse_duration("-1m").is_err());
+        assert!(parse_duration("1e300h").is_err(), "too long, not a panic");
     }
 }
