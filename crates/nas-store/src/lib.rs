@@ -10,6 +10,7 @@
 mod codec;
 mod copy;
 mod postgres;
+mod rows;
 mod schema;
 mod sqlite;
 mod storage;

@@ -38,10 +38,10 @@ use postgres::{Client, IsolationLevel, NoTls, Row, Statement, Transaction};
 use serde_json::Value;
 
 use super::codec::{
-    check_dense, check_end, decode_values, decode_worker, encode_params, encode_values,
-    interrupted_reason, merge_catch_up, parse_json, parse_state, to_json, u64_from_sql, u64_to_sql,
-    Selection, StoredTrial, TRIAL_COLUMNS,
+    check_dense, check_end, decode_worker, encode_params, encode_values, interrupted_reason,
+    merge_catch_up, parse_json, parse_state, to_json, u64_from_sql, u64_to_sql, Selection,
 };
+use super::rows::{load_queries, study_from_row, Columns, LoadedTrials, STUDY_COLUMNS};
 use super::schema::{for_postgres, MIGRATIONS};
 use super::storage::{Creation, Storage, StorageError, StudyInfo, TrialEnd};
 use super::trial::{unix_now, Direction, Trial, TrialState};
@@ -293,7 +293,7 @@ impl Storage for PostgresStorage {
         let mut tx = self.begin()?;
         let rows = tx.query(&sql, &[])?;
         tx.commit()?;
-        rows.iter().map(study_from_row).collect()
+        rows.iter().map(|row| study_from_row(row)).collect()
     }
 
     fn set_study_attr(&mut self, study: i64, key: &str, value: &Value) -> Result<(), StorageError> {
@@ -652,27 +652,11 @@ fn get_number(row: &Row, index: usize) -> Result<u64, StorageError> {
 
 // ------------------------------------------------------------------------------- studies
 
-/// The `studies` columns [`study_from_row`] reads, in order.
-const STUDY_COLUMNS: &str = "id, name, directions, created_at";
-
-fn study_from_row(row: &Row) -> Result<StudyInfo, StorageError> {
-    let name: String = get(row, 1)?;
-    let directions = parse_json(&get::<String>(row, 2)?, || {
-        format!("directions of study `{name}`")
-    })?;
-    Ok(StudyInfo {
-        id: get(row, 0)?,
-        name,
-        directions,
-        created_at: get(row, 3)?,
-    })
-}
-
 fn study_by_name(tx: &mut Tx<'_>, name: &str) -> Result<Option<StudyInfo>, StorageError> {
     let sql = format!("SELECT {STUDY_COLUMNS} FROM studies WHERE name = $1");
     tx.query_opt(&sql, &[&name])?
         .as_ref()
-        .map(study_from_row)
+        .map(|row| study_from_row(row))
         .transpose()
 }
 
@@ -681,7 +665,7 @@ fn study_by_id(tx: &mut Tx<'_>, id: i64) -> Result<StudyInfo, StorageError> {
     let sql = format!("SELECT {STUDY_COLUMNS} FROM studies WHERE id = $1");
     tx.query_opt(&sql, &[&id])?
         .as_ref()
-        .map(study_from_row)
+        .map(|row| study_from_row(row))
         .transpose()?
         .ok_or(StorageError::UnknownStudyId(id))
 }
@@ -692,7 +676,7 @@ fn lock_study(tx: &mut Tx<'_>, id: i64) -> Result<StudyInfo, StorageError> {
     let sql = format!("SELECT {STUDY_COLUMNS} FROM studies WHERE id = $1 FOR UPDATE");
     tx.query_opt(&sql, &[&id])?
         .as_ref()
-        .map(study_from_row)
+        .map(|row| study_from_row(row))
         .transpose()?
         .ok_or(StorageError::UnknownStudyId(id))
 }
@@ -973,86 +957,39 @@ fn load_trials(
 ) -> Result<Vec<Trial>, StorageError> {
     let filter = Filter::new(selection);
     let params = filter.params(&study);
-    let condition = filter.condition();
-    let mut trials = Vec::new();
-    let mut index = HashMap::new();
-    let sql = format!("SELECT {TRIAL_COLUMNS} FROM trials t WHERE {condition} ORDER BY t.number");
-    for row in tx.query(&sql, &params)? {
-        let (id, trial) = trial_from_row(&row)?;
-        index.insert(id, trials.len());
-        trials.push(trial);
+    let [trials, intermediate, attrs] = load_queries(filter.condition());
+    let mut loaded = LoadedTrials::default();
+    for row in tx.query(&trials, &params)? {
+        loaded.add_trial(&row)?;
     }
-    let sql = format!(
-        "SELECT i.trial_id, i.step, i.values_json FROM trial_intermediate i
-         JOIN trials t ON t.id = i.trial_id WHERE {condition}"
-    );
-    for row in tx.query(&sql, &params)? {
-        add_intermediate(by_id(&mut trials, &index, get(&row, 0)?)?, &row)?;
+    for row in tx.query(&intermediate, &params)? {
+        loaded.add_intermediate(&row)?;
     }
-    let sql = format!(
-        "SELECT a.trial_id, a.key, a.value_json FROM trial_attrs a
-         JOIN trials t ON t.id = a.trial_id WHERE {condition}"
-    );
-    for row in tx.query(&sql, &params)? {
-        add_attr(by_id(&mut trials, &index, get(&row, 0)?)?, &row)?;
+    for row in tx.query(&attrs, &params)? {
+        loaded.add_attr(&row)?;
     }
-    Ok(trials)
+    Ok(loaded.into_trials())
 }
 
-/// Adds a `trial_intermediate` row (trial id, step, values) to its trial.
-fn add_intermediate(trial: &mut Trial, row: &Row) -> Result<(), StorageError> {
-    let step = get_number(row, 1)?;
-    let values = decode_values(&get::<String>(row, 2)?, || {
-        format!(
-            "intermediate values of trial {} at step {step}",
-            trial.number
-        )
-    })?;
-    trial.intermediate.insert(step, values);
-    Ok(())
-}
-
-/// Adds a `trial_attrs` row (trial id, key, value) to its trial.
-fn add_attr(trial: &mut Trial, row: &Row) -> Result<(), StorageError> {
-    let key: String = get(row, 1)?;
-    let value = parse_json(&get::<String>(row, 2)?, || {
-        format!("attribute `{key}` of trial {}", trial.number)
-    })?;
-    trial.attrs.insert(key, value);
-    Ok(())
-}
-
-/// The loaded trial with row id `id`.
-fn by_id<'t>(
-    trials: &'t mut [Trial],
-    index: &HashMap<i64, usize>,
-    id: i64,
-) -> Result<&'t mut Trial, StorageError> {
-    index
-        .get(&id)
-        .and_then(|&i| trials.get_mut(i))
-        .ok_or_else(|| StorageError::Corrupt(format!("row for unknown trial id {id}")))
-}
-
-/// Decodes a row of [`TRIAL_COLUMNS`] into its row id and trial (without intermediate values
-/// and attributes).
-fn trial_from_row(row: &Row) -> Result<(i64, Trial), StorageError> {
-    let stored = StoredTrial {
-        number: get_number(row, 1)?,
-        state: get(row, 2)?,
-        params_json: get(row, 3)?,
-        values_json: get(row, 4)?,
-        constraints_json: get(row, 5)?,
-        fail_reason: get(row, 6)?,
-        seed: get(row, 7)?,
-        started_at: get(row, 8)?,
-        finished_at: get(row, 9)?,
-        heartbeat_at: get(row, 10)?,
-        worker_host: get(row, 11)?,
-        worker_pid: get(row, 12)?,
-        worker_started: get(row, 13)?,
-    };
-    Ok((get(row, 0)?, stored.decode()?))
+impl Columns for Row {
+    fn int(&self, index: usize) -> Result<i64, StorageError> {
+        get(self, index)
+    }
+    fn opt_int(&self, index: usize) -> Result<Option<i64>, StorageError> {
+        get(self, index)
+    }
+    fn real(&self, index: usize) -> Result<f64, StorageError> {
+        get(self, index)
+    }
+    fn opt_real(&self, index: usize) -> Result<Option<f64>, StorageError> {
+        get(self, index)
+    }
+    fn text(&self, index: usize) -> Result<String, StorageError> {
+        get(self, index)
+    }
+    fn opt_text(&self, index: usize) -> Result<Option<String>, StorageError> {
+        get(self, index)
+    }
 }
 
 #[cfg(test)]

@@ -23,7 +23,7 @@
 //! `"-Infinity"`. Trial numbers and steps are SQL BIGINTs; `u64` seeds are stored as the
 //! signed 64-bit integer with the same bits.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
@@ -33,10 +33,10 @@ use rusqlite::{
 use serde_json::Value;
 
 use super::codec::{
-    check_dense, check_end, decode_values, decode_worker, encode_params, encode_values,
-    interrupted_reason, merge_catch_up, parse_json, parse_state, to_json, u64_from_sql, u64_to_sql,
-    Selection, StoredTrial, TRIAL_COLUMNS,
+    check_dense, check_end, decode_worker, encode_params, encode_values, interrupted_reason,
+    merge_catch_up, parse_json, parse_state, to_json, u64_from_sql, u64_to_sql, Selection,
 };
+use super::rows::{load_queries, study_from_row, Columns, LoadedTrials, STUDY_COLUMNS};
 use super::schema::MIGRATIONS;
 use super::storage::{Creation, Storage, StorageError, StudyInfo, TrialEnd};
 use super::trial::{unix_now, Direction, Trial, TrialState};
@@ -579,22 +579,6 @@ impl Storage for SqliteStorage {
 
 // ------------------------------------------------------------------------------- studies
 
-/// The `studies` columns [`study_from_row`] reads, in order.
-const STUDY_COLUMNS: &str = "id, name, directions, created_at";
-
-fn study_from_row(row: &Row<'_>) -> Result<StudyInfo, StorageError> {
-    let name: String = row.get(1)?;
-    let directions = parse_json(&row.get::<_, String>(2)?, || {
-        format!("directions of study `{name}`")
-    })?;
-    Ok(StudyInfo {
-        id: row.get(0)?,
-        name,
-        directions,
-        created_at: row.get(3)?,
-    })
-}
-
 fn study_by_name(conn: &Connection, name: &str) -> Result<Option<StudyInfo>, StorageError> {
     let sql = format!("SELECT {STUDY_COLUMNS} FROM studies WHERE name = ?1");
     query_one(conn, &sql, [name], |row| Ok(study_from_row(row)))
@@ -856,83 +840,39 @@ fn load_trials(
     study: i64,
     selection: &Selection<'_>,
 ) -> Result<Vec<Trial>, StorageError> {
-    let condition = selection.condition();
     let args: Vec<&dyn ToSql> = match selection {
         Selection::One(number) | Selection::From(number) => vec![&study, number],
         Selection::States(_) | Selection::Numbers(_) => vec![&study],
     };
-    let mut trials = Vec::new();
-    let mut index = HashMap::new();
-    let sql = format!("SELECT {TRIAL_COLUMNS} FROM trials t WHERE {condition} ORDER BY t.number");
-    for_each_row(conn, &sql, &args, |row| {
-        let (id, trial) = trial_from_row(row)?;
-        index.insert(id, trials.len());
-        trials.push(trial);
-        Ok(())
+    let [trials, intermediate, attrs] = load_queries(&selection.condition());
+    let mut loaded = LoadedTrials::default();
+    for_each_row(conn, &trials, &args, |row| loaded.add_trial(row))?;
+    for_each_row(conn, &intermediate, &args, |row| {
+        loaded.add_intermediate(row)
     })?;
-    let sql = format!(
-        "SELECT i.trial_id, i.step, i.values_json FROM trial_intermediate i
-         JOIN trials t ON t.id = i.trial_id WHERE {condition}"
-    );
-    for_each_row(conn, &sql, &args, |row| {
-        let trial = by_id(&mut trials, &index, row.get(0)?)?;
-        let step: u64 = row.get(1)?;
-        let values = decode_values(&row.get::<_, String>(2)?, || {
-            format!(
-                "intermediate values of trial {} at step {step}",
-                trial.number
-            )
-        })?;
-        trial.intermediate.insert(step, values);
-        Ok(())
-    })?;
-    let sql = format!(
-        "SELECT a.trial_id, a.key, a.value_json FROM trial_attrs a
-         JOIN trials t ON t.id = a.trial_id WHERE {condition}"
-    );
-    for_each_row(conn, &sql, &args, |row| {
-        let trial = by_id(&mut trials, &index, row.get(0)?)?;
-        let key: String = row.get(1)?;
-        let value = parse_json(&row.get::<_, String>(2)?, || {
-            format!("attribute `{key}` of trial {}", trial.number)
-        })?;
-        trial.attrs.insert(key, value);
-        Ok(())
-    })?;
-    Ok(trials)
+    for_each_row(conn, &attrs, &args, |row| loaded.add_attr(row))?;
+    Ok(loaded.into_trials())
 }
 
-/// The loaded trial with row id `id`.
-fn by_id<'t>(
-    trials: &'t mut [Trial],
-    index: &HashMap<i64, usize>,
-    id: i64,
-) -> Result<&'t mut Trial, StorageError> {
-    index
-        .get(&id)
-        .and_then(|&i| trials.get_mut(i))
-        .ok_or_else(|| StorageError::Corrupt(format!("row for unknown trial id {id}")))
-}
-
-/// Decodes a row of [`TRIAL_COLUMNS`] into its row id and trial (without intermediate values
-/// and attributes).
-fn trial_from_row(row: &Row<'_>) -> Result<(i64, Trial), StorageError> {
-    let stored = StoredTrial {
-        number: row.get(1)?,
-        state: row.get(2)?,
-        params_json: row.get(3)?,
-        values_json: row.get(4)?,
-        constraints_json: row.get(5)?,
-        fail_reason: row.get(6)?,
-        seed: row.get(7)?,
-        started_at: row.get(8)?,
-        finished_at: row.get(9)?,
-        heartbeat_at: row.get(10)?,
-        worker_host: row.get(11)?,
-        worker_pid: row.get(12)?,
-        worker_started: row.get(13)?,
-    };
-    Ok((row.get(0)?, stored.decode()?))
+impl Columns for Row<'_> {
+    fn int(&self, index: usize) -> Result<i64, StorageError> {
+        Ok(self.get(index)?)
+    }
+    fn opt_int(&self, index: usize) -> Result<Option<i64>, StorageError> {
+        Ok(self.get(index)?)
+    }
+    fn real(&self, index: usize) -> Result<f64, StorageError> {
+        Ok(self.get(index)?)
+    }
+    fn opt_real(&self, index: usize) -> Result<Option<f64>, StorageError> {
+        Ok(self.get(index)?)
+    }
+    fn text(&self, index: usize) -> Result<String, StorageError> {
+        Ok(self.get(index)?)
+    }
+    fn opt_text(&self, index: usize) -> Result<Option<String>, StorageError> {
+        Ok(self.get(index)?)
+    }
 }
 
 /// Runs a statement that changes rows, through the connection's statement cache: an ask or a
