@@ -644,18 +644,21 @@ fn cross_validation_scores_the_subset_rungs_by_folds() {
     }
 }
 
+/// The flags every study of the warm-start tests runs with.
+const WARM_START_BASE: [&str; 6] = [
+    "--backend",
+    "flex",
+    "--scheduler",
+    "none",
+    "--max-epochs",
+    "1",
+];
+
 #[test]
 fn a_warm_start_reads_the_earlier_study_and_is_refused_for_random_search() {
     let (dir, data) = data_dir();
     let results = dir.path().join("results");
-    let base = [
-        "--backend",
-        "flex",
-        "--scheduler",
-        "none",
-        "--max-epochs",
-        "1",
-    ];
+    let base = WARM_START_BASE;
     let first = [&base[..], &["--trials", "3", "--objectives", "accuracy"]].concat();
     run_ok(search_command(
         Path::new(LIGHTWEIGHT),
@@ -721,14 +724,7 @@ fn a_warm_start_reads_the_earlier_study_from_the_shared_storage() {
     let (dir, data) = data_dir();
     let results = dir.path().join("results");
     let url = format!("sqlite://{}", dir.path().join("shared.db").display());
-    let base = [
-        "--backend",
-        "flex",
-        "--scheduler",
-        "none",
-        "--max-epochs",
-        "1",
-    ];
+    let base = WARM_START_BASE;
     let first = [&base[..], &["--trials", "2", "--objectives", "accuracy"]].concat();
     let first = [&first[..], &["--storage", &url]].concat();
     run_ok(search_command(

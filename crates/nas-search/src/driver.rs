@@ -496,7 +496,7 @@ impl<'s, 'a> Coordinator<'s, 'a> {
         Ok(trials.iter().any(|t| {
             t.state == TrialState::Running
                 && !self.active.contains_key(&t.number)
-                && TrialRecord::of(t).paused_at.is_none()
+                && TrialRecord::paused_at(t).is_none()
         }))
     }
 

@@ -12,6 +12,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use nas_core::study::{Study, StudyError, Trial};
+use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::runner::{Measurements, SegmentScore};
@@ -88,9 +89,7 @@ impl TrialRecord {
             .filter_map(|(k, v)| {
                 let rung = k.strip_prefix(key::RUNG_PREFIX)?.parse().ok()?;
                 // Only an object: serde would also read a struct from an array.
-                let score = v
-                    .is_object()
-                    .then(|| serde_json::from_value(v.clone()).ok())??;
+                let score = v.is_object().then(|| SegmentScore::deserialize(v).ok())??;
                 Some((rung, score))
             })
             .collect();
@@ -110,11 +109,17 @@ impl TrialRecord {
             latency_ms: measured("latency_ms").and_then(Value::as_f64),
             rungs,
             cost: float(key::COST),
-            paused_at: attr(key::PAUSED).and_then(Value::as_u64),
+            paused_at: TrialRecord::paused_at(trial),
             stopped: text(attr(key::STOPPED)),
             failure: trial.fail_reason.clone(),
             reported: trial.intermediate.keys().copied().collect(),
         }
+    }
+
+    /// The rung `trial` waits at, while paused: the one part of a record that the driver
+    /// reads of every running trial, on its own.
+    pub fn paused_at(trial: &Trial) -> Option<u64> {
+        trial.attrs.get(key::PAUSED).and_then(Value::as_u64)
     }
 
     /// The highest rung the trial reached: the highest with a rung result or an intermediate

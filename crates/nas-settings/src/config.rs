@@ -386,9 +386,7 @@ impl StudyConfig {
             rules::at_least_one_u64(t).map(drop)
         })?;
         check("--budget", self.budget.as_ref(), |t| {
-            crate::parse_duration(t)
-                .map(drop)
-                .map_err(|e| e.to_string())
+            crate::parse_duration(t).map(drop)
         })?;
         check("--max-cost", self.max_cost, |t| {
             rules::positive(t).map(drop)
@@ -406,7 +404,7 @@ impl StudyConfig {
             if objectives.is_empty() {
                 return Err(SettingsError::Flag {
                     flag: "--objectives".into(),
-                    value: String::new(),
+                    value: "[]".into(),
                     why: "needs at least one objective".into(),
                 });
             }

@@ -116,7 +116,7 @@ impl StudyConfig {
         if objectives.is_empty() {
             return Err(SettingsError::Flag {
                 flag: "--objectives".into(),
-                value: String::new(),
+                value: "[]".into(),
                 why: "needs at least one objective".into(),
             });
         }
@@ -283,6 +283,16 @@ mod tests {
         assert_eq!(settings.trials, None);
         assert_eq!(settings.budget, Some(Duration::from_secs(90)));
         assert!(parse_duration("2x").is_err() && parse_duration("-1m").is_err());
-        assert!(parse_duration("1e300h").is_err(), "too long, not a panic");
+        // 10^300 hours: finite, but more than a `Duration` holds.
+        let too_long = parse_duration(&format!("1{}h", "0".repeat(300))).unwrap_err();
+        assert!(too_long.contains("too long a budget"), "{too_long}");
+        let empty = StudyConfig {
+            objectives: Some(vec![]),
+            ..StudyConfig::default()
+        };
+        let why = empty.validate(|_| Ok(())).unwrap_err().to_string();
+        assert_eq!(why, "--objectives []: needs at least one objective");
+        let why = empty.scoring().unwrap_err().to_string();
+        assert_eq!(why, "--objectives []: needs at least one objective");
     }
 }
