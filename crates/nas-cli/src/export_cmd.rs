@@ -13,9 +13,9 @@ use nas_export::{
     model_card, to_onnx, to_safetensors, ExportedArch, Latency, Metrics, Pick, Preprocessing,
     EXPORT_FORMAT, ONNX_FILE, RECORD_FILE, SAFETENSORS_FILE,
 };
-use nas_model::{measure_latency, BackendKind, Device, DeviceImages, LatencySettings, Network};
+use nas_model::{measure_latency, BackendKind, Device, LatencySettings, Network};
 use nas_search::TrialRecord;
-use nas_train::{CandidateTrainer, Evaluation, Recipe};
+use nas_train::{Recipe, Retrained};
 
 use crate::study_read::read_study;
 
@@ -170,15 +170,8 @@ pub fn run(args: ExportArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A network trained at full fidelity and its one score on the test split.
-struct Retrained {
-    model: Network,
-    test: Evaluation,
-    seconds: f64,
-}
-
-/// Trains `spec` with `recipe` on the whole training split of `view` (printing each epoch),
-/// then scores it once on the test split (`view`'s second set).
+/// [`nas_train::retrain`], printing each epoch; a signal stops it as
+/// [`crate::interrupt::Interrupted`].
 fn retrain(
     spec: &ArchSpec,
     recipe: &Recipe,
@@ -186,37 +179,24 @@ fn retrain(
     device: &Device,
     seed: u64,
 ) -> anyhow::Result<Retrained> {
-    device.seed(seed);
-    let per_epoch = view.train().len() as u64;
-    let total = (recipe.epochs * per_epoch as f64).round() as u64;
-    let mut trainer = CandidateTrainer::new(spec, recipe, device, total)?;
-    let train = DeviceImages::upload(view.train(), &device.clone().autodiff());
+    let per_epoch = view.train().len() as f64;
     let started = Instant::now();
-    let mut epoch = 0;
     let mut after_epoch = |images| {
         eprintln!(
             "nas: epoch {:.1} of {} done ({:.0} s)",
-            images as f64 / per_epoch as f64,
+            images as f64 / per_epoch,
             recipe.epochs,
             started.elapsed().as_secs_f64()
         );
     };
     let halt = nas_search::Halt::new(crate::interrupt::install()?, None);
-    let trained = trainer.train_reporting(&train, total, seed, &mut epoch, &mut after_epoch, &halt);
+    let retrained = nas_train::retrain(spec, recipe, view, device, seed, &mut after_epoch, &halt);
     if let (Err(nas_train::TrainError::Halted), Some(nas_search::HaltCause::Signal(signal))) =
-        (&trained, halt.cause())
+        (&retrained, halt.cause())
     {
         return Err(crate::interrupt::Interrupted(signal).into());
     }
-    trained?;
-    let seconds = started.elapsed().as_secs_f64();
-    drop(train);
-    let test = trainer.evaluate(&DeviceImages::upload(view.validation(), device), 500)?;
-    Ok(Retrained {
-        model: trainer.inference_model(),
-        test,
-        seconds,
-    })
+    Ok(retrained?)
 }
 
 /// The preprocessing the network was trained with: the training split's per-channel

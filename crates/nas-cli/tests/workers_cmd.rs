@@ -13,6 +13,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{data_dir, run_ok, search_command, LIGHTWEIGHT};
+use nas_core::schedule::BRACKET_ATTR;
 use nas_core::study::{open_storage, Trial, TrialState};
 
 /// A worker: `nas search` on the shared study, in the background.
@@ -115,7 +116,7 @@ fn a_killed_workers_trial_is_taken_over_by_another() {
         );
         let running: Vec<Trial> = trials(&url, "kill")
             .into_iter()
-            .filter(|t| t.state == TrialState::Running && t.attrs.contains_key("seed"))
+            .filter(|t| t.state == TrialState::Running && t.attrs.contains_key(BRACKET_ATTR))
             .collect();
         if let Some(t) = running.first() {
             break t.clone();

@@ -23,7 +23,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use nas_core::schedule::{Decision, RungContext, Scheduler};
-use nas_core::study::{Study, StudyError, Trial, TrialEnd, TrialState};
+use nas_core::study::{trial_seed, Study, StudyError, Trial, TrialEnd, TrialState};
 
 use crate::halt::{signal_name, Halt, HaltCause, Interrupt};
 use crate::pace::Pace;
@@ -235,6 +235,7 @@ impl<'a> Search<'a> {
         let deadline = self.settings.budget.map(|b| started + b);
         let halt = Halt::new(self.interrupt.clone(), deadline);
         let pace = Arc::new(Mutex::new(Pace::default()));
+        self.study.seed_trials(self.settings.seed);
         std::thread::scope(|scope| {
             for _ in 0..workers {
                 let jobs = job_rx.clone();
@@ -596,8 +597,12 @@ impl<'s, 'a> Coordinator<'s, 'a> {
         };
         let bracket = self.search.scheduler.bracket_for(&ctx, number);
         let rung = self.search.scheduler.first_rung(bracket);
-        let seed = trial_seed(self.search.settings.seed, number);
-        RecordWriter::new(self.search.study, number).started(seed, bracket, ask_s)?;
+        // Stored with the trial; only a trial queued without one (by an older version of
+        // nas) gets it here, from its number.
+        let seed = trial
+            .seed
+            .unwrap_or_else(|| trial_seed(self.search.settings.seed, number));
+        RecordWriter::new(self.search.study, number).started(bracket, ask_s)?;
         self.active.insert(
             number,
             Active {
@@ -945,12 +950,3 @@ impl<'s, 'a> Coordinator<'s, 'a> {
 /// New trials in a row whose first rung would not end within the budget, after which a
 /// search starts no more: each costs building and measuring a network.
 const REFUSALS_TO_STOP: usize = 3;
-
-/// The seed of trial `number`'s training under the search seed.
-pub fn trial_seed(seed: u64, number: u64) -> u64 {
-    // SplitMix64 of the pair, so neighbouring trials get unrelated seeds.
-    let mut z = seed ^ number.wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}

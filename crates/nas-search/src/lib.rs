@@ -20,7 +20,7 @@ mod runner;
 mod scoring;
 mod settings;
 
-pub use driver::{trial_seed, Progress, RungSpend, Search, SearchError, SearchSummary, Silent};
+pub use driver::{Progress, RungSpend, Search, SearchError, SearchSummary, Silent};
 pub use halt::{signal_name, Halt, HaltCause, Interrupt};
 pub use record::{RecordWriter, TrialRecord, PAUSED_ATTR};
 pub use results::{write_results, ResultsError};

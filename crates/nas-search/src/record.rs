@@ -19,6 +19,7 @@ use crate::runner::{Measurements, SegmentScore};
 
 /// The attribute keys of a trial record.
 mod key {
+    /// Where studies written before the seed went into the trial's own column kept it.
     pub const SEED: &str = "seed";
     /// The schedulers read it too (Hyperband, BOHB), under their own name for it.
     pub const BRACKET: &str = nas_core::schedule::BRACKET_ATTR;
@@ -94,7 +95,9 @@ impl TrialRecord {
             })
             .collect();
         TrialRecord {
-            seed: attr(key::SEED).and_then(Value::as_u64).or(trial.seed),
+            seed: trial
+                .seed
+                .or_else(|| attr(key::SEED).and_then(Value::as_u64)),
             bracket: attr(key::BRACKET).and_then(Value::as_u64),
             ask_s: float(key::ASK_S),
             build_s: float(key::BUILD_S),
@@ -175,11 +178,11 @@ impl<'a> RecordWriter<'a> {
         self.study.set_trial_attr(self.number, key, &value)
     }
 
-    /// What is known when the trial starts: its seed, bracket and how long its proposal took.
-    pub fn started(&mut self, seed: u64, bracket: usize, ask_s: f64) -> Result<(), StudyError> {
+    /// What is known when the trial starts: its bracket and how long its proposal took (its
+    /// seed is stored with the trial itself, [`Trial::seed`]).
+    pub fn started(&mut self, bracket: usize, ask_s: f64) -> Result<(), StudyError> {
         self.set(key::ASK_S, json!(ask_s))?;
-        self.set(key::BRACKET, json!(bracket))?;
-        self.set(key::SEED, json!(seed))
+        self.set(key::BRACKET, json!(bracket))
     }
 
     /// Its network: the runner's description (`{"arch": …, "recipe": …}`), its measurements

@@ -9,10 +9,10 @@ use std::time::{Duration, Instant};
 use nas_core::sampler::SamplerKind;
 use nas_core::schedule::{self, bracket_of, FidelityLadder, ScheduleOptions, SchedulerKind};
 use nas_core::space::SearchSpace;
-use nas_core::study::{SqliteStorage, Storage, Study, Trial, TrialState};
+use nas_core::study::{trial_seed, SqliteStorage, Storage, Study, Trial, TrialState};
 use nas_search::{
     Advance, Halt, Interrupt, Measurements, Scoring, Search, SearchError, SearchSettings, Segment,
-    SegmentScore, Silent, Timings, TrialFailure, TrialRun, TrialRunner, TrialStart,
+    SegmentScore, Silent, Timings, TrialFailure, TrialRecord, TrialRun, TrialRunner, TrialStart,
 };
 
 const SPACE: &str = r#"
@@ -249,6 +249,10 @@ fn without_a_scheduler_every_trial_completes_at_full_fidelity() {
         let x = t.params["x"].as_f64().unwrap();
         assert_eq!(t.values.as_deref(), Some(&[x][..]));
         assert!(t.attrs.contains_key("arch") && t.attrs.contains_key("measurements"));
+        // The seed it trained with is stored with the trial, derived from the search seed.
+        let seed = trial_seed(SearchSettings::default().seed, t.number);
+        assert_eq!(t.seed, Some(seed));
+        assert_eq!(TrialRecord::of(t).seed, Some(seed));
     }
 }
 
@@ -561,8 +565,15 @@ fn an_interrupt_stops_running_trials_and_a_resume_runs_them_again() {
             .params
             .clone()
     };
+    let seed = |n: u64| trials.iter().find(|t| t.number == n).unwrap().seed;
     for (failed, copy) in [(0, summary.requeued[0]), (1, summary.requeued[1])] {
         assert_eq!(params(failed), params(copy));
+        assert_eq!(
+            seed(failed),
+            seed(copy),
+            "a queued copy runs with the same seed"
+        );
+        assert!(seed(copy).is_some());
         assert_eq!(
             trials.iter().find(|t| t.number == copy).unwrap().state,
             TrialState::Complete

@@ -1,7 +1,6 @@
 //! What both storages read back, decoded once: a study row, and the selected trials with
-//! their intermediate values and attributes. Each backend runs its own SQL (placeholders,
-//! `IN` lists and locks differ) and hands the rows here through [`Columns`], so the two differ
-//! only where their SQL does.
+//! their intermediate values and attributes, from the rows either driver hands over as
+//! [`Columns`].
 
 use std::collections::HashMap;
 
@@ -11,7 +10,7 @@ use super::trial::Trial;
 
 /// The columns of one result row of either driver, read by index; a column of another type
 /// is a [`StorageError`].
-pub(super) trait Columns {
+pub trait Columns {
     /// A non-null integer.
     fn int(&self, index: usize) -> Result<i64, StorageError>;
     /// An integer or null.

@@ -173,8 +173,14 @@ pub trait Storage: Send {
         cap: Option<u64>,
     ) -> Result<Creation, StorageError>;
 
-    /// Adds a WAITING trial with fixed parameters; returns its number.
-    fn enqueue(&mut self, study: i64, params: &Config) -> Result<u64, StorageError>;
+    /// Adds a WAITING trial with fixed parameters and, if given, the seed it runs with;
+    /// returns its number.
+    fn enqueue(
+        &mut self,
+        study: i64,
+        params: &Config,
+        seed: Option<u64>,
+    ) -> Result<u64, StorageError>;
 
     /// Atomically claims the oldest WAITING trial for `worker` (it becomes RUNNING). With a
     /// `cap`, only while the study holds fewer than `cap` trials that count toward a budget

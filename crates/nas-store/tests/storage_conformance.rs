@@ -197,7 +197,7 @@ fn unknown_studies_and_trials_are_errors(b: &dyn Backend) {
             Err(StorageError::UnknownStudyId(id)) if id == missing
         ));
         assert!(matches!(
-            storage.enqueue(missing, &Config::new()),
+            storage.enqueue(missing, &Config::new(), None),
             Err(StorageError::UnknownStudyId(id)) if id == missing
         ));
         assert!(matches!(
@@ -309,7 +309,7 @@ fn trial_numbers_are_sequential(b: &dyn Backend) {
     assert_eq!(create(&mut *storage, study), 0);
     assert_eq!(create(&mut *storage, study), 1);
     assert_eq!(create(&mut *storage, other), 0);
-    assert_eq!(storage.enqueue(study, &p).unwrap(), 2);
+    assert_eq!(storage.enqueue(study, &p, None).unwrap(), 2);
     assert_eq!(
         storage
             .create_running(study, &p, None, &me())
@@ -450,7 +450,7 @@ fn non_finite_numbers_are_rejected_where_json_cannot_hold_them(b: &dyn Backend) 
         other => panic!("expected NonFinite, got {other:?}"),
     }
     assert!(matches!(
-        storage.enqueue(study, &nan_param),
+        storage.enqueue(study, &nan_param, None),
         Err(StorageError::NonFinite { .. })
     ));
     storage
@@ -540,7 +540,7 @@ fn params_round_trip_exactly(b: &dyn Backend) {
         }
     }
     storage.create_running(study, &params, None, &me()).unwrap();
-    storage.enqueue(study, &params).unwrap();
+    storage.enqueue(study, &params, None).unwrap();
     for trial in storage.trials(study, None).unwrap() {
         assert_same_config(&trial.params, &params);
     }
@@ -627,7 +627,7 @@ fn a_trial_cap_counts_running_and_finished_trials_but_not_failed_or_waiting_ones
         created(create(storage, 2, Some(2))),
         "failed does not count"
     );
-    assert_eq!(storage.enqueue(study, &Config::new()).unwrap(), 3);
+    assert_eq!(storage.enqueue(study, &Config::new(), None).unwrap(), 3);
     assert!(storage
         .claim_waiting(study, &me(), Some(2))
         .unwrap()
@@ -678,8 +678,8 @@ fn start_until_cap(storage: &mut dyn Storage, study: i64, cap: u64) -> usize {
 
 fn workers_sharing_a_trial_cap_start_exactly_cap_trials(b: &dyn Backend) {
     let study = b.connect().open_study(&b.name("s"), &[MIN]).unwrap().id;
-    b.connect().enqueue(study, &Config::new()).unwrap();
-    b.connect().enqueue(study, &Config::new()).unwrap();
+    b.connect().enqueue(study, &Config::new(), None).unwrap();
+    b.connect().enqueue(study, &Config::new(), None).unwrap();
     let cap = 20;
     let started = at_once(b, 8, |_, storage| start_until_cap(storage, study, cap));
     let trials = b.connect().trials(study, None).unwrap();
@@ -698,8 +698,8 @@ fn waiting_trials_are_claimed_in_fifo_order(b: &dyn Backend) {
     let study = storage.open_study(&b.name("s"), &[MIN]).unwrap().id;
     let first = config(&[("lr", 0.1.into())]);
     let second = config(&[("lr", 0.2.into())]);
-    assert_eq!(storage.enqueue(study, &first).unwrap(), 0);
-    assert_eq!(storage.enqueue(study, &second).unwrap(), 1);
+    assert_eq!(storage.enqueue(study, &first, None).unwrap(), 0);
+    assert_eq!(storage.enqueue(study, &second, Some(u64::MAX)).unwrap(), 1);
     assert_eq!(storage.trial(study, 0).unwrap().state, TrialState::Waiting);
 
     let worker = WorkerId {
@@ -721,8 +721,14 @@ fn waiting_trials_are_claimed_in_fifo_order(b: &dyn Backend) {
     );
     assert_eq!(stored, vec!["gpu-node-7 4242 17"]);
 
+    assert_eq!(claimed.seed, None);
     let next = storage.claim_waiting(study, &me(), None).unwrap().unwrap();
     assert_eq!(next.number, 1);
+    assert_eq!(
+        next.seed,
+        Some(u64::MAX),
+        "an enqueued seed runs with its trial"
+    );
     assert!(storage.claim_waiting(study, &me(), None).unwrap().is_none());
 }
 
@@ -730,7 +736,9 @@ fn concurrent_claims_take_each_waiting_trial_once(b: &dyn Backend) {
     let mut storage = b.connect();
     let study = storage.open_study(&b.name("s"), &[MIN]).unwrap().id;
     for i in 0..200i64 {
-        storage.enqueue(study, &config(&[("i", i.into())])).unwrap();
+        storage
+            .enqueue(study, &config(&[("i", i.into())]), None)
+            .unwrap();
     }
     let mut claimed: Vec<(u64, Config)> = at_once(b, 8, |_, storage| {
         let mut mine = Vec::new();
@@ -961,7 +969,7 @@ fn a_trials_worker_and_last_heartbeat_are_read_back(b: &dyn Backend) {
     let beaten = storage.trial(study, created.number).unwrap();
     assert!(beaten.heartbeat_at > read.heartbeat_at, "{beaten:?}");
     assert_eq!(beaten.started_at, read.started_at);
-    assert_eq!(storage.enqueue(study, &Config::new()).unwrap(), 1);
+    assert_eq!(storage.enqueue(study, &Config::new(), None).unwrap(), 1);
     let waiting = storage.trial(study, 1).unwrap();
     assert_eq!((waiting.worker, waiting.heartbeat_at), (None, None));
 }

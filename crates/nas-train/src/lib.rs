@@ -6,6 +6,8 @@
 //! - [`LrSchedule`]: linear warm-up, then cosine decay.
 //! - [`CandidateTrainer`]: trains a network on device-resident data and evaluates it; a
 //!   non-finite loss stops it with [`TrainError::Diverged`].
+//! - [`retrain`]: a searched network trained again on the whole training split and scored
+//!   once on the test split, for export.
 //! - [`BurnRunner`]: the search's [`nas_search::TrialRunner`], sharing one device copy of
 //!   each fidelity's data between all trials.
 #![warn(missing_docs)]
@@ -13,11 +15,13 @@
 mod error;
 mod lr;
 mod recipe;
+mod retrain;
 mod runner;
 mod trainer;
 
 pub use error::TrainError;
 pub use lr::LrSchedule;
 pub use recipe::{Optimizer, Recipe};
+pub use retrain::{retrain, Retrained};
 pub use runner::{BurnRunner, BurnTrialRun, RunnerSettings};
 pub use trainer::{evaluate, CandidateTrainer, Evaluation, StepProfile, TrainStats};

@@ -2,6 +2,7 @@
 
 use thiserror::Error;
 
+use super::seed::trial_seed;
 use crate::pareto::pareto_front_indices;
 use crate::sampler::{SampleContext, Sampler, SamplerError};
 use crate::space::{SearchSpace, SpaceError};
@@ -37,6 +38,8 @@ pub struct Study {
     worker: WorkerId,
     recovered: Vec<u64>,
     history: History,
+    /// The search seed new trials derive their seed from ([`Study::seed_trials`]).
+    trial_seeds: Option<u64>,
 }
 
 /// The study's trials as last read, indexed by number. A finished trial's parameters and
@@ -104,6 +107,7 @@ impl Study {
             worker: WorkerId::current(),
             recovered,
             history: History::default(),
+            trial_seeds: None,
         })
     }
 
@@ -121,6 +125,12 @@ impl Study {
     /// queued again).
     pub fn recovered(&self) -> &[u64] {
         &self.recovered
+    }
+
+    /// Gives every trial this handle starts from now on a seed ([`Trial::seed`], stored with
+    /// it): [`trial_seed`]`(seed, number)`. A queued trial keeps the seed it was queued with.
+    pub fn seed_trials(&mut self, seed: u64) {
+        self.trial_seeds = Some(seed);
     }
 
     /// Starts a trial: a queued configuration if any, else a new proposal of the sampler.
@@ -160,9 +170,10 @@ impl Study {
             };
             let params = self.sampler.sample(&ctx)?;
             self.space.check_config(&params)?;
+            let seed = self.trial_seeds.map(|seed| trial_seed(seed, number));
             let created =
                 self.storage
-                    .try_create_running(id, number, &params, None, &self.worker, cap)?;
+                    .try_create_running(id, number, &params, seed, &self.worker, cap)?;
             match created {
                 Creation::Created(trial) => return Ok(Some(*trial)),
                 Creation::AtCap => return Ok(None),
@@ -178,12 +189,14 @@ impl Study {
     }
 
     /// Ends running trial `number` as failed because `why` (e.g. "interrupted by SIGINT")
-    /// and queues a copy of its configuration, which the next [`Study::ask`] of any worker
-    /// starts first; returns the copy's number. The copy is queued before the trial is
+    /// and queues a copy of its configuration and seed, which the next [`Study::ask`] of any
+    /// worker starts first; returns the copy's number. The copy is queued before the trial is
     /// failed, so a process killed in between loses no configuration.
     pub fn fail_and_requeue(&mut self, number: u64, why: &str) -> Result<u64, StudyError> {
         let trial = self.storage.trial(self.info.id, number)?;
-        let copy = self.storage.enqueue(self.info.id, &trial.params)?;
+        let copy = self
+            .storage
+            .enqueue(self.info.id, &trial.params, trial.seed)?;
         let reason = format!("{why}; queued again as trial {copy}");
         self.storage
             .finish(self.info.id, number, TrialEnd::fail(&reason))?;

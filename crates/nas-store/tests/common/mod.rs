@@ -111,7 +111,7 @@ pub fn scripted_study(storage: &mut dyn Storage, name: &str, dead: &WorkerId) ->
         )
         .unwrap();
     // 1: enqueued, claimed, pruned; 2: failed.
-    storage.enqueue(study, &params).unwrap();
+    storage.enqueue(study, &params, None).unwrap();
     storage.claim_waiting(study, &me(), None).unwrap();
     storage.finish(study, 1, TrialEnd::pruned()).unwrap();
     storage
