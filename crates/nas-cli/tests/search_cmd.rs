@@ -644,75 +644,63 @@ fn cross_validation_scores_the_subset_rungs_by_folds() {
     }
 }
 
-/// The flags every study of the warm-start tests runs with.
-const WARM_START_BASE: [&str; 6] = [
-    "--backend",
-    "flex",
-    "--scheduler",
-    "none",
-    "--max-epochs",
-    "1",
-];
+/// Runs `nas search` over the lightweight space as a warm-start test study: `WARM_START_BASE`
+/// and then `args`. Returns whether it succeeded and its stderr.
+fn warm_start_study(data: &Path, results: &Path, study: &str, args: &[&str]) -> (bool, String) {
+    let base = [
+        "--backend",
+        "flex",
+        "--scheduler",
+        "none",
+        "--max-epochs",
+        "1",
+    ];
+    let args = [&base[..], args].concat();
+    let out = search_command(Path::new(LIGHTWEIGHT), data, results, study, &args)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
 
 #[test]
 fn a_warm_start_reads_the_earlier_study_and_is_refused_for_random_search() {
     let (dir, data) = data_dir();
     let results = dir.path().join("results");
-    let base = WARM_START_BASE;
-    let first = [&base[..], &["--trials", "3", "--objectives", "accuracy"]].concat();
-    run_ok(search_command(
-        Path::new(LIGHTWEIGHT),
-        &data,
-        &results,
-        "first",
-        &first,
-    ));
+    let first = ["--trials", "3", "--objectives", "accuracy"];
+    let (ok, stderr) = warm_start_study(&data, &results, "first", &first);
+    assert!(ok, "{stderr}");
     let warm = [
-        &base[..],
-        &[
-            "--trials",
-            "2",
-            "--objectives",
-            "accuracy",
-            "--warm-start",
-            "first",
-        ],
-    ]
-    .concat();
-    let out = search_command(Path::new(LIGHTWEIGHT), &data, &results, "second", &warm)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
+        "--trials",
+        "2",
+        "--objectives",
+        "accuracy",
+        "--warm-start",
+        "first",
+    ];
+    let (ok, stderr) = warm_start_study(&data, &results, "second", &warm);
+    assert!(ok, "{stderr}");
     assert!(
         stderr.contains("warm start from study `first`: 3 finished trials"),
         "{stderr}"
     );
     // Other objectives than the earlier study's, or random search, are refused.
     let other = [
-        &base[..],
-        &[
-            "--trials",
-            "1",
-            "--objectives",
-            "accuracy,latency",
-            "--warm-start",
-            "first",
-        ],
-    ]
-    .concat();
-    let out = search_command(Path::new(LIGHTWEIGHT), &data, &results, "third", &other)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("they must match"), "{stderr}");
+        "--trials",
+        "1",
+        "--objectives",
+        "accuracy,latency",
+        "--warm-start",
+        "first",
+    ];
+    let (ok, stderr) = warm_start_study(&data, &results, "third", &other);
+    assert!(!ok && stderr.contains("they must match"), "{stderr}");
     let random = [&warm[..], &["--sampler", "random"]].concat();
-    let out = search_command(Path::new(LIGHTWEIGHT), &data, &results, "fourth", &random)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let (ok, stderr) = warm_start_study(&data, &results, "fourth", &random);
     assert!(
-        stderr.contains("a warm start needs a TPE sampler"),
+        !ok && stderr.contains("a warm start needs a TPE sampler"),
         "{stderr}"
     );
 }
@@ -724,23 +712,20 @@ fn a_warm_start_reads_the_earlier_study_from_the_shared_storage() {
     let (dir, data) = data_dir();
     let results = dir.path().join("results");
     let url = format!("sqlite://{}", dir.path().join("shared.db").display());
-    let base = WARM_START_BASE;
-    let first = [&base[..], &["--trials", "2", "--objectives", "accuracy"]].concat();
-    let first = [&first[..], &["--storage", &url]].concat();
-    run_ok(search_command(
-        Path::new(LIGHTWEIGHT),
-        &data,
-        &results,
-        "first",
-        &first,
-    ));
+    let first = [
+        "--trials",
+        "2",
+        "--objectives",
+        "accuracy",
+        "--storage",
+        &url,
+    ];
+    let (ok, stderr) = warm_start_study(&data, &results, "first", &first);
+    assert!(ok, "{stderr}");
     std::fs::remove_dir_all(results.join("first")).unwrap();
     let warm = [&first[..], &["--warm-start", "first"]].concat();
-    let out = search_command(Path::new(LIGHTWEIGHT), &data, &results, "second", &warm)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
+    let (ok, stderr) = warm_start_study(&data, &results, "second", &warm);
+    assert!(ok, "{stderr}");
     assert!(
         stderr.contains("warm start from study `first`: 2 finished trials")
             && stderr.contains("(from the --storage of this search)"),

@@ -16,7 +16,7 @@ use postgres::types::{FromSql, ToSql};
 use postgres::{Client, GenericClient, IsolationLevel, NoTls, Row, Statement};
 
 use super::rows::Columns;
-use super::sql::{Arg, Connection, Dialect, SqlTx};
+use super::sql::{Access, Arg, Connection, Dialect, SqlTx};
 use super::sql_storage::SqlStorage;
 use super::storage::StorageError;
 
@@ -100,49 +100,36 @@ impl SqlStorage<PostgresConnection> {
 }
 
 impl Connection for PostgresConnection {
-    fn write<R>(
+    fn run<R>(
         &mut self,
+        access: Access,
         body: impl FnOnce(&mut dyn SqlTx) -> Result<R, StorageError>,
     ) -> Result<R, StorageError> {
-        let mut tx = self.client.transaction()?;
+        let mut tx = match access {
+            Access::Write => self.client.transaction()?,
+            Access::Read => self
+                .client
+                .build_transaction()
+                .isolation_level(IsolationLevel::RepeatableRead)
+                .read_only(true)
+                .start()?,
+            Access::Autocommit => {
+                return body(&mut PgTx {
+                    client: &mut self.client,
+                    statements: &mut self.statements,
+                })
+            }
+        };
         let result = body(&mut PgTx {
             client: &mut tx,
             statements: &mut self.statements,
         })?;
         tx.commit()?;
         Ok(result)
-    }
-
-    fn read<R>(
-        &mut self,
-        body: impl FnOnce(&mut dyn SqlTx) -> Result<R, StorageError>,
-    ) -> Result<R, StorageError> {
-        let mut tx = self
-            .client
-            .build_transaction()
-            .isolation_level(IsolationLevel::RepeatableRead)
-            .read_only(true)
-            .start()?;
-        let result = body(&mut PgTx {
-            client: &mut tx,
-            statements: &mut self.statements,
-        })?;
-        tx.commit()?;
-        Ok(result)
-    }
-
-    fn autocommit<R>(
-        &mut self,
-        body: impl FnOnce(&mut dyn SqlTx) -> Result<R, StorageError>,
-    ) -> Result<R, StorageError> {
-        body(&mut PgTx {
-            client: &mut self.client,
-            statements: &mut self.statements,
-        })
     }
 }
 
-/// A transaction (or the bare connection, [`Connection::autocommit`]) whose statements are
+/// A transaction (or the bare connection, [`Access::Autocommit`]) whose statements are
 /// prepared once per connection and reused: a statement then costs one round trip to the
 /// server instead of two (prepare, then run).
 struct PgTx<'a, C> {

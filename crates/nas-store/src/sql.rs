@@ -116,28 +116,53 @@ pub trait SqlTx {
     fn execute_batch(&mut self, sql: &str) -> Result<(), StorageError>;
 }
 
-/// A database connection the shared storage runs its transactions on.
-pub trait Connection {
-    /// Runs `body` in a transaction that may change the study: one that can lock rows
+/// How a body of statements runs against the database ([`Connection::run`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// In a transaction that may change the study: one that can lock rows
     /// ([`Dialect::lock`]) on PostgreSQL, one that holds the write lock from its start
-    /// (`BEGIN IMMEDIATE`) on SQLite. Committed when `body` returns `Ok`, rolled back otherwise.
+    /// (`BEGIN IMMEDIATE`) on SQLite.
+    Write,
+    /// In a read-only transaction whose queries all see one snapshot.
+    Read,
+    /// Outside a transaction: each statement is its own (one round trip to a server instead
+    /// of three for a lone read).
+    Autocommit,
+}
+
+/// A database connection the shared storage runs its statements on.
+pub trait Connection {
+    /// Runs `body` with `access`; a transaction is committed when `body` returns `Ok` and
+    /// rolled back otherwise.
+    fn run<R>(
+        &mut self,
+        access: Access,
+        body: impl FnOnce(&mut dyn SqlTx) -> Result<R, StorageError>,
+    ) -> Result<R, StorageError>;
+
+    /// [`Connection::run`] with [`Access::Write`].
     fn write<R>(
         &mut self,
         body: impl FnOnce(&mut dyn SqlTx) -> Result<R, StorageError>,
-    ) -> Result<R, StorageError>;
+    ) -> Result<R, StorageError> {
+        self.run(Access::Write, body)
+    }
 
-    /// Runs `body` in a read-only transaction whose queries all see one snapshot.
+    /// [`Connection::run`] with [`Access::Read`].
     fn read<R>(
         &mut self,
         body: impl FnOnce(&mut dyn SqlTx) -> Result<R, StorageError>,
-    ) -> Result<R, StorageError>;
+    ) -> Result<R, StorageError> {
+        self.run(Access::Read, body)
+    }
 
-    /// Runs `body` outside a transaction: each statement is its own (one round trip to a
-    /// server instead of three for a lone read).
+    /// [`Connection::run`] with [`Access::Autocommit`].
     fn autocommit<R>(
         &mut self,
         body: impl FnOnce(&mut dyn SqlTx) -> Result<R, StorageError>,
-    ) -> Result<R, StorageError>;
+    ) -> Result<R, StorageError> {
+        self.run(Access::Autocommit, body)
+    }
 }
 
 /// The first row of a query mapped by `f`, `None` without rows.

@@ -156,12 +156,8 @@ impl<C: Connection + Send> Storage for SqlStorage<C> {
                     Arg::Text(&value.to_string()),
                 ],
             )?;
-            query_one(
-                tx,
-                "SELECT value_json FROM study_attrs WHERE study_id = $1 AND key = $2",
-                &[Arg::Int(study), Arg::Text(key)],
-                |row| row.text(0),
-            )
+            study_attr_json(tx, study, key)?
+                .ok_or_else(|| StorageError::Corrupt(format!("study attribute `{key}` vanished")))
         })?;
         parse_json(&json, || format!("study attribute `{key}`"))
     }
@@ -169,12 +165,7 @@ impl<C: Connection + Send> Storage for SqlStorage<C> {
     fn study_attr(&mut self, study: i64, key: &str) -> Result<Option<Value>, StorageError> {
         let json = self.conn.read(|tx| {
             study_by_id(tx, study)?;
-            query_opt(
-                tx,
-                "SELECT value_json FROM study_attrs WHERE study_id = $1 AND key = $2",
-                &[Arg::Int(study), Arg::Text(key)],
-                |row| row.text(0),
-            )
+            study_attr_json(tx, study, key)
         })?;
         json.map(|json| parse_json(&json, || format!("study attribute `{key}`")))
             .transpose()
@@ -516,6 +507,20 @@ fn study_by_id(tx: &mut dyn SqlTx, id: i64) -> Result<StudyInfo, StorageError> {
     query_opt(tx, &sql, &[Arg::Int(id)], study_from_row)?.ok_or(StorageError::UnknownStudyId(id))
 }
 
+/// The JSON text of study attribute `key`, if set.
+fn study_attr_json(
+    tx: &mut dyn SqlTx,
+    study: i64,
+    key: &str,
+) -> Result<Option<String>, StorageError> {
+    query_opt(
+        tx,
+        "SELECT value_json FROM study_attrs WHERE study_id = $1 AND key = $2",
+        &[Arg::Int(study), Arg::Text(key)],
+        |row| row.text(0),
+    )
+}
+
 /// Locks the study's row until the transaction ends: the lock every transaction that adds
 /// trials takes first. [`StorageError::UnknownStudyId`] if there is no such study.
 fn lock_study(tx: &mut dyn SqlTx, id: i64) -> Result<StudyInfo, StorageError> {
@@ -746,10 +751,13 @@ fn lock_running(
     study: i64,
     beat_before: Option<f64>,
 ) -> Result<Vec<Claimed>, StorageError> {
-    let stale = if beat_before.is_some() {
-        "AND heartbeat_at IS NOT NULL AND heartbeat_at < $2"
-    } else {
-        ""
+    let mut args = vec![Arg::Int(study)];
+    let stale = match beat_before {
+        Some(before) => {
+            args.push(Arg::Real(before));
+            "AND heartbeat_at IS NOT NULL AND heartbeat_at < $2"
+        }
+        None => "",
     };
     let sql = format!(
         "SELECT id, number, params_json, seed, worker_host, worker_pid, worker_started
@@ -759,12 +767,7 @@ fn lock_running(
          ORDER BY number {}",
         tx.dialect().lock(Lock::SkipLocked)
     );
-    match beat_before {
-        Some(before) => query_all(tx, &sql, &[Arg::Int(study), Arg::Real(before)], |row| {
-            Claimed::from_row(row)
-        }),
-        None => query_all(tx, &sql, &[Arg::Int(study)], |row| Claimed::from_row(row)),
-    }
+    query_all(tx, &sql, &args, |row| Claimed::from_row(row))
 }
 
 /// Fails an interrupted trial and enqueues a WAITING copy with the same parameters and seed;

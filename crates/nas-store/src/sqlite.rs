@@ -33,7 +33,7 @@ use rusqlite::types::ToSqlOutput;
 use rusqlite::{params_from_iter, Row, ToSql, TransactionBehavior};
 
 use super::rows::Columns;
-use super::sql::{Arg, Connection, Dialect, SqlTx};
+use super::sql::{Access, Arg, Connection, Dialect, SqlTx};
 use super::sql_storage::SqlStorage;
 use super::storage::StorageError;
 
@@ -119,34 +119,21 @@ fn is_busy(e: &rusqlite::Error) -> bool {
 }
 
 impl Connection for SqliteConnection {
-    fn write<R>(
+    fn run<R>(
         &mut self,
+        access: Access,
         body: impl FnOnce(&mut dyn SqlTx) -> Result<R, StorageError>,
     ) -> Result<R, StorageError> {
-        let tx = self
-            .0
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let behavior = match access {
+            Access::Write => TransactionBehavior::Immediate,
+            // A deferred transaction: its reads share one snapshot, it takes no write lock.
+            Access::Read => TransactionBehavior::Deferred,
+            Access::Autocommit => return body(&mut SqliteTx(&self.0)),
+        };
+        let tx = self.0.transaction_with_behavior(behavior)?;
         let result = body(&mut SqliteTx(&tx))?;
         tx.commit()?;
         Ok(result)
-    }
-
-    fn read<R>(
-        &mut self,
-        body: impl FnOnce(&mut dyn SqlTx) -> Result<R, StorageError>,
-    ) -> Result<R, StorageError> {
-        // A deferred transaction: its reads share one snapshot and it takes no write lock.
-        let tx = self.0.transaction()?;
-        let result = body(&mut SqliteTx(&tx))?;
-        tx.commit()?;
-        Ok(result)
-    }
-
-    fn autocommit<R>(
-        &mut self,
-        body: impl FnOnce(&mut dyn SqlTx) -> Result<R, StorageError>,
-    ) -> Result<R, StorageError> {
-        body(&mut SqliteTx(&self.0))
     }
 }
 
