@@ -194,31 +194,35 @@ fn run_ask_tell(args: AskTellArgs) -> anyhow::Result<()> {
     serve_stdin(&mut study)
 }
 
-/// Serves standard input until it ends or a signal comes. Lines are read on a thread of
-/// their own, so that a signal is noticed while no request arrives.
+/// Serves standard input until it ends or a signal comes. The serving thread itself waits
+/// for input, a tenth of a second at a time, so that a signal is noticed while no request
+/// arrives.
 fn serve_stdin(study: &mut Study) -> anyhow::Result<()> {
     let interrupt = interrupt::install()?;
-    let (lines, received) = std::sync::mpsc::channel::<std::io::Result<Vec<u8>>>();
-    std::thread::spawn(move || {
-        let mut input = std::io::stdin().lock();
-        loop {
-            let mut bytes = Vec::new();
-            let read = std::io::BufRead::read_until(&mut input, b'\n', &mut bytes);
-            let end = matches!(read, Ok(0) | Err(_));
-            if lines.send(read.map(|_| bytes)).is_err() || end {
-                return;
-            }
-        }
-    });
     let mut server = ask_tell::Server::new(study);
     let mut output = std::io::stdout().lock();
+    let mut input = std::io::stdin().lock();
+    let mut pending: Vec<u8> = Vec::new();
+    let mut chunk = vec![0u8; 64 * 1024];
+    let mut ended = false;
     loop {
-        match received.recv_timeout(std::time::Duration::from_millis(100)) {
-            Ok(Ok(bytes)) if bytes.is_empty() => return Ok(()),
-            Ok(Ok(bytes)) => server.answer(&bytes, &mut output)?,
-            Ok(Err(e)) => return Err(e).context("reading standard input"),
-            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return Ok(()),
-            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+        if let Some(end) = pending.iter().position(|&b| b == b'\n') {
+            let line: Vec<u8> = pending.drain(..=end).collect();
+            server.answer(&line, &mut output)?;
+            continue;
+        }
+        if ended {
+            // A last line without a newline is still a request.
+            return server.answer(&pending, &mut output);
+        }
+        if stdin_readable_within(100).context("waiting for standard input")? {
+            // One read, which poll said will not block.
+            match std::io::Read::read(&mut input, &mut chunk) {
+                Ok(0) => ended = true,
+                Ok(n) => pending.extend_from_slice(&chunk[..n]),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e).context("reading standard input"),
+            }
         }
         if let Some(signal) = interrupt.requested() {
             let why = format!("interrupted by {}", nas_search::signal_name(signal));
@@ -228,6 +232,27 @@ fn serve_stdin(study: &mut Study) -> anyhow::Result<()> {
             }
             return Err(interrupt::Interrupted(signal).into());
         }
+    }
+}
+
+/// Whether standard input has something to read (data, or its end) within `millis`
+/// milliseconds; false when a signal cuts the wait short.
+fn stdin_readable_within(millis: i32) -> std::io::Result<bool> {
+    let mut fd = libc::pollfd {
+        fd: libc::STDIN_FILENO,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: `fd` is one valid `pollfd` for the duration of the call.
+    let ready = unsafe { libc::poll(&mut fd, 1, millis) };
+    if ready >= 0 {
+        // POLLHUP or POLLERR too: the next read says what happened (the end, or the error).
+        return Ok(ready > 0 && fd.revents != 0);
+    }
+    let e = std::io::Error::last_os_error();
+    match e.kind() {
+        std::io::ErrorKind::Interrupted => Ok(false),
+        _ => Err(e),
     }
 }
 

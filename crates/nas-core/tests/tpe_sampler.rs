@@ -167,6 +167,47 @@ fn proposals_hold_exactly_the_active_parameters() {
     }
 }
 
+/// What a multivariate sampler keeps between proposals (the encoded history sorted by
+/// value, kernel constants, buffers) changes how fast it proposes, never what: at every ask
+/// it proposes what a sampler seeing the history for the first time does. Trial 5 waits
+/// until trial 60 is told, so the sampler that kept its history encodes it after trial 20,
+/// which holds the same configuration (a queued copy): every value of theirs ties, in the
+/// other order than their numbers.
+#[test]
+fn a_sampler_that_keeps_its_history_proposes_what_a_fresh_one_would() {
+    let space = conditional_space();
+    let directions = [Direction::Minimize];
+    let sampler = || TpeSampler::new(TpeConfig::multivariate(), 3);
+    let mut kept = sampler();
+    let mut trials: Vec<Trial> = Vec::new();
+    for number in 0..140u64 {
+        let ctx = SampleContext {
+            space: &space,
+            directions: &directions,
+            trials: &trials,
+            number,
+        };
+        let params = kept.sample(&ctx).unwrap();
+        assert_eq!(params, sampler().sample(&ctx).unwrap(), "trial {number}");
+        let params = match number {
+            20 => trials[5].params.clone(),
+            _ => params,
+        };
+        let loss = conditional_loss(&params);
+        let mut trial = complete(number, params, vec![loss]);
+        if number == 5 {
+            trial.state = TrialState::Waiting;
+            trial.values = None;
+        }
+        trials.push(trial);
+        if number == 60 {
+            let waited = &mut trials[5];
+            waited.state = TrialState::Complete;
+            waited.values = Some(vec![conditional_loss(&waited.params) + 0.01]);
+        }
+    }
+}
+
 #[test]
 fn same_seed_same_proposals_other_seed_other_proposals() {
     let space = conditional_space();

@@ -151,8 +151,13 @@ impl Encoder {
         }
     }
 
-    /// Snaps an encoded numeric value to the encoding of the value it decodes to.
+    /// Snaps an encoded value to the encoding of the value it decodes to.
     pub fn snap(&self, i: usize, u: f64) -> f64 {
+        if let Distribution::Categorical { choices } = &self.dists[i] {
+            // What `encode(decode(u))` gives (a space's choices are distinct), without copying
+            // the choice.
+            return (u.round().max(0.0) as usize).min(choices.len() - 1) as f64;
+        }
         let v = self.decode(i, u);
         self.encode(i, &v).unwrap_or(u)
     }
@@ -249,5 +254,20 @@ mod tests {
             let x = e.decode(0, k as f64 / 100.0).as_f64().unwrap();
             assert!(((x / 0.25) - (x / 0.25).round()).abs() < 1e-12, "{x}");
         }
+    }
+
+    #[test]
+    fn a_snapped_choice_is_the_encoding_of_the_choice_it_decodes_to() {
+        let choices = ["relu", "gelu", "hardswish", "silu"];
+        let s = space(Distribution::Categorical {
+            choices: choices.iter().map(|&c| c.into()).collect(),
+        });
+        let e = Encoder::new(&s);
+        let halves = (-4..=20).map(|k| k as f64 * 0.25 - 0.01);
+        for u in halves.chain([f64::NAN]) {
+            let expected = e.encode(0, &e.decode(0, u)).unwrap();
+            assert_eq!(e.snap(0, u), expected, "u = {u}");
+        }
+        assert_eq!(e.snap(0, 2.0), 2.0);
     }
 }

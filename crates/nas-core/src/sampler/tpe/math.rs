@@ -157,30 +157,19 @@ pub fn norm_cdf_f32(z: f32) -> f32 {
     0.5 * erfc
 }
 
-/// `out[i] = −ln Z(mu[i], h[i])`, the mass `N(mu[i], h[i])` puts on `[0, 1]` (as in
-/// [`truncated_scales`], one bandwidth per kernel); entries where `mu` is NaN (a missing
-/// parameter) get 0. Compiled for AVX-512 and AVX2 as well.
-#[multiversion(targets("x86_64+avx512f+avx512dq+avx2+fma", "x86_64+avx2+fma"))]
-pub fn neg_log_masses(mu: &[f64], h: &[f64], out: &mut [f64]) {
-    const CHUNK: usize = 16;
-    let chunks = out
-        .chunks_mut(CHUNK)
-        .zip(mu.chunks(CHUNK))
-        .zip(h.chunks(CHUNK));
-    for ((o, m), h) in chunks {
-        // Kernels at least 6h inside both ends lose under 1e-9 of their mass: ln Z = 0.
-        let inside = |(&x, &h): (&f64, &f64)| x.is_nan() || (x >= 6.0 * h && x <= 1.0 - 6.0 * h);
-        if m.iter().zip(h).all(inside) {
-            o.fill(0.0);
-            continue;
-        }
-        for ((o, &m), &h) in o.iter_mut().zip(m).zip(h) {
-            let (m32, inv_h32) = (m as f32, (1.0 / h) as f32);
-            let mass = norm_cdf_f32((1.0 - m32) * inv_h32) - norm_cdf_f32(-m32 * inv_h32);
-            let v = -ln_mass(f64::from(mass).max(0.25));
-            *o = if m.is_nan() { 0.0 } else { v };
-        }
-    }
+/// `−ln Z − ln h − ln√(2π)`, the constant term of the log density of `N(mu, h)` truncated to
+/// `[0, 1]`, where `Z` is the mass the Gaussian puts on `[0, 1]` (single precision, as in
+/// [`truncated_scales`]). A kernel at least `6h` inside both ends loses under 1e-9 of its
+/// mass, which single precision rounds to none: `Z = 1` without computing it.
+pub fn log_kernel_constant(mu: f64, h: f64) -> f64 {
+    let neg_log_mass = if mu >= 6.0 * h && mu <= 1.0 - 6.0 * h {
+        0.0
+    } else {
+        let (m32, inv_h32) = (mu as f32, (1.0 / h) as f32);
+        let mass = norm_cdf_f32((1.0 - m32) * inv_h32) - norm_cdf_f32(-m32 * inv_h32);
+        -ln_mass(f64::from(mass).max(0.25))
+    };
+    neg_log_mass + (-ln_positive(h) - LN_SQRT_2PI)
 }
 
 /// `acc[i] += coef[i] − s[i] · (x − mu[i])²` (one numeric parameter's log kernels).

@@ -5,6 +5,7 @@
 //!
 //! Trials of an earlier study ([`WarmStart`]) come first, with a smaller weight.
 
+use super::joint::Workspace;
 use crate::sampler::Encoder;
 use crate::space::SearchSpace;
 use crate::study::{Direction, Trial, TrialState};
@@ -67,6 +68,12 @@ pub struct ObservationCache {
     matrix: Vec<f64>,
     /// The same values column by column (`columns[d][row]`), for per-parameter scans.
     columns: Vec<Vec<f64>>,
+    /// Per column, the rows where the parameter is present, in increasing order of value
+    /// (ties in row order): kept up to date as rows arrive, so the per-kernel bandwidths of
+    /// the joint densities need no sort per proposal.
+    value_order: Vec<Vec<u32>>,
+    /// What the joint densities keep between proposals, by row.
+    workspace: Workspace,
     /// Row of each trial number, if encoded.
     row_of: Vec<Option<usize>>,
     /// Observation of each finished trial, by number.
@@ -98,6 +105,7 @@ pub struct Observations<'a> {
     pub encoder: &'a Encoder,
     matrix: &'a [f64],
     columns: &'a [Vec<f64>],
+    value_order: &'a [Vec<u32>],
     dims: usize,
     /// The trials that count, in number order.
     pub items: Vec<&'a Observation>,
@@ -107,6 +115,17 @@ impl Observations<'_> {
     /// Encoded values of parameter `d`, indexed by row (NaN where inactive).
     pub fn column(&self, d: usize) -> &[f64] {
         &self.columns[d]
+    }
+
+    /// The rows where parameter `d` is present, in increasing order of its value (ties in
+    /// row order).
+    pub fn value_order(&self, d: usize) -> &[u32] {
+        &self.value_order[d]
+    }
+
+    /// Number of encoded rows (every row index is below it).
+    pub fn n_rows(&self) -> usize {
+        self.matrix.len() / self.dims.max(1)
     }
 
     /// Encoded parameters of a row (NaN where inactive).
@@ -161,15 +180,16 @@ impl ObservationCache {
         }
     }
 
-    /// The observations of `trials` over `space`. Running trials are included only when
-    /// `constant_liar` is set; failed and waiting trials never count.
+    /// The observations of `trials` over `space`, and what the joint fits of earlier
+    /// proposals left (kept with the rows it is keyed by). Running trials are included only
+    /// when `constant_liar` is set; failed and waiting trials never count.
     pub fn observe<'a>(
         &'a mut self,
         space: &SearchSpace,
         directions: &[Direction],
         trials: &[Trial],
         constant_liar: bool,
-    ) -> Observations<'a> {
+    ) -> (Observations<'a>, &'a mut Workspace) {
         if self.space.as_ref() != Some(space) {
             *self = ObservationCache {
                 space: Some(space.clone()),
@@ -207,13 +227,15 @@ impl ObservationCache {
         });
         let items = self.warm_items.iter().chain(own).collect();
         let encoder = self.encoder.as_ref().expect("encoder set above");
-        Observations {
+        let observations = Observations {
             encoder,
             dims: encoder.len(),
             matrix: &self.matrix,
             columns: &self.columns,
+            value_order: &self.value_order,
             items,
-        }
+        };
+        (observations, &mut self.workspace)
     }
 
     /// Makes sure the finished trial's observation is cached; false if it does not count (a
@@ -285,6 +307,7 @@ impl ObservationCache {
         let dims = encoder.len();
         let row = self.matrix.len() / dims.max(1);
         self.columns.resize_with(dims, Vec::new);
+        self.value_order.resize_with(dims, Vec::new);
         for (i, p) in space.params().iter().enumerate() {
             let x = params
                 .get(&p.name)
@@ -292,6 +315,13 @@ impl ObservationCache {
                 .unwrap_or(f64::NAN);
             self.matrix.push(x);
             self.columns[i].push(x);
+            if !x.is_nan() {
+                // The new row is the last one, so it goes after every equal value.
+                let column = &self.columns[i];
+                let order = &mut self.value_order[i];
+                let at = order.partition_point(|&r| column[r as usize] <= x);
+                order.insert(at, row as u32);
+            }
         }
         row
     }

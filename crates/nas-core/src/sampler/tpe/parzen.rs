@@ -29,12 +29,23 @@ impl BandwidthRule {
         self.min_bandwidth.max(magic).max(cell)
     }
 
-    /// The floor of a per-kernel bandwidth ([`BandwidthRule::neighbours`]) among `n` kernels:
-    /// Optuna's magic clip `1 / min(100, n + 2)` (the prior counts as a kernel), and
+    /// The floor of a per-kernel bandwidth ([`BandwidthRule::neighbours_in_order`]) among `n`
+    /// kernels: Optuna's magic clip `1 / min(100, n + 2)` (the prior counts as a kernel), and
     /// `min_bandwidth`. No grid floor: a kernel on a grid value may be narrower than a cell,
     /// so the bad density marks the values already tried.
     pub fn kernel_floor(&self, n: usize) -> f64 {
         self.min_bandwidth.max(1.0 / (n + 2).min(100) as f64)
+    }
+
+    /// [`BandwidthRule::neighbours_in_order`] of points in any order.
+    #[cfg(test)]
+    pub fn neighbours(&self, xs: &[f64]) -> Vec<f64> {
+        // Sorted by value, ties in input order (so the result does not depend on the sort).
+        let mut order: Vec<usize> = (0..xs.len()).collect();
+        order.sort_unstable_by(|&a, &b| xs[a].total_cmp(&xs[b]).then(a.cmp(&b)));
+        let mut hs = vec![1.0; xs.len()];
+        self.neighbours_in_order(xs, &order, &mut hs);
+        hs
     }
 
     /// One bandwidth per observation in `[0, 1]`, as in Bergstra et al. 2011 and Optuna: the
@@ -43,15 +54,15 @@ impl BandwidthRule {
     /// observations, which look only inwards; clipped to `[kernel_floor(n), 1]`. Clusters of
     /// good points get narrow kernels and lone points wide ones, where one shared width must
     /// be wrong for one or the other.
-    pub fn neighbours(&self, xs: &[f64]) -> Vec<f64> {
-        let n = xs.len();
+    ///
+    /// The points are `xs[i]` for `i` in `order`, which lists them by increasing value (ties
+    /// by index), so that callers which keep their points sorted need no sort; each one's
+    /// bandwidth goes to `hs[i]`, and the other entries are left alone.
+    pub fn neighbours_in_order(&self, xs: &[f64], order: &[usize], hs: &mut [f64]) {
+        let n = order.len();
         let floor = self.kernel_floor(n);
-        // Sorted by value, ties in input order (so the result does not depend on the sort).
-        let mut sorted: Vec<(f64, usize)> = xs.iter().copied().zip(0..).collect();
-        sorted.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-        let mut hs = vec![1.0; n];
-        for (k, &(_, i)) in sorted.iter().enumerate() {
-            let at = |k: usize| sorted[k].0;
+        let at = |k: usize| xs[order[k]];
+        for (k, &i) in order.iter().enumerate() {
             let h = match (k, n) {
                 (_, 1) => at(0).max(1.0 - at(0)),
                 (0, _) => at(1) - at(0),
@@ -60,7 +71,6 @@ impl BandwidthRule {
             };
             hs[i] = h.clamp(floor, 1.0);
         }
-        hs
     }
 
     /// Scott's rule `1.059 · σ · (n+1)^(-1/(d+4))` for `n` observations (plus the prior) in
