@@ -21,6 +21,7 @@ mod study_read;
 mod workers_cmd;
 
 use std::process::ExitCode;
+use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
@@ -196,7 +197,8 @@ fn run_ask_tell(args: AskTellArgs) -> anyhow::Result<()> {
 
 /// Serves standard input until it ends or a signal comes. The serving thread itself waits
 /// for input, a tenth of a second at a time, so that a signal is noticed while no request
-/// arrives.
+/// arrives; right after an answer it first stays awake for the next request a moment
+/// ([`SPIN_AFTER_ANSWER`]).
 fn serve_stdin(study: &mut Study) -> anyhow::Result<()> {
     let interrupt = interrupt::install()?;
     let mut server = ask_tell::Server::new(study);
@@ -205,17 +207,26 @@ fn serve_stdin(study: &mut Study) -> anyhow::Result<()> {
     let mut pending: Vec<u8> = Vec::new();
     let mut chunk = vec![0u8; 64 * 1024];
     let mut ended = false;
+    // Whether a request was answered since the last wait.
+    let mut answered = false;
     loop {
         if let Some(end) = pending.iter().position(|&b| b == b'\n') {
             let line: Vec<u8> = pending.drain(..=end).collect();
             server.answer(&line, &mut output)?;
+            answered = true;
             continue;
         }
         if ended {
             // A last line without a newline is still a request.
             return server.answer(&pending, &mut output);
         }
-        if stdin_readable_within(100).context("waiting for standard input")? {
+        let spin = if answered {
+            SPIN_AFTER_ANSWER
+        } else {
+            Duration::ZERO
+        };
+        answered = false;
+        if stdin_readable_after_spin(spin).context("waiting for standard input")? {
             // One read, which poll said will not block.
             match std::io::Read::read(&mut input, &mut chunk) {
                 Ok(0) => ended = true,
@@ -233,6 +244,30 @@ fn serve_stdin(study: &mut Study) -> anyhow::Result<()> {
             return Err(interrupt::Interrupted(signal).into());
         }
     }
+}
+
+/// How long `nas ask-tell` stays awake for the next request after answering one, where the
+/// machine has a core to spare: a client in an ask-tell loop sends it within tens of
+/// microseconds, and sleeping in `poll` and being woken costs about as much again.
+const SPIN_AFTER_ANSWER: Duration = Duration::from_micros(200);
+
+/// Whether standard input has something to read within `spin` of asking again and again
+/// (a core kept busy, where there is more than one), else within a tenth of a second of
+/// sleeping on it.
+fn stdin_readable_after_spin(spin: Duration) -> std::io::Result<bool> {
+    static SPARE_CORE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    let spare =
+        *SPARE_CORE.get_or_init(|| std::thread::available_parallelism().is_ok_and(|n| n.get() > 1));
+    if spare && !spin.is_zero() {
+        let start = Instant::now();
+        while start.elapsed() < spin {
+            if stdin_readable_within(0)? {
+                return Ok(true);
+            }
+            std::hint::spin_loop();
+        }
+    }
+    stdin_readable_within(100)
 }
 
 /// Whether standard input has something to read (data, or its end) within `millis`

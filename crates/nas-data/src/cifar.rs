@@ -77,7 +77,7 @@ pub fn read_cifar_file(path: &Path, kind: CifarKind) -> Result<Dataset, DataErro
 /// in errors. Fails as [`read_cifar_file`] does.
 pub fn parse_cifar(path: &Path, bytes: &[u8], kind: CifarKind) -> Result<Dataset, DataError> {
     let record = kind.record_len();
-    if bytes.is_empty() || bytes.len() % record != 0 {
+    if bytes.is_empty() || !bytes.len().is_multiple_of(record) {
         return Err(DataError::PartialRecord {
             path: path.to_path_buf(),
             size: bytes.len() as u64,

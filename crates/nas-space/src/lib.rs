@@ -206,8 +206,6 @@ pub struct SearchSpace {
     index: HashMap<String, usize>,
     /// Indices of each parameter's parents, aligned with `params`.
     parents: Vec<Vec<usize>>,
-    /// Whether some condition reads each parameter, aligned with `params`.
-    is_parent: Vec<bool>,
 }
 
 /// Validates the parameters, as [`SearchSpace::new`] does (used when deserialising).
@@ -249,13 +247,10 @@ impl SearchSpace {
                 ps
             })
             .collect::<Vec<Vec<usize>>>();
-        let mut is_parent = vec![false; params.len()];
-        parents.iter().flatten().for_each(|&j| is_parent[j] = true);
         SearchSpace {
             params,
             index,
             parents,
-            is_parent,
         }
     }
 
@@ -296,12 +291,6 @@ impl SearchSpace {
     /// Indices of the parameters that parameter `i`'s conditions read.
     pub fn parents_of(&self, i: usize) -> &[usize] {
         &self.parents[i]
-    }
-
-    /// Whether some parameter's condition reads parameter `i`: only such values matter to
-    /// [`SearchSpace::is_active_with`].
-    pub fn is_parent(&self, i: usize) -> bool {
-        self.is_parent[i]
     }
 
     /// Whether parameter `i` is active given the values chosen so far for earlier parameters

@@ -2,9 +2,10 @@
 //!
 //! Numeric parameters map to `[0, 1]`: log-scaled ones through `ln`, and ints and stepped floats
 //! over `[low - step/2, high + step/2]` so each grid value owns an equal slice and rounding back
-//! is fair. Categoricals map to their choice index.
+//! is fair. Categoricals map to their choice index. Conditions are read on encoded values too,
+//! so a sampler walks the tree without decoding a choice.
 
-use crate::space::{Distribution, ParamValue, SearchSpace};
+use crate::space::{Condition, Distribution, ParamValue, SearchSpace};
 
 /// How one parameter is encoded.
 #[derive(Debug, Clone, PartialEq)]
@@ -28,6 +29,17 @@ pub struct Encoder {
     /// Per parameter: (transformed low, transformed high) of the continuous domain.
     bounds: Vec<(f64, f64)>,
     encodings: Vec<Encoding>,
+    /// Per parameter, the conditions that make it active, read on encoded values.
+    conditions: Vec<Vec<EncodedCondition>>,
+}
+
+/// One condition of a parameter, on its parent's encoded value.
+#[derive(Debug, Clone)]
+enum EncodedCondition {
+    /// A categorical parent: whether the condition holds, by choice index.
+    Choices { parent: usize, holds: Vec<bool> },
+    /// A numeric parent: its decoded value is tested (decoding a number copies nothing).
+    Number { parent: usize, condition: Condition },
 }
 
 impl Encoder {
@@ -59,11 +71,38 @@ impl Encoder {
                 _ => Encoding::Numeric { grid: None },
             })
             .collect();
+        let conditions = space
+            .params()
+            .iter()
+            .map(|p| {
+                p.conditions
+                    .iter()
+                    .map(|c| encoded_condition(space, &dists, c))
+                    .collect()
+            })
+            .collect();
         Encoder {
             dists,
             bounds,
             encodings,
+            conditions,
         }
+    }
+
+    /// Whether parameter `i` is active given the encoded values of earlier parameters (NaN
+    /// where inactive or not drawn): the same answer as
+    /// [`SearchSpace::is_active_with`] on their decoded values.
+    pub fn is_active(&self, i: usize, x: &[f64]) -> bool {
+        self.conditions[i].iter().all(|c| match c {
+            EncodedCondition::Choices { parent, holds } => {
+                let u = x[*parent];
+                !u.is_nan() && holds[(u.round().max(0.0) as usize).min(holds.len() - 1)]
+            }
+            EncodedCondition::Number { parent, condition } => {
+                let u = x[*parent];
+                !u.is_nan() && condition.holds(&self.decode(*parent, u))
+            }
+        })
     }
 
     /// How parameter `i` is encoded.
@@ -163,6 +202,28 @@ impl Encoder {
     }
 }
 
+/// Condition `c` read on its parent's encoded value.
+fn encoded_condition(
+    space: &SearchSpace,
+    dists: &[Distribution],
+    c: &Condition,
+) -> EncodedCondition {
+    // A space's conditions name parameters it has (`SearchSpace::new` checks).
+    let parent = space
+        .index_of(c.parent())
+        .expect("a condition's parent is in its space");
+    match &dists[parent] {
+        Distribution::Categorical { choices } => EncodedCondition::Choices {
+            parent,
+            holds: choices.iter().map(|v| c.holds(v)).collect(),
+        },
+        _ => EncodedCondition::Number {
+            parent,
+            condition: c.clone(),
+        },
+    }
+}
+
 /// The continuous domain a numeric parameter is modelled on, before scaling to `[0, 1]`.
 fn transformed_bounds(d: &Distribution) -> (f64, f64) {
     match d {
@@ -198,7 +259,7 @@ fn transformed_bounds(d: &Distribution) -> (f64, f64) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::space::Param;
+    use crate::space::{Condition, Param};
 
     fn space(d: Distribution) -> SearchSpace {
         SearchSpace::new(vec![Param {
@@ -254,6 +315,88 @@ mod tests {
             let x = e.decode(0, k as f64 / 100.0).as_f64().unwrap();
             assert!(((x / 0.25) - (x / 0.25).round()).abs() < 1e-12, "{x}");
         }
+    }
+
+    #[test]
+    fn conditions_read_on_encoded_values_agree_with_the_decoded_ones() {
+        use crate::space::Comparison;
+        let param = |name: &str, distribution, conditions| Param {
+            name: name.into(),
+            distribution,
+            conditions,
+        };
+        let s = SearchSpace::new(vec![
+            param(
+                "opt",
+                Distribution::Categorical {
+                    choices: vec!["sgd".into(), ParamValue::Int(3), "adamw".into()],
+                },
+                vec![],
+            ),
+            param(
+                "depth",
+                Distribution::Int {
+                    low: 1,
+                    high: 6,
+                    log: false,
+                    step: 1,
+                },
+                vec![],
+            ),
+            param(
+                "momentum",
+                Distribution::Float {
+                    low: 0.0,
+                    high: 1.0,
+                    log: false,
+                    step: None,
+                },
+                vec![
+                    Condition::In {
+                        parent: "opt".into(),
+                        values: vec!["sgd".into(), ParamValue::Int(3)],
+                    },
+                    Condition::Compare {
+                        parent: "depth".into(),
+                        op: Comparison::Ge,
+                        value: 3.0,
+                    },
+                ],
+            ),
+            param(
+                "width",
+                Distribution::Float {
+                    low: 0.1,
+                    high: 10.0,
+                    log: true,
+                    step: None,
+                },
+                vec![Condition::In {
+                    parent: "depth".into(),
+                    values: vec![ParamValue::Int(2), ParamValue::Float(5.0)],
+                }],
+            ),
+        ])
+        .unwrap();
+        let e = Encoder::new(&s);
+        let mut seen = [0usize; 2];
+        for k in 0..400 {
+            // Every choice and depth, off the grid points too, and inactive parents (NaN).
+            let opt = [f64::NAN, -0.4, 0.0, 0.6, 1.2, 2.0, 2.7][k % 7];
+            let depth = [f64::NAN, 0.0, 0.1, 0.26, 0.45, 0.5, 0.77, 0.99][k / 7 % 8];
+            let x = [opt, depth, f64::NAN, f64::NAN];
+            let values: Vec<Option<ParamValue>> = x
+                .iter()
+                .enumerate()
+                .map(|(i, &u)| (!u.is_nan()).then(|| e.decode(i, u)))
+                .collect();
+            for i in 0..4 {
+                let active = e.is_active(i, &x);
+                assert_eq!(active, s.is_active_with(i, &values), "{i} at {x:?}");
+                seen[usize::from(active)] += 1;
+            }
+        }
+        assert!(seen[0] > 0 && seen[1] > 0, "{seen:?}");
     }
 
     #[test]

@@ -25,11 +25,11 @@
 
 use rand::Rng;
 
-use super::math::{add_log_categoricals, add_log_gaussians, exp_sum, log_kernel_constant};
+use super::block::{sum_log_kernels, Block, Kernels, CANDIDATES};
+use super::math::{add_log_categoricals, add_log_gaussians, exp_sum, log_kernel_constant, max_of};
 use super::parzen::{pick_at, sample_truncated, BandwidthRule};
 use crate::sampler::encoding::Encoding;
 use crate::sampler::Encoder;
-use crate::space::{ParamValue, SearchSpace};
 
 /// Per-parameter kernels of every component, laid out column by column so that scoring a
 /// candidate is a vectorisable loop over components.
@@ -53,24 +53,27 @@ enum Column {
         own: Vec<f64>,
         other: Vec<f64>,
         n_choices: usize,
+        /// `ln n_choices`.
+        ln_choices: f64,
     },
 }
 
 /// What the joint fits keep from one proposal to the next, by history row: the same numbers
 /// as starting afresh, for less work.
 ///
-/// - The constant term of each numeric kernel's log density ([`log_kernel_constant`]: two
-///   CDFs and two logarithms, most of a fit's arithmetic), by parameter and row. A kernel's
-///   centre never changes and its bandwidth seldom does (when a neighbour arrives, or its
-///   trial changes sets), so each proposal computes only those whose bandwidth changed.
+/// - The terms of each numeric kernel's log density that depend on its bandwidth
+///   ([`KernelTerms`]: the constant, two CDFs and two logarithms, is most of a fit's
+///   arithmetic), by parameter and row. A kernel's centre never changes and its bandwidth
+///   seldom does (when a neighbour arrives, or its trial changes sets), so each proposal
+///   computes only those whose bandwidth changed.
 /// - The densities' arrays, handed back by [`JointParzen::recycle`] and filled again by the
 ///   next fit: at a thousand trials they are half a megabyte, and freeing them lets the
 ///   allocator return the top of its heap to the system, which the next proposal then
 ///   faults back in page by page (a fifth of a proposal's time, measured).
 #[derive(Debug, Clone, Default)]
 pub struct Workspace {
-    /// `(bandwidth, constant)` per parameter and row; NaN bandwidth where none is known.
-    constants: Vec<Vec<(f64, f64)>>,
+    /// Per parameter and row; NaN bandwidth where none is known.
+    constants: Vec<Vec<KernelTerms>>,
     /// Arrays to fill again.
     buffers: Vec<Vec<f64>>,
     /// Sums of the candidates [`JointParzen::log_pdf_many`] scores together.
@@ -83,7 +86,7 @@ impl Workspace {
         self.constants.resize_with(dims, Vec::new);
         for column in &mut self.constants {
             if column.len() < n_rows {
-                column.resize(n_rows, (f64::NAN, 0.0));
+                column.resize(n_rows, KernelTerms::UNKNOWN);
             }
         }
     }
@@ -105,6 +108,34 @@ impl Workspace {
     }
 }
 
+/// The terms of a numeric kernel's log density `coef − half_inv_h2 · (x − μ)²` that its
+/// bandwidth decides, kept by [`Workspace`].
+#[derive(Debug, Clone, Copy)]
+struct KernelTerms {
+    bandwidth: f64,
+    /// `1 / (2h²)`.
+    half_inv_h2: f64,
+    /// [`log_kernel_constant`].
+    coef: f64,
+}
+
+impl KernelTerms {
+    /// Nothing known yet: no bandwidth equals NaN.
+    const UNKNOWN: KernelTerms = KernelTerms {
+        bandwidth: f64::NAN,
+        half_inv_h2: 0.0,
+        coef: 0.0,
+    };
+
+    fn new(mu: f64, h: f64) -> Self {
+        KernelTerms {
+            bandwidth: h,
+            half_inv_h2: 0.5 / (h * h),
+            coef: log_kernel_constant(mu, h),
+        }
+    }
+}
+
 /// A mixture over whole configurations with a uniform prior component.
 #[derive(Debug, Clone)]
 pub struct JointParzen {
@@ -115,6 +146,8 @@ pub struct JointParzen {
     log_weights: Vec<f64>,
     prior_weight: f64,
     total_weight: f64,
+    /// `ln(prior_weight / total_weight)`.
+    log_prior_share: f64,
     categorical_own: f64,
 }
 
@@ -134,27 +167,32 @@ impl JointParzen {
                 Encoding::Categorical { .. } => Vec::new(),
             })
             .collect();
+        let columns: Vec<Vec<f64>> = (0..encoder.len())
+            .map(|d| rows.iter().map(|r| r[d]).collect())
+            .collect();
         let history = History {
             rows: &(0..rows.len()).collect::<Vec<_>>(),
+            columns: &columns,
             orders: &orders,
         };
         let mut workspace = Workspace::default();
         workspace.reserve(encoder.len(), rows.len());
-        Self::fit_from(
-            rows,
+        let mut fitted = Self::fit_from(
             weights,
             encoder,
             prior_weight,
             rule,
             &history,
             &mut workspace,
-        )
+        );
+        fitted.keep_centres(rows, &mut workspace);
+        fitted
     }
 
-    /// [`JointParzen::fit`] for rows of a history (`history` says where the rows are in it,
-    /// and in what order their values are), with what earlier fits left in `workspace`.
+    /// [`JointParzen::fit`] for rows of a history, one weight each (`history` says which rows,
+    /// and in what order their values are), with what earlier fits left in `workspace`; to
+    /// be sampled, it needs [`JointParzen::keep_centres`] too.
     pub fn fit_from(
-        rows: &[&[f64]],
         weights: &[f64],
         encoder: &Encoder,
         prior_weight: f64,
@@ -162,25 +200,33 @@ impl JointParzen {
         history: &History<'_>,
         workspace: &mut Workspace,
     ) -> Self {
+        assert_eq!(weights.len(), history.rows.len(), "one weight per row");
         let dims = encoder.len();
         let total_weight = weights.iter().sum::<f64>() + prior_weight;
         let columns = (0..dims)
             .map(|d| match encoder.encoding(d) {
                 Encoding::Categorical { n } => {
-                    categorical_column(rows, d, *n, prior_weight, workspace)
+                    categorical_column(d, *n, prior_weight, history, workspace)
                 }
-                Encoding::Numeric { .. } => numeric_column(rows, d, rule, history, workspace),
+                Encoding::Numeric { .. } => numeric_column(d, rule, history, workspace),
             })
             .collect();
         JointParzen {
             columns,
-            centres: workspace.collected(rows.iter().flat_map(|r| r.iter().copied())),
+            centres: Vec::new(),
             weights: workspace.collected(weights.iter().copied()),
             log_weights: workspace.collected(weights.iter().map(|w| (w / total_weight).ln())),
             prior_weight,
             total_weight,
+            log_prior_share: (prior_weight / total_weight).ln(),
             categorical_own: 1.0 / (1.0 + prior_weight),
         }
+    }
+
+    /// Keeps the rows' values whole, which [`JointParzen::sample`] draws from: a density that
+    /// is only scored (`g`) does without this copy of the history.
+    pub fn keep_centres(&mut self, rows: &[&[f64]], workspace: &mut Workspace) {
+        self.centres = workspace.collected(rows.iter().flat_map(|r| r.iter().copied()));
     }
 
     /// Hands the mixture's arrays to `workspace` for the next fit.
@@ -218,27 +264,89 @@ impl JointParzen {
     /// `ln` of the density at `x` from each component's `ln` weighted kernel there (`acc`):
     /// their log-sum-exp with the prior component's.
     fn log_sum(&self, x: &[f64], acc: &[f64]) -> f64 {
+        self.log_sum_known(x, acc, 0, f64::NEG_INFINITY)
+    }
+
+    /// [`JointParzen::log_sum`] where the largest of `acc[..known]` is known already.
+    fn log_sum_known(&self, x: &[f64], acc: &[f64], known: usize, largest: f64) -> f64 {
         let log_prior = self.log_prior_part(x);
-        let max = acc.iter().copied().fold(log_prior, f64::max);
+        // The largest term, as a fold over all of them finds it.
+        let max = max_of(&acc[known..], largest.max(log_prior));
         max + (exp_sum(acc, max) + (log_prior - max).exp()).ln()
     }
 
-    /// [`JointParzen::log_pdf`] of several candidates (the same numbers). The components
-    /// are visited 128 at a time, and each group's kernels are applied to every candidate
-    /// while they are in the first-level cache, instead of streaming all of `g`'s hundreds of
-    /// kernels once per candidate (8 candidates at a time: 0.42–0.45 ms per 1,000-trial
-    /// proposal against 0.46–0.49 ms one at a time, results/benchmarks.md). `scratch` is
-    /// reused between calls to avoid allocation.
+    /// [`JointParzen::log_pdf`] of several candidates (the same numbers, to the last bit),
+    /// [`CANDIDATES`] at a time ([`block`](super::block)). `scratch` is reused between calls
+    /// to avoid allocation.
     pub fn log_pdf_many(&self, xs: &[&[f64]], scratch: &mut Vec<f64>) -> Vec<f64> {
-        /// Components per group: 128 kernels' three terms and the sums of 8 candidates
-        /// take 11 KiB.
+        self.log_pdf_blocks(xs, scratch, true)
+    }
+
+    /// [`JointParzen::log_pdf_many`], on AVX-512 where the CPU has it and `vector` is true.
+    fn log_pdf_blocks(&self, xs: &[&[f64]], scratch: &mut Vec<f64>, vector: bool) -> Vec<f64> {
+        let mut scores = Vec::with_capacity(xs.len());
+        let mut block = Block::default();
+        let kernels: Vec<Kernels<'_>> = self.columns.iter().map(Column::kernels).collect();
+        for candidates in xs.chunks(CANDIDATES) {
+            block.fill(candidates, self.columns.len());
+            let scoring = Scoring {
+                block: &block,
+                kernels: &kernels,
+                vector,
+            };
+            self.log_pdf_block(candidates, &scoring, scratch, &mut scores);
+        }
+        scores
+    }
+
+    /// Appends to `scores` the `ln` densities of the up to [`CANDIDATES`] candidates `xs`.
+    fn log_pdf_block(
+        &self,
+        xs: &[&[f64]],
+        scoring: &Scoring<'_>,
+        scratch: &mut Vec<f64>,
+        scores: &mut Vec<f64>,
+    ) {
+        let n = self.log_weights.len();
+        let (from, largest) = self.sum_block(xs, scoring, scratch);
+        for (j, x) in xs.iter().enumerate() {
+            let acc = &scratch[j * n..(j + 1) * n];
+            scores.push(self.log_sum_known(x, acc, from, largest[j]));
+        }
+    }
+
+    /// Writes to `scratch[j·n..(j + 1)·n]` each component's `ln` weight plus the log kernels
+    /// of the parameters candidate `j` reads. Returns how many components were summed on
+    /// AVX-512 (all or none), and the largest sum of each candidate among those.
+    fn sum_block(
+        &self,
+        xs: &[&[f64]],
+        scoring: &Scoring<'_>,
+        scratch: &mut Vec<f64>,
+    ) -> (usize, [f64; CANDIDATES]) {
+        /// Components per group where AVX-512 is missing: 128 kernels' three terms and the
+        /// sums of 8 candidates take 11 KiB, so each group's kernels stay in the first-level
+        /// cache while they are applied to every candidate.
         const GROUP: usize = 128;
         let n = self.log_weights.len();
         scratch.clear();
-        for _ in xs {
-            scratch.extend_from_slice(&self.log_weights);
+        scratch.resize(CANDIDATES * n, 0.0);
+        let mut largest = [f64::NEG_INFINITY; CANDIDATES];
+        let summed = scoring.vector
+            && sum_log_kernels(
+                scoring.kernels,
+                &self.log_weights,
+                scoring.block,
+                n,
+                scratch,
+                &mut largest,
+            );
+        // Without AVX-512, every component, in the order `log_pdf` adds the terms.
+        let from = if summed { n } else { 0 };
+        for j in 0..xs.len() {
+            scratch[j * n + from..(j + 1) * n].copy_from_slice(&self.log_weights[from..]);
         }
-        for start in (0..n).step_by(GROUP) {
+        for start in (from..n).step_by(GROUP) {
             let end = (start + GROUP).min(n);
             for (d, column) in self.columns.iter().enumerate() {
                 for (j, x) in xs.iter().enumerate() {
@@ -249,16 +357,13 @@ impl JointParzen {
                 }
             }
         }
-        xs.iter()
-            .enumerate()
-            .map(|(j, x)| self.log_sum(x, &scratch[j * n..(j + 1) * n]))
-            .collect()
+        (from, largest)
     }
 
     /// `ln` of the prior component's share of the density at `x`: a lower bound of
     /// [`JointParzen::log_pdf`] that costs nothing per component.
     pub fn log_prior_part(&self, x: &[f64]) -> f64 {
-        let share = (self.prior_weight / self.total_weight).ln();
+        let share = self.log_prior_share;
         self.columns
             .iter()
             .zip(x)
@@ -266,34 +371,34 @@ impl JointParzen {
             .fold(share, |log_prior, (column, _)| match column {
                 // The uniform density on [0, 1] is 1.
                 Column::Numeric { .. } => log_prior,
-                Column::Categorical { n_choices, .. } => log_prior - (*n_choices as f64).ln(),
+                Column::Categorical { ln_choices, .. } => log_prior - ln_choices,
             })
     }
 
     /// Draws a configuration: one component (or the prior), then every parameter that becomes
     /// active, parents first, from that component's kernel (or the prior where the component
-    /// lacks it). Returns encoded values, NaN where inactive.
-    pub fn sample<R: Rng>(&self, rng: &mut R, space: &SearchSpace, encoder: &Encoder) -> Vec<f64> {
+    /// lacks it). Returns encoded values, NaN where inactive. Needs
+    /// [`JointParzen::keep_centres`].
+    pub fn sample<R: Rng>(&self, rng: &mut R, encoder: &Encoder) -> Vec<f64> {
+        assert!(
+            self.centres.len() == self.weights.len() * self.columns.len(),
+            "a sampled mixture keeps its centres"
+        );
         let dims = encoder.len();
         let target = rng.random::<f64>() * self.total_weight;
         let component = (target >= self.prior_weight && !self.weights.is_empty())
             .then(|| pick_at(&self.weights, target - self.prior_weight));
-        let mut values: Vec<Option<ParamValue>> = vec![None; dims];
         let mut x = vec![f64::NAN; dims];
         for d in 0..dims {
-            if !space.is_active_with(d, &values) {
+            // The conditions read the parents' encoded values: no choice is decoded.
+            if !encoder.is_active(d, &x) {
                 continue;
             }
             let u = match component {
                 Some(c) => self.sample_dim(rng, d, c),
                 None => self.sample_prior(rng, d),
             };
-            let u = encoder.snap(d, u);
-            // Only the values that conditions read are needed to walk the tree.
-            if space.is_parent(d) {
-                values[d] = Some(encoder.decode(d, u));
-            }
-            x[d] = u;
+            x[d] = encoder.snap(d, u);
         }
         x
     }
@@ -317,6 +422,37 @@ impl JointParzen {
         match &self.columns[d] {
             Column::Numeric { .. } => rng.random::<f64>(),
             Column::Categorical { n_choices, .. } => rng.random_range(0..*n_choices) as f64,
+        }
+    }
+}
+
+/// How [`JointParzen::log_pdf_block`] scores a block of candidates.
+struct Scoring<'a> {
+    /// Where the candidates read each parameter.
+    block: &'a Block,
+    /// The columns' kernels.
+    kernels: &'a [Kernels<'a>],
+    /// Whether to sum on AVX-512 where the CPU has it ([`sum_log_kernels`]).
+    vector: bool,
+}
+
+impl Column {
+    /// The kernels as [`sum_log_kernels`] reads them.
+    fn kernels(&self) -> Kernels<'_> {
+        match self {
+            Column::Numeric {
+                mu,
+                half_inv_h2,
+                coef,
+                ..
+            } => Kernels::Numeric {
+                mu,
+                half_inv_h2,
+                coef,
+            },
+            Column::Categorical {
+                choice, own, other, ..
+            } => Kernels::Categorical { choice, own, other },
         }
     }
 }
@@ -359,6 +495,9 @@ fn add_column_range(column: &Column, xd: f64, range: std::ops::Range<usize>, acc
 pub struct History<'a> {
     /// The history row of each of them (the key of [`Workspace`]).
     pub rows: &'a [usize],
+    /// The history's values parameter by parameter (`columns[d][row]`, NaN where inactive):
+    /// a parameter's values over the rows are read from one array, not from a row each.
+    pub columns: &'a [Vec<f64>],
     /// Per numeric parameter `d`, the indices of the rows where it is present, in increasing
     /// order of their value, ties by index (as [`value_order`] finds it; unread for
     /// categoricals): what the per-kernel bandwidths need.
@@ -372,32 +511,40 @@ pub fn value_order(rows: &[&[f64]], d: usize) -> Vec<usize> {
     order
 }
 
-/// Kernels centred on `rows[·][d]`, each with its own bandwidth from its neighbours among the
-/// rows where the parameter is present. Where it is missing the kernel is flat (all terms 0:
-/// ln 1 = 0 everywhere).
+/// Parameter `d`'s values over the rows of `history`.
+fn values_of(d: usize, history: &History<'_>, workspace: &mut Workspace) -> Vec<f64> {
+    let column = &history.columns[d];
+    workspace.collected(history.rows.iter().map(|&row| column[row]))
+}
+
+/// Kernels centred on the rows' values of parameter `d`, each with its own bandwidth from its
+/// neighbours among the rows where the parameter is present. Where it is missing the kernel
+/// is flat (all terms 0: ln 1 = 0 everywhere).
 fn numeric_column(
-    rows: &[&[f64]],
     d: usize,
     rule: &BandwidthRule,
     history: &History<'_>,
     workspace: &mut Workspace,
 ) -> Column {
-    let n = rows.len();
-    let order = &history.orders[d];
-    let mut mu = workspace.collected(rows.iter().map(|r| r[d]));
+    let mut mu = values_of(d, history, workspace);
+    let n = mu.len();
     let mut bandwidth = workspace.filled(n, 1.0);
-    rule.neighbours_in_order(&mu, order, &mut bandwidth);
+    rule.neighbours_in_order(&mu, &history.orders[d], &mut bandwidth);
     let mut half_inv_h2 = workspace.filled(n, 0.0);
     let mut coef = workspace.filled(n, 0.0);
     let constants = &mut workspace.constants[d];
-    for &k in order {
+    // In row order, not value order: the kept constants are then read front to back.
+    for (k, &row) in history.rows.iter().enumerate() {
         let (x, h) = (mu[k], bandwidth[k]);
-        let known = &mut constants[history.rows[k]];
-        if known.0 != h {
-            *known = (h, log_kernel_constant(x, h));
+        if x.is_nan() {
+            continue;
         }
-        half_inv_h2[k] = 0.5 / (h * h);
-        coef[k] = known.1;
+        let known = &mut constants[row];
+        if known.bandwidth != h {
+            *known = KernelTerms::new(x, h);
+        }
+        half_inv_h2[k] = known.half_inv_h2;
+        coef[k] = known.coef;
     }
     // Where the parameter is missing the kernel is flat: every term 0 (ln 1 = 0).
     mu.iter_mut().filter(|x| x.is_nan()).for_each(|x| *x = 0.0);
@@ -410,25 +557,26 @@ fn numeric_column(
 }
 
 fn categorical_column(
-    rows: &[&[f64]],
     d: usize,
     n_choices: usize,
     prior_weight: f64,
+    history: &History<'_>,
     workspace: &mut Workspace,
 ) -> Column {
     let k = n_choices as f64;
     let own_p = ((1.0 + prior_weight / k) / (1.0 + prior_weight)).ln();
     let other_p = ((prior_weight / k) / (1.0 + prior_weight)).ln();
     let uniform = -k.ln();
-    let n = rows.len();
-    let mut choice = workspace.filled(n, -1.0);
+    let mut choice = values_of(d, history, workspace);
+    let n = choice.len();
     let mut own = workspace.filled(n, uniform);
     let mut other = workspace.filled(n, uniform);
-    for (i, r) in rows.iter().enumerate() {
-        if !r[d].is_nan() {
-            choice[i] = r[d];
-            own[i] = own_p;
-            other[i] = other_p;
+    for ((c, own), other) in choice.iter_mut().zip(&mut own).zip(&mut other) {
+        if c.is_nan() {
+            *c = -1.0;
+        } else {
+            *own = own_p;
+            *other = other_p;
         }
     }
     Column::Categorical {
@@ -436,13 +584,14 @@ fn categorical_column(
         own,
         other,
         n_choices,
+        ln_choices: k.ln(),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::space::{Condition, Distribution, Param};
+    use crate::space::{Condition, Distribution, Param, SearchSpace};
     use rand::SeedableRng;
     use rand_chacha::ChaCha8Rng;
 
@@ -512,7 +661,7 @@ mod tests {
         let mut rng = ChaCha8Rng::seed_from_u64(3);
         let mut near = 0;
         for _ in 0..500 {
-            let x = p.sample(&mut rng, &s, &e);
+            let x = p.sample(&mut rng, &e);
             assert_eq!(
                 x[0] == 0.0,
                 !x[1].is_nan(),
@@ -528,7 +677,8 @@ mod tests {
         let s = space();
         let e = Encoder::new(&s);
         let mut rng = ChaCha8Rng::seed_from_u64(11);
-        // 300 components (more than one group of the block scoring), branches mixed.
+        // 300 components (more than one group of the scoring without AVX-512, and a last
+        // register of 4), branches mixed.
         let rows: Vec<Vec<f64>> = (0..300)
             .map(|i| match i % 3 {
                 0 => vec![1.0, f64::NAN],
@@ -539,17 +689,48 @@ mod tests {
         let weights: Vec<f64> = (0..300).map(|i| 0.5 + (i % 7) as f64 / 7.0).collect();
         let empty = JointParzen::fit(&[], &[], &e, 1.0, &rule());
         let full = JointParzen::fit(&refs, &weights, &e, 1.0, &rule());
+        // Fewer components than a register holds.
+        let few = JointParzen::fit(&refs[..5], &weights[..5], &e, 1.0, &rule());
         let candidates: Vec<Vec<f64>> = (0..11)
-            .map(|_| full.sample(&mut rng, &s, &e))
+            .map(|_| full.sample(&mut rng, &e))
             .chain([vec![1.0, f64::NAN], vec![0.0, 0.0]])
             .collect();
         let xs: Vec<&[f64]> = candidates.iter().map(|x| x.as_slice()).collect();
-        for p in [&empty, &full] {
+        for p in [&empty, &few, &full] {
             let mut scratch = Vec::new();
             let together = p.log_pdf_many(&xs, &mut scratch);
+            let portable = p.log_pdf_blocks(&xs, &mut scratch, false);
             let alone: Vec<f64> = xs.iter().map(|x| p.log_pdf(x, &mut scratch)).collect();
-            // The same numbers, not merely close ones.
+            // The same numbers, not merely close ones, on AVX-512 and without it.
             assert_eq!(together, alone);
+            assert_eq!(portable, alone);
+            // And so are the sums per component, which the densities' single-precision
+            // exponentials could hide a difference in.
+            let n = p.log_weights.len();
+            let kernels: Vec<Kernels<'_>> = p.columns.iter().map(Column::kernels).collect();
+            for candidates in xs.chunks(CANDIDATES) {
+                let mut block = Block::default();
+                block.fill(candidates, p.columns.len());
+                let sums = |vector| {
+                    let scoring = Scoring {
+                        block: &block,
+                        kernels: &kernels,
+                        vector,
+                    };
+                    let mut sums = Vec::new();
+                    let (from, largest) = p.sum_block(candidates, &scoring, &mut sums);
+                    for (j, sums) in sums.chunks(n.max(1)).take(candidates.len()).enumerate() {
+                        let folded = sums[..from]
+                            .iter()
+                            .copied()
+                            .fold(f64::NEG_INFINITY, f64::max);
+                        assert_eq!(largest[j], folded);
+                    }
+                    sums.truncate(candidates.len() * n);
+                    sums
+                };
+                assert_eq!(sums(true), sums(false));
+            }
         }
     }
 }

@@ -48,30 +48,37 @@ pub fn ln_positive(x: f64) -> f64 {
     e as f64 * std::f64::consts::LN_2 + ln_mass(m)
 }
 
+/// `1.5·2^23`: added to a single-precision number, it rounds it to an integer.
+const EXP_SHIFT: f32 = 12_582_912.0;
+/// ln 2 split in two (Cody–Waite) so `k·ln2` is exact enough in single precision.
+const LN2_HIGH: f32 = 0.693_359_4;
+const LN2_LOW: f32 = -2.121_944_4e-4;
+/// The Taylor coefficients of `e^r` to degree 7, highest first.
+const EXP_TAYLOR: [f32; 8] = [
+    1.0 / 5_040.0,
+    1.0 / 720.0,
+    1.0 / 120.0,
+    1.0 / 24.0,
+    1.0 / 6.0,
+    0.5,
+    1.0,
+    1.0,
+];
+
 /// `exp(x)` in single precision for `x ≤ 0`, relative error below 1e-6; inputs below −87
 /// give ≈ 0. Cody–Waite range reduction `x = k·ln2 + r`, a degree-7 Taylor polynomial for
 /// `e^r`, and `2^k` built in the exponent bits: no branches, no table.
 #[inline(always)]
 pub fn exp_neg_f32(x: f32) -> f32 {
-    const SHIFT: f32 = 12_582_912.0; // 1.5·2^23
     let x = x.max(-87.0);
-    let shifted = x * std::f32::consts::LOG2_E + SHIFT;
-    let k = shifted - SHIFT;
-    // ln 2 split in two (Cody–Waite) so `k·ln2` is exact enough in single precision.
-    let r = x - k * 0.693_359_4 - k * -2.121_944_4e-4;
-    let mut p = 1.0 / 5_040.0;
-    for c in [
-        1.0 / 720.0,
-        1.0 / 120.0,
-        1.0 / 24.0,
-        1.0 / 6.0,
-        0.5,
-        1.0,
-        1.0,
-    ] {
+    let shifted = x * std::f32::consts::LOG2_E + EXP_SHIFT;
+    let k = shifted - EXP_SHIFT;
+    let r = x - k * LN2_HIGH - k * LN2_LOW;
+    let mut p = EXP_TAYLOR[0];
+    for c in &EXP_TAYLOR[1..] {
         p = p * r + c;
     }
-    let k_int = shifted.to_bits() as i32 - SHIFT.to_bits() as i32;
+    let k_int = shifted.to_bits() as i32 - EXP_SHIFT.to_bits() as i32;
     p * f32::from_bits(((k_int + 127) as u32) << 23)
 }
 
@@ -100,9 +107,39 @@ pub fn gaussian_sum(x: f64, s: f64, mu: &[Block], scale: &[Block]) -> f64 {
     acc.iter().map(|&a| f64::from(a)).sum()
 }
 
-/// `Σ_i exp(a[i] − max)` for `max ≥ a[i]`. Compiled for AVX-512 and AVX2 as well.
+/// The largest of `a` and `init` (NaNs ignored, as `f64::max` does), in four times
+/// [`LANES`] independent lanes so the loop vectorises and its comparisons overlap: a running
+/// `fold` waits for each comparison before the next. Compiled for AVX-512 and AVX2 as well.
 #[multiversion(targets("x86_64+avx512f+avx512dq+avx2+fma", "x86_64+avx2+fma"))]
+pub fn max_of(a: &[f64], init: f64) -> f64 {
+    const WIDTH: usize = 4 * LANES;
+    let mut acc = [init; WIDTH];
+    for chunk in a.chunks_exact(WIDTH) {
+        for (acc, &v) in acc.iter_mut().zip(chunk) {
+            *acc = acc.max(v);
+        }
+    }
+    let tail = a.len() - a.len() % WIDTH;
+    let lanes = acc.iter().copied().fold(init, f64::max);
+    a[tail..].iter().copied().fold(lanes, f64::max)
+}
+
+/// `Σ_i exp(a[i] − max)` for `max ≥ a[i]`, each exponential by [`exp_neg_f32`], summed in
+/// [`LANES`] lanes. On AVX-512 the exponentials are taken sixteen at a time
+/// ([`avx512::exp_sum`]: the compiler, left to vectorise this loop, uses eight-wide
+/// registers); the sums are the same to the last bit either way.
 pub fn exp_sum(a: &[f64], max: f64) -> f64 {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx512f") {
+        // SAFETY: the CPU has AVX-512F, the only feature `avx512::exp_sum` enables.
+        return unsafe { avx512::exp_sum(a, max) };
+    }
+    exp_sum_lanes(a, max)
+}
+
+/// [`exp_sum`] without AVX-512. Compiled for AVX2 as well.
+#[multiversion(targets("x86_64+avx2+fma"))]
+fn exp_sum_lanes(a: &[f64], max: f64) -> f64 {
     let mut acc = [0.0; LANES];
     for chunk in a.chunks_exact(LANES) {
         for (acc, &v) in acc.iter_mut().zip(chunk) {
@@ -115,6 +152,107 @@ pub fn exp_sum(a: &[f64], max: f64) -> f64 {
         .map(|&v| f64::from(exp_neg_f32((v - max) as f32)))
         .sum();
     acc.iter().sum::<f64>() + rest
+}
+
+#[cfg(target_arch = "x86_64")]
+mod avx512 {
+    use std::arch::x86_64::{
+        __m256, __m512, _mm256_castpd_ps, _mm256_castps_pd, _mm512_add_epi32, _mm512_add_pd,
+        _mm512_add_ps, _mm512_castpd_ps, _mm512_castps256_ps512, _mm512_castps_pd,
+        _mm512_castps_si512, _mm512_castsi512_ps, _mm512_cvtpd_ps, _mm512_cvtps_pd,
+        _mm512_extractf64x4_pd, _mm512_insertf64x4, _mm512_loadu_pd, _mm512_max_ps, _mm512_mul_ps,
+        _mm512_set1_epi32, _mm512_set1_pd, _mm512_set1_ps, _mm512_setzero_pd, _mm512_slli_epi32,
+        _mm512_storeu_pd, _mm512_sub_epi32, _mm512_sub_pd, _mm512_sub_ps,
+    };
+
+    use super::{exp_neg_f32, EXP_SHIFT, EXP_TAYLOR, LANES, LN2_HIGH, LN2_LOW};
+
+    /// [`super::exp_sum`] on AVX-512: [`exp_neg_f32`]'s operations, in its order, on sixteen
+    /// lanes; the exponentials of each chunk of eight added to the eight sums in turn.
+    ///
+    /// # Safety
+    /// The CPU has AVX-512F.
+    #[target_feature(enable = "avx512f")]
+    pub unsafe fn exp_sum(a: &[f64], max: f64) -> f64 {
+        let max_v = _mm512_set1_pd(max);
+        let mut acc = _mm512_setzero_pd();
+        let pairs = a.chunks_exact(2 * LANES);
+        let rest = pairs.remainder();
+        for pair in pairs {
+            // SAFETY: `pair` holds sixteen values.
+            let (lo, hi) = unsafe {
+                (
+                    _mm512_loadu_pd(pair.as_ptr()),
+                    _mm512_loadu_pd(pair.as_ptr().add(LANES)),
+                )
+            };
+            let lo = _mm512_cvtpd_ps(_mm512_sub_pd(lo, max_v));
+            let hi = _mm512_cvtpd_ps(_mm512_sub_pd(hi, max_v));
+            let e = exp_neg(join(lo, hi));
+            let (e_lo, e_hi) = split(e);
+            acc = _mm512_add_pd(acc, _mm512_cvtps_pd(e_lo));
+            acc = _mm512_add_pd(acc, _mm512_cvtps_pd(e_hi));
+        }
+        let mut lanes = [0.0; LANES];
+        // SAFETY: `lanes` holds eight values.
+        unsafe { _mm512_storeu_pd(lanes.as_mut_ptr(), acc) };
+        // The last chunk of eight, if any, and the rest, as the portable loop adds them.
+        let chunks = rest.chunks_exact(LANES);
+        let tail = chunks.remainder();
+        for chunk in chunks {
+            for (acc, &v) in lanes.iter_mut().zip(chunk) {
+                *acc += f64::from(exp_neg_f32((v - max) as f32));
+            }
+        }
+        let rest: f64 = tail
+            .iter()
+            .map(|&v| f64::from(exp_neg_f32((v - max) as f32)))
+            .sum();
+        lanes.iter().sum::<f64>() + rest
+    }
+
+    /// Sixteen `f32` from two halves of eight.
+    #[target_feature(enable = "avx512f")]
+    fn join(lo: __m256, hi: __m256) -> __m512 {
+        let lo = _mm512_castps_pd(_mm512_castps256_ps512(lo));
+        _mm512_castpd_ps(_mm512_insertf64x4::<1>(lo, _mm256_castps_pd(hi)))
+    }
+
+    /// The two halves of sixteen `f32`.
+    #[target_feature(enable = "avx512f")]
+    fn split(v: __m512) -> (__m256, __m256) {
+        let v = _mm512_castps_pd(v);
+        (
+            _mm256_castpd_ps(_mm512_extractf64x4_pd::<0>(v)),
+            _mm256_castpd_ps(_mm512_extractf64x4_pd::<1>(v)),
+        )
+    }
+
+    /// [`exp_neg_f32`] on sixteen lanes: the same operations, unfused, in the same order.
+    #[target_feature(enable = "avx512f")]
+    fn exp_neg(x: __m512) -> __m512 {
+        let x = _mm512_max_ps(x, _mm512_set1_ps(-87.0));
+        let shift = _mm512_set1_ps(EXP_SHIFT);
+        let shifted = _mm512_add_ps(
+            _mm512_mul_ps(x, _mm512_set1_ps(std::f32::consts::LOG2_E)),
+            shift,
+        );
+        let k = _mm512_sub_ps(shifted, shift);
+        let r = _mm512_sub_ps(
+            _mm512_sub_ps(x, _mm512_mul_ps(k, _mm512_set1_ps(LN2_HIGH))),
+            _mm512_mul_ps(k, _mm512_set1_ps(LN2_LOW)),
+        );
+        let mut p = _mm512_set1_ps(EXP_TAYLOR[0]);
+        for &c in &EXP_TAYLOR[1..] {
+            p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(c));
+        }
+        let k_int = _mm512_sub_epi32(
+            _mm512_castps_si512(shifted),
+            _mm512_set1_epi32(EXP_SHIFT.to_bits() as i32),
+        );
+        let scale = _mm512_slli_epi32::<23>(_mm512_add_epi32(k_int, _mm512_set1_epi32(127)));
+        _mm512_mul_ps(p, _mm512_castsi512_ps(scale))
+    }
 }
 
 /// `out[i] = 1 / Z(mu[i])` where `Z(μ)` is the mass `N(μ, h)` puts on `[0, 1]` (clamped to at
@@ -224,6 +362,35 @@ pub const LN_SQRT_2PI: f64 = 0.918_938_533_204_672_8;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_exponentials_summed_sixteen_at_a_time_are_summed_as_eight_at_a_time() {
+        // On a CPU with AVX-512 `exp_sum` takes its own path; elsewhere both are one path.
+        for n in [0, 1, 8, 15, 16, 17, 24, 31, 32, 40, 999] {
+            let a: Vec<f64> = (0..n)
+                .map(|i| -(((i * 7919) % 1013) as f64) / 9.0 - if i % 5 == 0 { 90.0 } else { 0.0 })
+                .collect();
+            for max in [0.0, 3.5] {
+                assert_eq!(exp_sum(&a, max), exp_sum_lanes(&a, max), "n = {n}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_largest_in_lanes_is_the_largest_folded() {
+        for n in [0, 1, 7, 8, 9, 31, 1000] {
+            let a: Vec<f64> = (0..n)
+                .map(|i| match i % 11 {
+                    3 => f64::NAN,
+                    _ => ((i * 7919) % 1013) as f64 - 600.0,
+                })
+                .collect();
+            for init in [-1e300, 0.0, 500.0, f64::NEG_INFINITY] {
+                let folded = a.iter().copied().fold(init, f64::max);
+                assert_eq!(max_of(&a, init), folded, "n = {n}, init = {init}");
+            }
+        }
+    }
 
     #[test]
     fn exp_neg_f32_matches_std() {

@@ -13,12 +13,14 @@
 //!   are good), and they count towards the random start-up, as in Optuna.
 //! - Trials of an earlier study ([`WarmStart`]) join the history with a smaller weight.
 
+mod block;
 mod joint;
 mod math;
 mod observations;
 mod parzen;
 mod split;
 
+use block::CANDIDATES;
 use joint::{History, JointParzen, Workspace};
 pub use observations::WarmStart;
 
@@ -247,13 +249,15 @@ impl Proposal<'_> {
                 if !numeric(d) {
                     return Vec::new();
                 }
-                let mut order: Vec<usize> = self
-                    .obs
-                    .value_order(d)
-                    .iter()
-                    .map(|&row| position_of_row[row as usize])
-                    .filter(|&k| k != NOT_IN_SET)
-                    .collect();
+                // Sized once: a filtered `collect` grows by reallocating, copying as it goes.
+                let mut order = Vec::with_capacity(set.len());
+                order.extend(
+                    self.obs
+                        .value_order(d)
+                        .iter()
+                        .map(|&row| position_of_row[row as usize])
+                        .filter(|&k| k != NOT_IN_SET),
+                );
                 if !rows_in_order {
                     for run in order.chunk_by_mut(|&a, &b| rows[a][d] == rows[b][d]) {
                         run.sort_unstable();
@@ -351,7 +355,8 @@ impl Proposal<'_> {
         let encoder = self.obs.encoder;
         workspace.reserve(encoder.len(), self.obs.n_rows());
         let rule = self.rule();
-        let mut fit = |set: &[usize], weights: fn(usize) -> Vec<f64>| {
+        // `sampled`: whether candidates are drawn from the density (`l`), not only scored.
+        let mut fit = |set: &[usize], weights: fn(usize) -> Vec<f64>, sampled: bool| {
             let items = set.iter().map(|&i| self.obs.items[i]);
             let rows: Vec<&[f64]> = items.clone().map(|o| self.obs.row(o.row)).collect();
             let w: Vec<f64> = weights(rows.len())
@@ -361,23 +366,28 @@ impl Proposal<'_> {
                 .collect();
             let history = History {
                 rows: &items.map(|o| o.row).collect::<Vec<_>>(),
+                columns: self.obs.columns(),
                 orders: &self.value_orders(set, &rows),
             };
             let prior = self.config.prior_weight;
-            JointParzen::fit_from(&rows, &w, encoder, prior, &rule, &history, workspace)
+            let mut fitted = JointParzen::fit_from(&w, encoder, prior, &rule, &history, workspace);
+            if sampled {
+                fitted.keep_centres(&rows, workspace);
+            }
+            fitted
         };
         let ratios: Vec<(JointParzen, JointParzen)> = self
             .splits
             .all()
             .map(|s| {
                 (
-                    fit(&s.below, uniform_weights),
-                    fit(&s.above, recency_weights),
+                    fit(&s.below, uniform_weights, true),
+                    fit(&s.above, recency_weights, false),
                 )
             })
             .collect();
         let candidates: Vec<Vec<f64>> = (0..self.n_candidates())
-            .map(|_| ratios[0].0.sample(rng, self.space, encoder))
+            .map(|_| ratios[0].0.sample(rng, encoder))
             .collect();
         let best = match ratios.as_slice() {
             [(l, g)] => best_ratio(&candidates, l, g, &mut workspace.scratch),
@@ -439,9 +449,6 @@ fn recency_weights(n: usize) -> Vec<f64> {
         .collect()
 }
 
-/// Candidates whose `g` is computed together by [`best_ratio`].
-const CANDIDATES: usize = 8;
-
 /// The index of the candidate with the highest `ln l − ln g` (the first of ties; NaN counts
 /// as −∞), as [`argmax_index`] would find it, without evaluating `g` where it cannot matter.
 ///
@@ -449,7 +456,7 @@ const CANDIDATES: usize = 8;
 /// `g ≥` its prior component, so `ln l(x) − ln prior_g(x)` bounds a candidate's score from
 /// above: visiting candidates by decreasing `l`, any whose bound is below the best score so
 /// far is skipped (on the 12-parameter space of `nas bench sampler-speed` at 1,000 trials,
-/// about 55 of 96). The rest are scored [`CANDIDATES`] at a time
+/// about 52 of 96). The rest are scored [`CANDIDATES`] at a time
 /// ([`JointParzen::log_pdf_many`]). The choice is the same as scoring every one.
 fn best_ratio(
     candidates: &[Vec<f64>],
@@ -457,11 +464,8 @@ fn best_ratio(
     g: &JointParzen,
     block_scratch: &mut Vec<f64>,
 ) -> usize {
-    let mut scratch = Vec::new();
-    let log_l: Vec<f64> = candidates
-        .iter()
-        .map(|x| l.log_pdf(x, &mut scratch))
-        .collect();
+    let all: Vec<&[f64]> = candidates.iter().map(Vec::as_slice).collect();
+    let log_l = l.log_pdf_many(&all, block_scratch);
     let mut order: Vec<usize> = (0..candidates.len()).collect();
     order.sort_by(|&a, &b| log_l[b].total_cmp(&log_l[a]));
     let mut order = order.into_iter();
@@ -582,7 +586,7 @@ mod tests {
             let bad_rows: Vec<&[f64]> = bad.iter().map(Vec::as_slice).collect();
             let l = JointParzen::fit(&good_rows, &[1.0; 12], &e, 1.0, &rule);
             let g = JointParzen::fit(&bad_rows, &recency_weights(300), &e, 1.0, &rule);
-            let candidates: Vec<Vec<f64>> = (0..96).map(|_| l.sample(&mut rng, &s, &e)).collect();
+            let candidates: Vec<Vec<f64>> = (0..96).map(|_| l.sample(&mut rng, &e)).collect();
             let mut scratch = Vec::new();
             let full = argmax_index(
                 candidates

@@ -117,6 +117,12 @@ impl Observations<'_> {
         &self.columns[d]
     }
 
+    /// Every parameter's encoded values, indexed by row: `columns()[d]` is
+    /// [`Observations::column`]`(d)`.
+    pub fn columns(&self) -> &[Vec<f64>] {
+        self.columns
+    }
+
     /// The rows where parameter `d` is present, in increasing order of its value (ties in
     /// row order).
     pub fn value_order(&self, d: usize) -> &[u32] {
