@@ -96,7 +96,7 @@ impl Encoder {
         self.conditions[i].iter().all(|c| match c {
             EncodedCondition::Choices { parent, holds } => {
                 let u = x[*parent];
-                !u.is_nan() && holds[(u.round().max(0.0) as usize).min(holds.len() - 1)]
+                !u.is_nan() && holds[choice_index(u, holds.len())]
             }
             EncodedCondition::Number { parent, condition } => {
                 let u = x[*parent];
@@ -159,8 +159,7 @@ impl Encoder {
         let (lo, hi) = self.bounds[i];
         match &self.dists[i] {
             Distribution::Categorical { choices } => {
-                let k = (u.round().max(0.0) as usize).min(choices.len() - 1);
-                choices[k].clone()
+                choices[choice_index(u, choices.len())].clone()
             }
             Distribution::Float {
                 low,
@@ -195,11 +194,17 @@ impl Encoder {
         if let Distribution::Categorical { choices } = &self.dists[i] {
             // What `encode(decode(u))` gives (a space's choices are distinct), without copying
             // the choice.
-            return (u.round().max(0.0) as usize).min(choices.len() - 1) as f64;
+            return choice_index(u, choices.len()) as f64;
         }
         let v = self.decode(i, u);
         self.encode(i, &v).unwrap_or(u)
     }
+}
+
+/// The choice (of `n`) an encoded categorical value `u` stands for: the nearest index,
+/// clamped to the choices (NaN gives the first).
+fn choice_index(u: f64, n: usize) -> usize {
+    (u.round().max(0.0) as usize).min(n - 1)
 }
 
 /// Condition `c` read on its parent's encoded value.

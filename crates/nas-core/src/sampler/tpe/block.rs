@@ -101,7 +101,7 @@ pub fn sum_log_kernels(
         assert!(a.len() >= n && b.len() >= n && c.len() >= n);
     }
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx512f") {
+    if super::math::has_avx512() {
         // SAFETY: the CPU has AVX-512F, the only feature `avx512::sum_log_kernels` enables;
         // the lengths it reads and writes were checked above.
         unsafe { avx512::sum_log_kernels(kernels, log_weights, block, stride, out, largest) };

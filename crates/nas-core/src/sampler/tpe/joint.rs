@@ -566,7 +566,8 @@ fn categorical_column(
     let k = n_choices as f64;
     let own_p = ((1.0 + prior_weight / k) / (1.0 + prior_weight)).ln();
     let other_p = ((prior_weight / k) / (1.0 + prior_weight)).ln();
-    let uniform = -k.ln();
+    let ln_choices = k.ln();
+    let uniform = -ln_choices;
     let mut choice = values_of(d, history, workspace);
     let n = choice.len();
     let mut own = workspace.filled(n, uniform);
@@ -584,7 +585,7 @@ fn categorical_column(
         own,
         other,
         n_choices,
-        ln_choices: k.ln(),
+        ln_choices,
     }
 }
 

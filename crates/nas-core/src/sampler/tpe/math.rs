@@ -124,13 +124,20 @@ pub fn max_of(a: &[f64], init: f64) -> f64 {
     a[tail..].iter().copied().fold(lanes, f64::max)
 }
 
+/// Whether the CPU has AVX-512F, which the hand-vectorised kernels here and in
+/// [`block`](super::block) need (the answer is cached after the first call).
+#[cfg(target_arch = "x86_64")]
+pub fn has_avx512() -> bool {
+    std::arch::is_x86_feature_detected!("avx512f")
+}
+
 /// `Σ_i exp(a[i] − max)` for `max ≥ a[i]`, each exponential by [`exp_neg_f32`], summed in
 /// [`LANES`] lanes. On AVX-512 the exponentials are taken sixteen at a time
 /// ([`avx512::exp_sum`]: the compiler, left to vectorise this loop, uses eight-wide
 /// registers); the sums are the same to the last bit either way.
 pub fn exp_sum(a: &[f64], max: f64) -> f64 {
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx512f") {
+    if has_avx512() {
         // SAFETY: the CPU has AVX-512F, the only feature `avx512::exp_sum` enables.
         return unsafe { avx512::exp_sum(a, max) };
     }
@@ -140,14 +147,21 @@ pub fn exp_sum(a: &[f64], max: f64) -> f64 {
 /// [`exp_sum`] without AVX-512. Compiled for AVX2 as well.
 #[multiversion(targets("x86_64+avx2+fma"))]
 fn exp_sum_lanes(a: &[f64], max: f64) -> f64 {
-    let mut acc = [0.0; LANES];
-    for chunk in a.chunks_exact(LANES) {
+    exp_sum_from([0.0; LANES], a, max)
+}
+
+/// The sums `acc` of the exponentials before `a`, continued over `a` eight at a time, then
+/// the last few one by one, and added up: how [`exp_sum`] orders its additions on any CPU.
+#[inline(always)]
+fn exp_sum_from(mut acc: [f64; LANES], a: &[f64], max: f64) -> f64 {
+    let chunks = a.chunks_exact(LANES);
+    let tail = chunks.remainder();
+    for chunk in chunks {
         for (acc, &v) in acc.iter_mut().zip(chunk) {
             *acc += f64::from(exp_neg_f32((v - max) as f32));
         }
     }
-    let tail = a.len() - a.len() % LANES;
-    let rest: f64 = a[tail..]
+    let rest: f64 = tail
         .iter()
         .map(|&v| f64::from(exp_neg_f32((v - max) as f32)))
         .sum();
@@ -165,7 +179,7 @@ mod avx512 {
         _mm512_storeu_pd, _mm512_sub_epi32, _mm512_sub_pd, _mm512_sub_ps,
     };
 
-    use super::{exp_neg_f32, EXP_SHIFT, EXP_TAYLOR, LANES, LN2_HIGH, LN2_LOW};
+    use super::{exp_sum_from, EXP_SHIFT, EXP_TAYLOR, LANES, LN2_HIGH, LN2_LOW};
 
     /// [`super::exp_sum`] on AVX-512: [`exp_neg_f32`]'s operations, in its order, on sixteen
     /// lanes; the exponentials of each chunk of eight added to the eight sums in turn.
@@ -197,18 +211,7 @@ mod avx512 {
         // SAFETY: `lanes` holds eight values.
         unsafe { _mm512_storeu_pd(lanes.as_mut_ptr(), acc) };
         // The last chunk of eight, if any, and the rest, as the portable loop adds them.
-        let chunks = rest.chunks_exact(LANES);
-        let tail = chunks.remainder();
-        for chunk in chunks {
-            for (acc, &v) in lanes.iter_mut().zip(chunk) {
-                *acc += f64::from(exp_neg_f32((v - max) as f32));
-            }
-        }
-        let rest: f64 = tail
-            .iter()
-            .map(|&v| f64::from(exp_neg_f32((v - max) as f32)))
-            .sum();
-        lanes.iter().sum::<f64>() + rest
+        exp_sum_from(lanes, rest, max)
     }
 
     /// Sixteen `f32` from two halves of eight.
