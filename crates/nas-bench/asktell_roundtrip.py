@@ -4,13 +4,16 @@
 Starts `nas ask-tell` on the 12-parameter conditional space of `nas bench sampler-speed`
 (spaces/conditional12.toml) once per sampler and storage, runs it to the largest history size
 with ask / tell, and prints the mean and median wall-clock time of the asks (write the request,
-read the answer, decode it) in the window before each size, and of the tells.
+read the answer, decode it) in the window before each size, and of the tells. The storages:
+`memory` (no `--storage`), `sqlite` (a new file) and `postgres` (a new study on the server of
+`--postgres URL`, the shared-study path: every statement a round trip to the server).
 
 The values told are seeded uniform draws: what an ask costs does not depend on them, and the
 benchmark stays a benchmark of the protocol, the study bookkeeping and the sampler.
 
     crates/nas-bench/asktell_roundtrip.py     # $CARGO_TARGET_DIR or target/release/nas, defaults
     crates/nas-bench/asktell_roundtrip.py --nas PATH --at 100,1000 --storage memory,sqlite
+    crates/nas-bench/asktell_roundtrip.py --storage postgres --postgres postgres://nas:nas@127.0.0.1/nas_test
 
 Python standard library only; nothing in the workspace runs it, CI neither.
 """
@@ -31,12 +34,15 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 
 
-def run_one(nas: str, space: str, sampler: str, storage: str, n: int, seed: int):
+def run_one(nas: str, space: str, sampler: str, storage: str, n: int, seed: int, postgres: str):
     """Asks and tells `n` trials; returns (ask seconds, tell seconds) per trial."""
     with tempfile.TemporaryDirectory(prefix="nas-asktell-") as tmp:
         cmd = [nas, "ask-tell", "--space", space, "--sampler", sampler, "--seed", str(seed)]
         if storage == "sqlite":
             cmd += ["--storage", os.path.join(tmp, "study.db")]
+        elif storage == "postgres":
+            study = f"roundtrip-{sampler}-{os.getpid()}-{time.time_ns()}"
+            cmd += ["--storage", postgres, "--study", study]
         # Buffered both ways (an unbuffered reader's readline reads a byte per system call);
         # every request is flushed.
         proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
@@ -77,7 +83,10 @@ def main() -> int:
     ap.add_argument("--at", default="100,1000", help="history sizes, comma-separated")
     ap.add_argument("--window", type=int, default=50, help="asks summarised before each size")
     ap.add_argument("--samplers", default="tpe,tpe-multivariate")
-    ap.add_argument("--storage", default="memory,sqlite", help="memory and/or sqlite (a file)")
+    ap.add_argument(
+        "--storage", default="memory,sqlite", help="memory, sqlite (a file) and/or postgres"
+    )
+    ap.add_argument("--postgres", default="", help="server URL for --storage postgres")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
 
@@ -86,8 +95,10 @@ def main() -> int:
         sys.exit(f"every --at value must be at least --window ({args.window}) and above 0")
     storages = [s for s in args.storage.split(",") if s]
     for s in storages:
-        if s not in ("memory", "sqlite"):
-            sys.exit(f"unknown --storage `{s}`; use memory and/or sqlite")
+        if s not in ("memory", "sqlite", "postgres"):
+            sys.exit(f"unknown --storage `{s}`; use memory, sqlite and/or postgres")
+    if "postgres" in storages and not args.postgres:
+        sys.exit("--storage postgres needs --postgres URL")
     if not os.access(args.nas, os.X_OK):
         sys.exit(f"no nas binary at {args.nas}; build it (cargo build --release) or pass --nas")
 
@@ -99,7 +110,9 @@ def main() -> int:
     print(head)
     for sampler in [s for s in args.samplers.split(",") if s]:
         for storage in storages:
-            asks, tells = run_one(args.nas, args.space, sampler, storage, max(at), args.seed)
+            asks, tells = run_one(
+                args.nas, args.space, sampler, storage, max(at), args.seed, args.postgres
+            )
             for c in at:
                 window = asks[c - args.window : c]
                 tell_window = tells[c - args.window : c]

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use nas_core::sampler::SamplerKind;
-use nas_core::study::{Direction, SqliteStorage, Storage, Study, TrialEnd};
+use nas_core::study::{Direction, MemoryStorage, SqliteStorage, Storage, Study, TrialEnd};
 
 use crate::functions;
 
@@ -30,7 +30,7 @@ pub fn measure(
     let f = functions::speed_space();
     let store: Box<dyn Storage> = match storage {
         Some(path) => Box::new(SqliteStorage::open(path)?),
-        None => Box::new(SqliteStorage::in_memory()?),
+        None => Box::new(MemoryStorage::new()),
     };
     let mut study = Study::open(
         store,

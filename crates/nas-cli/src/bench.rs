@@ -57,7 +57,8 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 0)]
         seed: u64,
     },
-    /// Time of one ask and tell through a study and its SQLite storage, as the study grows.
+    /// Time of one ask and tell through a study and its storage (SQLite, or memory), as the
+    /// study grows.
     Study {
         /// The sampler.
         #[arg(long, default_value = "tpe", value_parser = crate::flags::sampler)]

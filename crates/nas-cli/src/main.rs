@@ -27,7 +27,7 @@ use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
 use nas_core::sampler::SamplerKind;
 use nas_core::space::SearchSpace;
-use nas_core::study::{Direction, SqliteStorage, Storage, Study};
+use nas_core::study::{Direction, MemoryStorage, Storage, Study};
 
 /// Searches for lightweight convolutional networks.
 #[derive(Debug, Parser)]
@@ -121,7 +121,8 @@ struct AskTellArgs {
     #[arg(long, default_value = "minimize", value_delimiter = ',', value_parser = flags::direction)]
     directions: Vec<String>,
     /// Study storage: `postgres://USER@HOST/DB`, `sqlite://PATH` or an SQLite file path; in
-    /// memory when not given. Several processes may serve one study at once.
+    /// this process's memory when not given (kept nowhere). Several processes may serve one
+    /// study stored in a database at once.
     #[arg(long, value_parser = flags::storage_url)]
     storage: Option<String>,
     /// Study name within the storage.
@@ -327,7 +328,7 @@ fn parse_directions(names: &[String]) -> anyhow::Result<Vec<Direction>> {
 
 fn open_storage(url: Option<&str>) -> anyhow::Result<Box<dyn Storage>> {
     Ok(match url {
-        None => Box::new(SqliteStorage::in_memory()?),
+        None => Box::new(MemoryStorage::new()),
         Some(url) => nas_core::study::open_storage(url).with_context(|| {
             format!("opening study storage {}", nas_core::study::redact_url(url))
         })?,

@@ -7,8 +7,8 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::storage::{StorageError, TrialEnd};
-use super::trial::{Trial, TrialState};
+use super::storage::{StorageError, StudyInfo, TrialEnd};
+use super::trial::{Direction, Trial, TrialState};
 use super::worker::WorkerId;
 use nas_space::{Config, ParamValue};
 
@@ -55,8 +55,31 @@ pub(super) fn check_finite(
     }
 }
 
-/// Parameters as a JSON object; float parameters must be finite.
+/// The study opened, if it was created with `directions` ([`StorageError::DirectionMismatch`]
+/// otherwise).
+pub(super) fn check_directions(
+    info: StudyInfo,
+    directions: &[Direction],
+) -> Result<StudyInfo, StorageError> {
+    if info.directions != directions {
+        return Err(StorageError::DirectionMismatch {
+            study: info.name,
+            stored: info.directions,
+            requested: directions.to_vec(),
+        });
+    }
+    Ok(info)
+}
+
+/// Parameters as a JSON object; float parameters must be finite ([`check_params`]).
 pub(super) fn encode_params(params: &Config) -> Result<String, StorageError> {
+    check_params(params)?;
+    to_json(params, "parameters")
+}
+
+/// Checks that every float parameter is finite: JSON cannot hold the others, so no storage
+/// takes them.
+pub(super) fn check_params(params: &Config) -> Result<(), StorageError> {
     for (name, value) in params {
         if let ParamValue::Float(x) = value {
             if !x.is_finite() {
@@ -67,7 +90,7 @@ pub(super) fn encode_params(params: &Config) -> Result<String, StorageError> {
             }
         }
     }
-    to_json(params, "parameters")
+    Ok(())
 }
 
 /// A JSON array of numbers, non-finite ones as `"NaN"`, `"Infinity"` or `"-Infinity"`.
@@ -192,22 +215,18 @@ pub(super) enum Selection<'a> {
     One(u64),
     /// Those numbered this or higher (one range scan of the `(study_id, number)` index).
     From(u64),
-    /// Those numbered in this non-empty list (one index lookup each).
-    Numbers(&'a [u64]),
-}
-
-/// [`Storage::trials_catch_up`](super::storage::Storage::trials_catch_up) from its two
-/// loads: the trials numbered `from` or higher and the listed ones, merged in number order.
-/// Two indexed loads rather than one `number >= from OR number IN (…)`, which both databases
-/// answer by scanning every trial of the study: a cost that grew with the history on every ask.
-pub(super) fn merge_catch_up(mut newer: Vec<Trial>, listed: Vec<Trial>) -> Vec<Trial> {
-    if listed.is_empty() {
-        return newer;
-    }
-    newer.extend(listed);
-    newer.sort_by_key(|t| t.number);
-    newer.dedup_by_key(|t| t.number);
-    newer
+    /// Those numbered `from` or higher and those numbered in `also` (non-empty): what
+    /// [`Storage::trials_catch_up`](super::storage::Storage::trials_catch_up) reads, in one
+    /// load. Their row ids come from a range scan and one lookup per listed number of the
+    /// `(study_id, number)` index, joined by `UNION ALL`: one `number >= from OR number IN
+    /// (…)` would be answered by scanning every trial of the study, a cost that grew with the
+    /// history on every ask.
+    CatchUp {
+        /// The first number of the range.
+        from: u64,
+        /// Numbers read besides.
+        also: &'a [u64],
+    },
 }
 
 /// A trial row's [`TRIAL_COLUMNS`] (less the row id) as the database holds them, before

@@ -32,8 +32,8 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use super::codec::{
-    check_dense, check_end, decode_worker, encode_params, encode_values, interrupted_reason,
-    merge_catch_up, parse_json, parse_state, to_json, u64_from_sql, u64_to_sql, Selection,
+    check_dense, check_directions, check_end, decode_worker, encode_params, encode_values,
+    interrupted_reason, parse_json, parse_state, to_json, u64_from_sql, u64_to_sql, Selection,
 };
 use super::rows::{load_queries, study_from_row, Columns, LoadedTrials, STUDY_COLUMNS};
 use super::schema::MIGRATIONS;
@@ -103,14 +103,7 @@ impl<C: Connection + Send> Storage for SqlStorage<C> {
             Some(info) => Ok(info),
             None => insert_study(tx, name, directions),
         })?;
-        if info.directions != directions {
-            return Err(StorageError::DirectionMismatch {
-                study: name.to_string(),
-                stored: info.directions,
-                requested: directions.to_vec(),
-            });
-        }
-        Ok(info)
+        check_directions(info, directions)
     }
 
     fn find_study(&mut self, name: &str) -> Result<Option<StudyInfo>, StorageError> {
@@ -239,7 +232,8 @@ impl<C: Connection + Send> Storage for SqlStorage<C> {
         let params_json = encode_params(params)?;
         self.conn.write(|tx| {
             lock_study(tx, study)?;
-            insert_running(tx, study, params, &params_json, seed, worker)
+            let number = next_number(tx, study)?;
+            insert_running(tx, study, number, params, &params_json, seed, worker)
         })
     }
 
@@ -261,7 +255,7 @@ impl<C: Connection + Send> Storage for SqlStorage<C> {
             if at_cap(tx, study, cap)? {
                 return Ok(Creation::AtCap);
             }
-            let trial = insert_running(tx, study, params, &params_json, seed, worker)?;
+            let trial = insert_running(tx, study, number, params, &params_json, seed, worker)?;
             Ok(Creation::Created(Box::new(trial)))
         })
     }
@@ -275,8 +269,7 @@ impl<C: Connection + Send> Storage for SqlStorage<C> {
         let params_json = encode_params(params)?;
         self.conn.write(|tx| {
             lock_study(tx, study)?;
-            let (_, number) = insert_waiting(tx, study, &params_json, seed)?;
-            Ok(number)
+            insert_waiting(tx, study, &params_json, seed)
         })
     }
 
@@ -377,21 +370,20 @@ impl<C: Connection + Send> Storage for SqlStorage<C> {
         let constraints = end.constraints.map(encode_values);
         self.conn.write(|tx| {
             let info = study_by_id(tx, study)?;
-            let id = running_trial(tx, &info, number)?;
             check_end(number, info.directions.len(), &end)?;
-            tx.execute(
-                "UPDATE trials SET state = $2, values_json = $3, constraints_json = $4,
-                                   fail_reason = $5, finished_at = $6
-                 WHERE id = $1",
-                &[
-                    Arg::Int(id),
-                    Arg::Text(end.state.as_str()),
-                    Arg::OptText(values.as_deref()),
-                    Arg::OptText(constraints.as_deref()),
-                    Arg::OptText(end.reason),
-                    Arg::Real(unix_now()),
-                ],
-            )?;
+            let row = EndRow {
+                state: end.state.as_str(),
+                values: values.as_deref(),
+                constraints: constraints.as_deref(),
+                reason: end.reason,
+            };
+            if end_if_running(tx, study, number, &row)? == 0 {
+                // Not RUNNING when the update looked, or no such trial: say which. A WAITING
+                // trial that another worker claimed since is RUNNING now: end it, as a tell a
+                // moment later would.
+                running_trial(tx, &info, number)?;
+                end_if_running(tx, study, number, &row)?;
+            }
             Ok(())
         })
     }
@@ -417,13 +409,16 @@ impl<C: Connection + Send> Storage for SqlStorage<C> {
         also: &[u64],
     ) -> Result<Vec<Trial>, StorageError> {
         self.conn.read(|tx| {
-            study_by_id(tx, study)?;
-            let newer = load_trials(tx, study, &Selection::From(from))?;
-            let listed = match also {
-                [] => Vec::new(),
-                numbers => load_trials(tx, study, &Selection::Numbers(numbers))?,
+            let selection = match also {
+                [] => Selection::From(from),
+                also => Selection::CatchUp { from, also },
             };
-            Ok(merge_catch_up(newer, listed))
+            let trials = load_trials(tx, study, &selection)?;
+            if trials.is_empty() {
+                // Nothing to read, or no such study: only then is it worth asking which.
+                study_by_id(tx, study)?;
+            }
+            Ok(trials)
         })
     }
 
@@ -623,42 +618,55 @@ fn at_cap(tx: &mut dyn SqlTx, study: i64, cap: Option<u64>) -> Result<bool, Stor
     Ok(counted >= cap)
 }
 
-/// Inserts a WAITING trial with the study's next free number; returns its row id and number.
-/// The caller must hold the study lock ([`lock_study`]).
+/// Inserts a WAITING trial with the study's next free number; returns the number. The caller
+/// must hold the study lock ([`lock_study`]).
 fn insert_waiting(
     tx: &mut dyn SqlTx,
     study: i64,
     params_json: &str,
     seed: Option<u64>,
-) -> Result<(i64, u64), StorageError> {
+) -> Result<u64, StorageError> {
     let number = next_number(tx, study)?;
-    let id = query_one(
-        tx,
+    tx.execute(
         "INSERT INTO trials (study_id, number, state, params_json, seed)
-         VALUES ($1, $2, 'WAITING', $3, $4) RETURNING id",
+         VALUES ($1, $2, 'WAITING', $3, $4)",
         &[
             Arg::Int(study),
             Arg::Int(u64_to_sql(number)),
             Arg::Text(params_json),
             Arg::OptInt(seed.map(u64_to_sql)),
         ],
-        |row| row.int(0),
     )?;
-    Ok((id, number))
+    Ok(number)
 }
 
-/// Inserts a RUNNING trial for `worker` (the caller holds the study lock); returns it.
+/// Inserts trial `number` RUNNING for `worker`, in one statement (the caller holds the study
+/// lock and read `number` from [`next_number`] under it); returns it.
 fn insert_running(
     tx: &mut dyn SqlTx,
     study: i64,
+    number: u64,
     params: &Config,
     params_json: &str,
     seed: Option<u64>,
     worker: &WorkerId,
 ) -> Result<Trial, StorageError> {
     let now = unix_now();
-    let (id, number) = insert_waiting(tx, study, params_json, seed)?;
-    mark_running(tx, id, worker, now)?;
+    tx.execute(
+        "INSERT INTO trials (study_id, number, state, params_json, seed, started_at,
+                             heartbeat_at, worker_host, worker_pid, worker_started)
+         VALUES ($1, $2, 'RUNNING', $3, $4, $5, $5, $6, $7, $8)",
+        &[
+            Arg::Int(study),
+            Arg::Int(u64_to_sql(number)),
+            Arg::Text(params_json),
+            Arg::OptInt(seed.map(u64_to_sql)),
+            Arg::Real(now),
+            Arg::Text(&worker.host),
+            Arg::Int(i64::from(worker.pid)),
+            Arg::OptInt(worker.started.map(u64_to_sql)),
+        ],
+    )?;
     Ok(Trial {
         seed,
         started_at: Some(now),
@@ -688,6 +696,39 @@ fn mark_running(
         ],
     )?;
     Ok(())
+}
+
+/// What [`Storage::finish`] writes into a trial's row.
+struct EndRow<'a> {
+    state: &'a str,
+    values: Option<&'a str>,
+    constraints: Option<&'a str>,
+    reason: Option<&'a str>,
+}
+
+/// Ends trial `number` as `row` says if it is RUNNING; returns how many rows changed (0 or
+/// 1). The update is the check, and locks the row it changes: one statement where a read
+/// and a write were two.
+fn end_if_running(
+    tx: &mut dyn SqlTx,
+    study: i64,
+    number: u64,
+    row: &EndRow<'_>,
+) -> Result<u64, StorageError> {
+    tx.execute(
+        "UPDATE trials SET state = $3, values_json = $4, constraints_json = $5,
+                           fail_reason = $6, finished_at = $7
+         WHERE study_id = $1 AND number = $2 AND state = 'RUNNING'",
+        &[
+            Arg::Int(study),
+            Arg::Int(u64_to_sql(number)),
+            Arg::Text(row.state),
+            Arg::OptText(row.values),
+            Arg::OptText(row.constraints),
+            Arg::OptText(row.reason),
+            Arg::Real(unix_now()),
+        ],
+    )
 }
 
 /// The row id and state of trial `number`, locked with `lock` if given, or
@@ -779,7 +820,7 @@ fn fail_and_requeue(
     now: f64,
     why: &str,
 ) -> Result<(), StorageError> {
-    let (_, copy) = insert_waiting(tx, study, &orphan.params_json, orphan.seed)?;
+    let copy = insert_waiting(tx, study, &orphan.params_json, orphan.seed)?;
     let reason = interrupted_reason(&orphan.worker, why, copy);
     tx.execute(
         "UPDATE trials SET state = 'FAIL', fail_reason = $2, finished_at = $3 WHERE id = $1",
@@ -815,13 +856,21 @@ fn load_trials(
             "t.study_id = $1 AND t.number >= $2".to_string(),
             vec![Arg::Int(study), Arg::Int(u64_to_sql(*number))],
         ),
-        Selection::Numbers(list) => {
-            numbers = list.iter().map(|&n| u64_to_sql(n)).collect();
+        Selection::CatchUp { from, also } => {
+            numbers = also.iter().map(|&n| u64_to_sql(n)).collect();
             let condition = format!(
-                "t.study_id = $1 AND {}",
-                tx.dialect().one_of("t.number", "$2")
+                "t.study_id = $1 AND t.id IN (
+                     SELECT id FROM trials WHERE study_id = $1 AND number >= $2
+                     UNION ALL
+                     SELECT id FROM trials WHERE study_id = $1 AND {})",
+                tx.dialect().one_of("number", "$3")
             );
-            (condition, vec![Arg::Int(study), Arg::Ints(&numbers)])
+            let args = vec![
+                Arg::Int(study),
+                Arg::Int(u64_to_sql(*from)),
+                Arg::Ints(&numbers),
+            ];
+            (condition, args)
         }
     };
     let [trials, intermediate, attrs] = load_queries(&condition);

@@ -1,4 +1,4 @@
-//! The storage trait every study backend implements (SQLite and PostgreSQL).
+//! The storage trait every study backend implements (SQLite, PostgreSQL and memory).
 
 use std::collections::BTreeMap;
 

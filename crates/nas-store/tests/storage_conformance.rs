@@ -2,13 +2,15 @@
 //! exact round trips, the waiting queue, crash recovery and concurrent workers.
 //!
 //! Each behaviour below is a function of a [`Backend`]; [`conformance!`] runs it as a test on
-//! SQLite (`sqlite::…`, a database file of the test's own) and on PostgreSQL
-//! (`postgres::…`, the server of `NAS_TEST_POSTGRES`: see [`common::backends`]). What only one
-//! storage has is tested in `storage_sqlite.rs` and `storage_postgres.rs`.
+//! SQLite (`sqlite::…`, a database file of the test's own), on PostgreSQL (`postgres::…`, the
+//! server of `NAS_TEST_POSTGRES`: see [`common::backends`]) and in memory (`memory::…`),
+//! except the behaviours of a database (its schema, a crash of another process), which run
+//! on the two databases. What only one storage has is tested in `storage_sqlite.rs` and
+//! `storage_postgres.rs`.
 
 mod common;
 
-use common::backends::{Backend, Postgres, Sqlite};
+use common::backends::{Backend, Memory, Postgres, SqlBackend, Sqlite};
 use common::{assert_same_config, config, dead_worker, me, numbers, MAX, MIN};
 
 use std::collections::HashSet;
@@ -21,11 +23,12 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde_json::json;
 
-/// Runs each behaviour named as a test of the same name on each backend: `sqlite::name` and
-/// `postgres::name`. Each backend also gets the `abort_child` test that
-/// [`committed_work_survives_an_abort`] runs in a child process.
+/// Runs each behaviour of `every` as a test of the same name on each storage (`sqlite::name`,
+/// `postgres::name`, `memory::name`), and each of `databases` on the two databases. Each
+/// database also gets the `abort_child` test that [`committed_work_survives_an_abort`] runs in
+/// a child process.
 macro_rules! conformance {
-    ($($behaviour:ident),* $(,)?) => {
+    (every: [$($behaviour:ident),* $(,)?], databases: [$($database:ident),* $(,)?] $(,)?) => {
         /// The behaviours on SQLite, each in a new database file.
         mod sqlite {
             use super::{Sqlite, CHILD_DB};
@@ -34,6 +37,12 @@ macro_rules! conformance {
                 #[test]
                 fn $behaviour() {
                     super::$behaviour(&Sqlite::new_file());
+                }
+            )*
+            $(
+                #[test]
+                fn $database() {
+                    super::$database(&Sqlite::new_file());
                 }
             )*
 
@@ -60,6 +69,15 @@ macro_rules! conformance {
                     }
                 }
             )*
+            $(
+                #[test]
+                fn $database() {
+                    let test = concat!("postgres::", stringify!($database));
+                    if let Some(db) = Postgres::for_test(test) {
+                        super::$database(&db);
+                    }
+                }
+            )*
 
             /// The crashing worker of `committed_work_survives_an_abort`; does nothing
             /// unless run as that child.
@@ -70,46 +88,63 @@ macro_rules! conformance {
                 }
             }
         }
+
+        /// The behaviours in memory, each on a storage of its own.
+        mod memory {
+            use super::Memory;
+
+            $(
+                #[test]
+                fn $behaviour() {
+                    super::$behaviour(&Memory::default());
+                }
+            )*
+        }
     };
 }
 
 conformance! {
-    // studies
-    studies_are_created_and_reopened_by_name,
-    concurrent_opens_of_a_new_study_create_it_once,
-    reopening_with_other_directions_fails,
-    unknown_studies_and_trials_are_errors,
-    study_attrs_round_trip,
-    the_first_value_of_an_insert_once_attribute_wins,
-    schema_is_versioned,
-    several_connections_can_create_the_schema_of_a_new_database_at_once,
-    // life cycle
-    trial_numbers_are_sequential,
-    created_trials_are_returned_as_stored,
-    finishing_twice_is_not_running,
-    concurrent_finishes_end_a_trial_once,
-    failed_and_pruned_trials_keep_their_details,
-    complete_needs_one_value_per_direction,
-    non_finite_numbers_are_rejected_where_json_cannot_hold_them,
-    intermediate_values_and_attrs_round_trip,
-    params_round_trip_exactly,
-    trials_filter_by_state_and_catch_up,
-    creating_a_running_trial_under_a_taken_number_is_refused,
-    a_trial_cap_counts_running_and_finished_trials_but_not_failed_or_waiting_ones,
-    workers_sharing_a_trial_cap_start_exactly_cap_trials,
-    // waiting queue
-    waiting_trials_are_claimed_in_fifo_order,
-    concurrent_claims_take_each_waiting_trial_once,
-    // crashes and recovery
-    orphans_of_dead_workers_are_failed_and_requeued,
-    a_reused_process_id_does_not_keep_a_dead_workers_trial_alive,
-    committed_work_survives_dropping_the_storage,
-    committed_work_survives_an_abort,
-    trials_without_heartbeats_are_reclaimed_once_and_beating_ones_are_kept,
-    concurrent_stale_recovery_reclaims_each_trial_once,
-    a_trials_worker_and_last_heartbeat_are_read_back,
-    // concurrency
-    concurrent_writers_get_unique_dense_numbers,
+    every: [
+        // studies
+        studies_are_created_and_reopened_by_name,
+        concurrent_opens_of_a_new_study_create_it_once,
+        reopening_with_other_directions_fails,
+        unknown_studies_and_trials_are_errors,
+        study_attrs_round_trip,
+        the_first_value_of_an_insert_once_attribute_wins,
+        // life cycle
+        trial_numbers_are_sequential,
+        created_trials_are_returned_as_stored,
+        finishing_twice_is_not_running,
+        concurrent_finishes_end_a_trial_once,
+        failed_and_pruned_trials_keep_their_details,
+        complete_needs_one_value_per_direction,
+        non_finite_numbers_are_rejected_where_json_cannot_hold_them,
+        intermediate_values_and_attrs_round_trip,
+        params_round_trip_exactly,
+        trials_filter_by_state_and_catch_up,
+        creating_a_running_trial_under_a_taken_number_is_refused,
+        a_trial_cap_counts_running_and_finished_trials_but_not_failed_or_waiting_ones,
+        workers_sharing_a_trial_cap_start_exactly_cap_trials,
+        // waiting queue
+        waiting_trials_are_claimed_in_fifo_order,
+        concurrent_claims_take_each_waiting_trial_once,
+        // crashes and recovery
+        orphans_of_dead_workers_are_failed_and_requeued,
+        a_reused_process_id_does_not_keep_a_dead_workers_trial_alive,
+        committed_work_survives_dropping_the_storage,
+        trials_without_heartbeats_are_reclaimed_once_and_beating_ones_are_kept,
+        concurrent_stale_recovery_reclaims_each_trial_once,
+        a_trials_worker_and_last_heartbeat_are_read_back,
+        // concurrency
+        concurrent_writers_get_unique_dense_numbers,
+    ],
+    databases: [
+        schema_is_versioned,
+        several_connections_can_create_the_schema_of_a_new_database_at_once,
+        waiting_trials_are_claimed_with_their_worker_in_its_columns,
+        committed_work_survives_an_abort,
+    ],
 }
 
 /// `threads` threads, each with a connection of its own, that run `work` (given the thread's
@@ -263,11 +298,11 @@ fn the_first_value_of_an_insert_once_attribute_wins(b: &dyn Backend) {
 }
 
 /// The schema version of `b`'s database, one row per stored version.
-fn schema_versions(b: &dyn Backend) -> Vec<String> {
+fn schema_versions(b: &dyn SqlBackend) -> Vec<String> {
     b.raw("SELECT CAST(version AS TEXT) FROM schema_version", &[])
 }
 
-fn schema_is_versioned(b: &dyn Backend) {
+fn schema_is_versioned(b: &dyn SqlBackend) {
     drop(b.connect());
     drop(b.connect()); // reconnecting applies nothing twice
     assert_eq!(schema_versions(b), vec!["2"]);
@@ -276,7 +311,7 @@ fn schema_is_versioned(b: &dyn Backend) {
     assert_eq!(by_state, 1, "{indexes:?}");
 }
 
-fn several_connections_can_create_the_schema_of_a_new_database_at_once(b: &dyn Backend) {
+fn several_connections_can_create_the_schema_of_a_new_database_at_once(b: &dyn SqlBackend) {
     for _ in 0..5 {
         let fresh = b.empty_database();
         let barrier = Barrier::new(8);
@@ -714,12 +749,8 @@ fn waiting_trials_are_claimed_in_fifo_order(b: &dyn Backend) {
     assert_eq!((claimed.number, claimed.state), (0, TrialState::Running));
     assert_same_config(&claimed.params, &first);
     assert!(claimed.started_at.is_some());
-    let stored = b.raw(
-        "SELECT worker_host || ' ' || worker_pid || ' ' || worker_started FROM trials
-         WHERE study_id = $1 AND number = 0",
-        &[study],
-    );
-    assert_eq!(stored, vec!["gpu-node-7 4242 17"]);
+    assert_eq!(claimed.worker.as_ref(), Some(&worker));
+    assert_eq!(storage.trial(study, 0).unwrap().worker, Some(worker));
 
     assert_eq!(claimed.seed, None);
     let next = storage.claim_waiting(study, &me(), None).unwrap().unwrap();
@@ -730,6 +761,28 @@ fn waiting_trials_are_claimed_in_fifo_order(b: &dyn Backend) {
         "an enqueued seed runs with its trial"
     );
     assert!(storage.claim_waiting(study, &me(), None).unwrap().is_none());
+}
+
+/// A claimed trial's worker is written to the worker columns (what other tools read).
+fn waiting_trials_are_claimed_with_their_worker_in_its_columns(b: &dyn SqlBackend) {
+    let mut storage = b.connect();
+    let study = storage.open_study(&b.name("s"), &[MIN]).unwrap().id;
+    storage.enqueue(study, &Config::new(), None).unwrap();
+    let worker = WorkerId {
+        host: "gpu-node-7".to_string(),
+        pid: 4242,
+        started: Some(17),
+    };
+    storage
+        .claim_waiting(study, &worker, None)
+        .unwrap()
+        .unwrap();
+    let stored = b.raw(
+        "SELECT worker_host || ' ' || worker_pid || ' ' || worker_started FROM trials
+         WHERE study_id = $1 AND number = 0",
+        &[study],
+    );
+    assert_eq!(stored, vec!["gpu-node-7 4242 17"]);
 }
 
 fn concurrent_claims_take_each_waiting_trial_once(b: &dyn Backend) {
@@ -842,12 +895,12 @@ fn committed_work_survives_dropping_the_storage(b: &dyn Backend) {
 }
 
 /// Environment variable that turns a backend's `abort_child` test into a worker that
-/// crashes: the [`Backend::locator`] of the database it works on.
+/// crashes: the [`SqlBackend::locator`] of the database it works on.
 const CHILD_DB: &str = "NAS_TEST_ABORT_CHILD_DB";
 
 /// Run by [`committed_work_survives_an_abort`] in a child process: commits a finished and a
 /// running trial, then aborts without any destructor running.
-fn abort_child(b: &dyn Backend) {
+fn abort_child(b: &dyn SqlBackend) {
     let mut storage = b.connect();
     let study = storage.open_study(&b.name("s"), &[MIN]).unwrap().id;
     storage
@@ -862,7 +915,7 @@ fn abort_child(b: &dyn Backend) {
     std::process::abort();
 }
 
-fn committed_work_survives_an_abort(b: &dyn Backend) {
+fn committed_work_survives_an_abort(b: &dyn SqlBackend) {
     let child = format!("{}::abort_child", b.kind());
     let status = std::process::Command::new(std::env::current_exe().unwrap())
         .args(["--exact", &child, "--nocapture", "--test-threads=1"])

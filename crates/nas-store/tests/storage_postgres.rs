@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::backends::{Backend, Postgres, Sqlite};
+use common::backends::{Backend, Postgres, SqlBackend, Sqlite};
 use common::{dead_worker, scripted_study, timeless};
 
 use nas_store::{PostgresStorage, Storage};

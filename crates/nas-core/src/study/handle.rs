@@ -73,6 +73,14 @@ impl History {
         }
         Ok(())
     }
+
+    /// Whether a trial was WAITING when last read (every trial queued before the last
+    /// [`History::refresh`] is among the unfinished ones it read).
+    fn has_waiting(&self) -> bool {
+        self.unfinished
+            .iter()
+            .any(|&n| self.trials[n as usize].state == TrialState::Waiting)
+    }
 }
 
 /// The numbers of the trials in `trials` that are not finished.
@@ -156,10 +164,13 @@ impl Study {
     fn ask_capped(&mut self, cap: Option<u64>) -> Result<Option<Trial>, StudyError> {
         let id = self.info.id;
         loop {
-            if let Some(trial) = self.storage.claim_waiting(id, &self.worker, cap)? {
-                return Ok(Some(trial));
-            }
             self.history.refresh(self.storage.as_mut(), id)?;
+            // A queued trial is in the history as read: only then is one worth claiming.
+            if self.history.has_waiting() {
+                if let Some(trial) = self.storage.claim_waiting(id, &self.worker, cap)? {
+                    return Ok(Some(trial));
+                }
+            }
             let trials = &self.history.trials;
             let number = trials.last().map_or(0, |t| t.number + 1);
             let ctx = SampleContext {

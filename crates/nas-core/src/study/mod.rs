@@ -6,7 +6,8 @@ mod seed;
 
 pub use handle::{best_of, Study, StudyError, SPACE_ATTR};
 pub use nas_store::{
-    copy_study, open_storage, redact_url, unix_now, Creation, Direction, PostgresStorage,
-    SqliteStorage, Storage, StorageError, StudyInfo, Trial, TrialEnd, TrialState, WorkerId,
+    copy_study, open_storage, redact_url, unix_now, Creation, Direction, MemoryStorage,
+    PostgresStorage, SqliteStorage, Storage, StorageError, StudyInfo, Trial, TrialEnd, TrialState,
+    WorkerId,
 };
 pub use seed::trial_seed;

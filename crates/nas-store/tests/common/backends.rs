@@ -1,5 +1,5 @@
-//! The databases the storage tests run on: a [`Backend`] opens connections ([`Storage`]s) to
-//! one test's database and reads its tables directly.
+//! The storages the storage tests run on: a [`Backend`] opens connections ([`Storage`]s) to
+//! one test's studies; an [`SqlBackend`] (SQLite, PostgreSQL) also reads its tables directly.
 //!
 //! PostgreSQL's server comes from `NAS_TEST_POSTGRES` (e.g.
 //! `postgres://nas:nas@127.0.0.1:5432/nas_test`). Without it every PostgreSQL test prints a
@@ -9,7 +9,7 @@
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use nas_store::{PostgresStorage, SqliteStorage, Storage, StudyInfo};
+use nas_store::{MemoryStorage, PostgresStorage, SqliteStorage, Storage, StudyInfo};
 use tempfile::TempDir;
 
 /// Environment variable with the test server's URL.
@@ -17,9 +17,9 @@ const URL_VAR: &str = "NAS_TEST_POSTGRES";
 /// Environment variable that turns a missing server into a failure (CI).
 const REQUIRE_VAR: &str = "NAS_REQUIRE_POSTGRES";
 
-/// One test's database on one kind of storage.
+/// One test's studies on one kind of storage.
 pub trait Backend: Sync {
-    /// `"sqlite"` or `"postgres"`: also the module its conformance tests stand in.
+    /// `"sqlite"`, `"postgres"` or `"memory"`: also the module its conformance tests stand in.
     fn kind(&self) -> &'static str;
 
     /// A new connection to the database (each thread of a test takes its own).
@@ -30,7 +30,10 @@ pub trait Backend: Sync {
 
     /// Of `all` the studies a connection lists, those this test created, in their order.
     fn own_studies(&self, all: Vec<StudyInfo>) -> Vec<StudyInfo>;
+}
 
+/// A database that a test can also reach with plain SQL, and from another process.
+pub trait SqlBackend: Backend {
     /// The rows of a query with one text column, run with plain SQL on the database, not
     /// through the storage; `$1`, `$2`… are `args`.
     fn raw(&self, sql: &str, args: &[i64]) -> Vec<String>;
@@ -39,7 +42,7 @@ pub trait Backend: Sync {
     fn index_names(&self) -> Vec<String>;
 
     /// A new, empty database (no schema yet) of the same kind, gone when dropped.
-    fn empty_database(&self) -> Box<dyn Backend>;
+    fn empty_database(&self) -> Box<dyn SqlBackend>;
 
     /// What a child process needs to reach this database and this test's studies: the
     /// `at` constructors take it back.
@@ -66,7 +69,7 @@ impl Sqlite {
         }
     }
 
-    /// The database file at `locator` (a path, from [`Backend::locator`]); not removed.
+    /// The database file at `locator` (a path, from [`SqlBackend::locator`]); not removed.
     pub fn at(locator: &str) -> Sqlite {
         Sqlite {
             path: PathBuf::from(locator),
@@ -102,7 +105,9 @@ impl Backend for Sqlite {
     fn own_studies(&self, all: Vec<StudyInfo>) -> Vec<StudyInfo> {
         all
     }
+}
 
+impl SqlBackend for Sqlite {
     fn raw(&self, sql: &str, args: &[i64]) -> Vec<String> {
         let conn = self.raw_connection();
         let mut stmt = conn.prepare(&sql.replace('$', "?")).expect("raw prepare");
@@ -116,7 +121,7 @@ impl Backend for Sqlite {
         self.raw("SELECT name FROM sqlite_master WHERE type = 'index'", &[])
     }
 
-    fn empty_database(&self) -> Box<dyn Backend> {
+    fn empty_database(&self) -> Box<dyn SqlBackend> {
         Box::new(Sqlite::new_file())
     }
 
@@ -166,7 +171,7 @@ impl Postgres {
         })
     }
 
-    /// The server and test at `locator` (from [`Backend::locator`]).
+    /// The server and test at `locator` (from [`SqlBackend::locator`]).
     pub fn at(locator: &str) -> Postgres {
         let (tag, url) = locator.split_once(' ').expect("a tag and a URL");
         Postgres {
@@ -206,7 +211,9 @@ impl Backend for Postgres {
             .filter(|s| s.name.starts_with(&prefix))
             .collect()
     }
+}
 
+impl SqlBackend for Postgres {
     fn raw(&self, sql: &str, args: &[i64]) -> Vec<String> {
         let params: Vec<&(dyn postgres::types::ToSql + Sync)> =
             args.iter().map(|a| a as _).collect();
@@ -225,7 +232,7 @@ impl Backend for Postgres {
         )
     }
 
-    fn empty_database(&self) -> Box<dyn Backend> {
+    fn empty_database(&self) -> Box<dyn SqlBackend> {
         static COUNTER: AtomicU64 = AtomicU64::new(0);
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
         let fresh = format!("nas_fresh_{}_{n}", std::process::id());
@@ -260,5 +267,34 @@ impl Drop for Postgres {
                 dropped.expect("drop the test's database");
             }
         }
+    }
+}
+
+// ------------------------------------------------------------------------------ memory
+
+/// Studies in memory: every connection is a handle on the same ones, as the threads of one
+/// process share them.
+#[derive(Default)]
+pub struct Memory {
+    storage: MemoryStorage,
+}
+
+impl Backend for Memory {
+    fn kind(&self) -> &'static str {
+        "memory"
+    }
+
+    fn connect(&self) -> Box<dyn Storage> {
+        Box::new(self.storage.clone())
+    }
+
+    /// The studies are the test's own: names need no prefix.
+    fn name(&self, study: &str) -> String {
+        study.to_string()
+    }
+
+    /// The studies are the test's own: every one.
+    fn own_studies(&self, all: Vec<StudyInfo>) -> Vec<StudyInfo> {
+        all
     }
 }
