@@ -1,5 +1,5 @@
 //! [`MemoryStorage`]: studies held in this process's memory, as Optuna's `InMemoryStorage`
-//! holds them: for an ask-and-tell session or a search that keeps nothing, where a database
+//! holds them: for an ask-and-tell session or a benchmark that keeps nothing, where a database
 //! per request (even SQLite in memory: a transaction, a statement or five, JSON in and out)
 //! would be most of an ask's bookkeeping.
 //!
