@@ -127,6 +127,9 @@ pub enum BenchCommand {
     /// Checks that a backend computes what the CPU backend computes: a long reduction and a
     /// few training steps of the benchmark CNN.
     BackendCheck(crate::bench_model::BackendCheckArgs),
+    /// Each convolution and batch-norm shape of a network on the CPU, forward and backward:
+    /// burn's flex operations beside nas-kernels'.
+    ConvOps(crate::bench_model::ConvOpsArgs),
     /// Load time, fidelity views and peak memory of a dataset, and images/s of batches sliced
     /// on each backend.
     Data(crate::data_cmd::DataBenchArgs),
@@ -174,6 +177,7 @@ pub fn run(command: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Train(args) => crate::bench_model::train(args),
         BenchCommand::Churn(args) => crate::bench_model::churn(args),
         BenchCommand::BackendCheck(args) => crate::bench_model::backend_check(args),
+        BenchCommand::ConvOps(args) => crate::bench_model::conv_ops(args),
         BenchCommand::Data(args) => crate::data_cmd::bench(args),
         BenchCommand::Schedulers(args) => crate::bench_search::run(args),
     }

@@ -354,3 +354,106 @@ pub fn backend_check(args: BackendCheckArgs) -> anyhow::Result<()> {
     println!("{kind} agrees with flex");
     Ok(())
 }
+
+/// Arguments of `nas bench conv-ops`.
+#[derive(Debug, Args)]
+pub struct ConvOpsArgs {
+    /// An ArchSpec JSON file or a built-in spec name; default `bench-cnn`.
+    #[arg(long, default_value = "bench-cnn")]
+    arch: String,
+    /// Images per batch.
+    #[arg(long, default_value_t = 128, value_parser = crate::flags::at_least_one)]
+    batch: usize,
+    /// Timed runs per operation (the median is printed), after one untimed run.
+    #[arg(long, default_value_t = 10, value_parser = crate::flags::at_least_one)]
+    runs: usize,
+    /// CPU threads (sets RAYON_NUM_THREADS; default: all cores).
+    #[arg(long, value_parser = crate::flags::at_least_one)]
+    threads: Option<usize>,
+}
+
+/// `nas bench conv-ops`: each convolution and batch-norm shape of a network, burn's flex
+/// operations beside nas-kernels'.
+pub fn conv_ops(args: ConvOpsArgs) -> anyhow::Result<()> {
+    if let Some(threads) = args.threads {
+        // Read by rayon when its global pool starts, which has not happened yet.
+        std::env::set_var("RAYON_NUM_THREADS", threads.to_string());
+    }
+    let spec = match preset(&args.arch) {
+        Some(spec) => spec,
+        None => ArchSpec::from_json_file(std::path::Path::new(&args.arch)).with_context(|| {
+            format!(
+                "--arch `{}`: neither a built-in spec nor a readable ArchSpec file",
+                args.arch
+            )
+        })?,
+    };
+    let (_, device) = backend("flex")?;
+    let shapes = nas_model::layer_shapes(&spec, args.batch)?;
+    let rows = nas_model::time_ops(&shapes, &device, args.runs)?;
+    println!(
+        "{} at batch {}: median ms of {} runs per operation (flex = burn 0.22.1's flex ops; ours = nas-kernels); \
+         in = input gradient, w = weight gradient (γ and β with the input for batch norm)",
+        args.arch, args.batch, args.runs
+    );
+    println!(
+        "{:<34} {:>3} | {:>8} {:>8} {:>8} | {:>8} {:>8} {:>8} | {:>6}",
+        "layer", "×", "flex fwd", "flex in", "flex w", "ours fwd", "ours in", "ours w", "flex/ours"
+    );
+    let (mut flex_total, mut ours_total) = ([0.0f64; 3], [0.0f64; 3]);
+    for row in &rows {
+        let name = match row.shape {
+            nas_model::LayerShape::Conv(s) => format!(
+                "{} {}×{} {}→{} s{} @{}×{}",
+                if s.is_depthwise() {
+                    "dw"
+                } else if s.groups > 1 {
+                    "grouped"
+                } else {
+                    "conv"
+                },
+                s.kernel,
+                s.kernel,
+                s.in_channels,
+                s.out_channels,
+                s.stride,
+                s.height,
+                s.width
+            ),
+            nas_model::LayerShape::BatchNorm {
+                channels, pixels, ..
+            } => format!("bn {channels} @{pixels} px"),
+        };
+        let flex: f64 = row.burn.iter().sum();
+        let ours: f64 = row.ours.iter().sum();
+        println!(
+            "{:<34} {:>3} | {:>8.3} {:>8.3} {:>8.3} | {:>8.3} {:>8.3} {:>8.3} | {:>6.2}",
+            name,
+            row.count,
+            row.burn[0],
+            row.burn[1],
+            row.burn[2],
+            row.ours[0],
+            row.ours[1],
+            row.ours[2],
+            flex / ours.max(1e-9)
+        );
+        for i in 0..3 {
+            flex_total[i] += row.burn[i] * row.count as f64;
+            ours_total[i] += row.ours[i] * row.count as f64;
+        }
+    }
+    println!(
+        "{:<34} {:>3} | {:>8.2} {:>8.2} {:>8.2} | {:>8.2} {:>8.2} {:>8.2} | {:>6.2}",
+        "whole network (× counts)",
+        "",
+        flex_total[0],
+        flex_total[1],
+        flex_total[2],
+        ours_total[0],
+        ours_total[1],
+        ours_total[2],
+        flex_total.iter().sum::<f64>() / ours_total.iter().sum::<f64>().max(1e-9)
+    );
+    Ok(())
+}

@@ -9,6 +9,7 @@ mod backend;
 mod blocks;
 pub mod check;
 mod churn;
+mod conv_ops;
 mod error;
 mod feed;
 mod graph;
@@ -23,6 +24,7 @@ pub use blocks::{
 /// burn's run-time device, re-exported so that callers need not depend on burn.
 pub use burn::tensor::Device;
 pub use churn::{churn, peak_resident_bytes, resident_bytes, ChurnRow};
+pub use conv_ops::{layer_shapes, time_ops, LayerShape, OpTimes};
 pub use error::ModelError;
 pub use feed::{Batches, DeviceImages};
 pub use measure::{

@@ -1,0 +1,337 @@
+//! Every kernel against the plain loops of its definition, in `f64`, on random shapes: batch 1
+//! and odd batches, channel counts that are not a multiple of any SIMD width, kernels 1, 3, 5
+//! and 7, strides 1 and 2, dense, grouped and depthwise convolutions, feature maps down to
+//! 1×1; batch norm's gradients against central differences of its forward pass.
+
+use nas_kernels::{
+    batch_norm_backward, batch_norm_forward, conv2d_backward_input, conv2d_backward_weight,
+    conv2d_forward, Conv2dShape, KernelError,
+};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+fn random(rng: &mut ChaCha8Rng, n: usize) -> Vec<f32> {
+    (0..n).map(|_| rng.random_range(-1.0f32..1.0)).collect()
+}
+
+/// The largest difference from the reference, relative to the reference's largest value.
+fn relative_error(got: &[f32], want: &[f64]) -> f64 {
+    assert_eq!(got.len(), want.len());
+    let scale = want.iter().fold(1e-12f64, |m, v| m.max(v.abs()));
+    let worst = got
+        .iter()
+        .zip(want)
+        .fold(0.0f64, |m, (&g, &w)| m.max((f64::from(g) - w).abs()));
+    worst / scale
+}
+
+/// Output, input gradient and weight gradient of a convolution from its definition.
+struct Reference {
+    output: Vec<f64>,
+    grad_input: Vec<f64>,
+    grad_weight: Vec<f64>,
+}
+
+// Indices as the definition writes them.
+#[allow(clippy::needless_range_loop)]
+fn reference(s: &Conv2dShape, x: &[f32], w: &[f32], b: &[f32], dy: &[f32]) -> Reference {
+    let (oh, ow) = (s.out_height(), s.out_width());
+    let (cg, og) = (s.in_channels / s.groups, s.out_channels / s.groups);
+    let k = s.kernel;
+    let mut output = vec![0.0f64; s.output_len()];
+    let mut grad_input = vec![0.0f64; s.input_len()];
+    let mut grad_weight = vec![0.0f64; s.weight_len()];
+    for n in 0..s.batch {
+        for o in 0..s.out_channels {
+            let g = o / og;
+            for oy in 0..oh {
+                for ox in 0..ow {
+                    let at = ((n * s.out_channels + o) * oh + oy) * ow + ox;
+                    let mut sum = f64::from(b[o]);
+                    for c in 0..cg {
+                        let ci = g * cg + c;
+                        for ky in 0..k {
+                            for kx in 0..k {
+                                let iy = (oy * s.stride + ky) as isize - s.padding as isize;
+                                let ix = (ox * s.stride + kx) as isize - s.padding as isize;
+                                if iy < 0
+                                    || ix < 0
+                                    || iy >= s.height as isize
+                                    || ix >= s.width as isize
+                                {
+                                    continue;
+                                }
+                                let xi = ((n * s.in_channels + ci) * s.height + iy as usize)
+                                    * s.width
+                                    + ix as usize;
+                                let wi = ((o * cg + c) * k + ky) * k + kx;
+                                sum += f64::from(w[wi]) * f64::from(x[xi]);
+                                grad_input[xi] += f64::from(w[wi]) * f64::from(dy[at]);
+                                grad_weight[wi] += f64::from(x[xi]) * f64::from(dy[at]);
+                            }
+                        }
+                    }
+                    output[at] = sum;
+                }
+            }
+        }
+    }
+    Reference {
+        output,
+        grad_input,
+        grad_weight,
+    }
+}
+
+fn check_shape(s: Conv2dShape, seed: u64) {
+    s.check().unwrap();
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let x = random(&mut rng, s.input_len());
+    let w = random(&mut rng, s.weight_len());
+    let b = random(&mut rng, s.out_channels);
+    let dy = random(&mut rng, s.output_len());
+    let want = reference(&s, &x, &w, &b, &dy);
+
+    let mut y = vec![f32::NAN; s.output_len()];
+    conv2d_forward(&s, &x, &w, Some(&b), &mut y).unwrap();
+    let e = relative_error(&y, &want.output);
+    assert!(e < 1e-4, "forward {s:?}: relative error {e}");
+
+    let mut dx = vec![f32::NAN; s.input_len()];
+    conv2d_backward_input(&s, &dy, &w, &mut dx).unwrap();
+    let e = relative_error(&dx, &want.grad_input);
+    assert!(e < 1e-4, "input gradient {s:?}: relative error {e}");
+
+    let mut dw = vec![f32::NAN; s.weight_len()];
+    conv2d_backward_weight(&s, &x, &dy, &mut dw).unwrap();
+    let e = relative_error(&dw, &want.grad_weight);
+    assert!(e < 1e-4, "weight gradient {s:?}: relative error {e}");
+}
+
+#[allow(clippy::too_many_arguments)]
+fn shape(
+    batch: usize,
+    cin: usize,
+    cout: usize,
+    hw: (usize, usize),
+    k: usize,
+    stride: usize,
+    padding: usize,
+    groups: usize,
+) -> Conv2dShape {
+    Conv2dShape {
+        batch,
+        in_channels: cin,
+        out_channels: cout,
+        height: hw.0,
+        width: hw.1,
+        kernel: k,
+        stride,
+        padding,
+        groups,
+    }
+}
+
+#[test]
+fn dense_convolutions_match_their_definition() {
+    let shapes = [
+        shape(1, 3, 5, (7, 7), 3, 1, 1, 1),
+        shape(3, 5, 9, (8, 6), 3, 2, 1, 1),
+        shape(2, 7, 4, (9, 9), 5, 1, 2, 1),
+        shape(1, 3, 6, (11, 10), 7, 2, 3, 1),
+        shape(2, 13, 17, (5, 5), 1, 1, 0, 1), // pointwise: the input is its own im2col
+        shape(3, 6, 3, (6, 7), 1, 2, 0, 1),   // 1×1 with stride 2
+        shape(2, 4, 4, (1, 1), 3, 1, 1, 1),   // a 1×1 map under a 3×3 kernel
+        shape(1, 2, 3, (2, 2), 3, 2, 1, 1),
+        shape(5, 3, 2, (4, 3), 3, 1, 0, 1), // no padding
+    ];
+    for (i, s) in shapes.into_iter().enumerate() {
+        check_shape(s, i as u64);
+    }
+}
+
+#[test]
+fn grouped_and_depthwise_convolutions_match_their_definition() {
+    let shapes = [
+        shape(2, 6, 4, (7, 7), 3, 1, 1, 2),    // two groups
+        shape(3, 9, 9, (6, 6), 3, 2, 1, 3),    // three groups, stride 2
+        shape(1, 4, 8, (5, 5), 3, 1, 1, 4),    // one input channel per group, two outputs each
+        shape(2, 11, 11, (9, 8), 3, 1, 1, 11), // depthwise
+        shape(3, 7, 7, (10, 10), 5, 2, 2, 7),  // depthwise 5×5, stride 2
+        shape(1, 5, 5, (8, 8), 7, 1, 3, 5),    // depthwise 7×7
+        shape(2, 3, 3, (1, 1), 3, 1, 1, 3),    // depthwise on a 1×1 map
+        shape(4, 17, 17, (3, 4), 3, 2, 1, 17), // depthwise, odd sizes, stride 2
+        shape(1, 6, 6, (4, 4), 1, 1, 0, 6),    // depthwise 1×1
+    ];
+    for (i, s) in shapes.into_iter().enumerate() {
+        check_shape(s, 100 + i as u64);
+    }
+}
+
+#[test]
+fn random_shapes_match_their_definition() {
+    let mut rng = ChaCha8Rng::seed_from_u64(7);
+    for i in 0..40 {
+        let k: usize = [1, 3, 5, 7][rng.random_range(0..4)];
+        let stride = rng.random_range(1..=2);
+        let padding = rng.random_range(0..=k / 2);
+        let groups = rng.random_range(1..=3);
+        let depthwise = rng.random_bool(0.3);
+        let (cin, cout, groups) = if depthwise {
+            let c = rng.random_range(1..=12);
+            (c, c, c)
+        } else {
+            (
+                groups * rng.random_range(1..=5),
+                groups * rng.random_range(1..=5),
+                groups,
+            )
+        };
+        let h = rng.random_range(1..=9).max(k.saturating_sub(2 * padding));
+        let w = rng.random_range(1..=9).max(k.saturating_sub(2 * padding));
+        let s = shape(
+            rng.random_range(1..=4),
+            cin,
+            cout,
+            (h, w),
+            k,
+            stride,
+            padding,
+            groups,
+        );
+        check_shape(s, 1000 + i);
+    }
+}
+
+#[test]
+fn shapes_that_do_not_fit_are_refused_with_what_is_wrong() {
+    let s = shape(1, 6, 4, (5, 5), 3, 1, 1, 4);
+    assert_eq!(
+        s.check(),
+        Err(KernelError::Groups {
+            what: "input",
+            channels: 6,
+            groups: 4
+        })
+    );
+    let s = shape(1, 2, 2, (2, 2), 5, 1, 1, 1);
+    assert!(matches!(
+        s.check(),
+        Err(KernelError::NoOutput { kernel: 5, .. })
+    ));
+    let s = shape(0, 2, 2, (4, 4), 3, 1, 1, 1);
+    assert_eq!(s.check(), Err(KernelError::Zero { what: "batch" }));
+    let s = shape(1, 2, 2, (4, 4), 3, 1, 1, 1);
+    let mut y = vec![0.0; s.output_len()];
+    let err = conv2d_forward(&s, &[0.0; 3], &vec![0.0; s.weight_len()], None, &mut y).unwrap_err();
+    assert_eq!(
+        err,
+        KernelError::Length {
+            what: "input",
+            got: 3,
+            expected: 32
+        }
+    );
+}
+
+/// Batch norm's output from its definition, in `f64`.
+fn bn_reference(
+    x: &[f64],
+    batch: usize,
+    channels: usize,
+    pixels: usize,
+    gamma: &[f64],
+    beta: &[f64],
+    eps: f64,
+) -> Vec<f64> {
+    let mut y = vec![0.0; x.len()];
+    for c in 0..channels {
+        let at = |n: usize, p: usize| (n * channels + c) * pixels + p;
+        let count = (batch * pixels) as f64;
+        let mean = (0..batch)
+            .flat_map(|n| (0..pixels).map(move |p| (n, p)))
+            .map(|(n, p)| x[at(n, p)])
+            .sum::<f64>()
+            / count;
+        let var = (0..batch)
+            .flat_map(|n| (0..pixels).map(move |p| (n, p)))
+            .map(|(n, p)| (x[at(n, p)] - mean).powi(2))
+            .sum::<f64>()
+            / count;
+        for n in 0..batch {
+            for p in 0..pixels {
+                y[at(n, p)] = gamma[c] * (x[at(n, p)] - mean) / (var + eps).sqrt() + beta[c];
+            }
+        }
+    }
+    y
+}
+
+#[test]
+fn batch_norm_matches_its_definition_and_its_gradients_the_central_differences() {
+    for (seed, (batch, channels, pixels)) in [(1, 3, 5), (3, 2, 1), (2, 5, 9), (4, 17, 3)]
+        .into_iter()
+        .enumerate()
+    {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed as u64);
+        let len = batch * channels * pixels;
+        // An offset mean, as activations have.
+        let x: Vec<f32> = random(&mut rng, len).iter().map(|v| v + 3.0).collect();
+        let gamma = random(&mut rng, channels);
+        let beta = random(&mut rng, channels);
+        let dy = random(&mut rng, len);
+        let eps = 1e-5;
+
+        let mut y = vec![f32::NAN; len];
+        let stats =
+            batch_norm_forward(&x, batch, channels, pixels, &gamma, &beta, eps, &mut y).unwrap();
+        let as64 = |v: &[f32]| v.iter().map(|&a| f64::from(a)).collect::<Vec<f64>>();
+        let (x64, g64, b64, dy64) = (as64(&x), as64(&gamma), as64(&beta), as64(&dy));
+        let want = bn_reference(&x64, batch, channels, pixels, &g64, &b64, f64::from(eps));
+        let e = relative_error(&y, &want);
+        assert!(
+            e < 1e-4,
+            "forward [{batch}, {channels}, {pixels}]: relative error {e}"
+        );
+
+        let mut dx = vec![f32::NAN; len];
+        let grads =
+            batch_norm_backward(&x, &dy, batch, channels, pixels, &gamma, &stats, &mut dx).unwrap();
+        // L = Σ y · dy; its gradients by central differences of the f64 forward pass.
+        let loss = |x: &[f64], g: &[f64], b: &[f64]| -> f64 {
+            bn_reference(x, batch, channels, pixels, g, b, f64::from(eps))
+                .iter()
+                .zip(&dy64)
+                .map(|(y, d)| y * d)
+                .sum()
+        };
+        let h = 1e-6;
+        let numeric = |v: &[f64], at: usize, f: &dyn Fn(&[f64]) -> f64| {
+            let (mut up, mut down) = (v.to_vec(), v.to_vec());
+            up[at] += h;
+            down[at] -= h;
+            (f(&up) - f(&down)) / (2.0 * h)
+        };
+        let want_dx: Vec<f64> = (0..len)
+            .map(|i| numeric(&x64, i, &|x| loss(x, &g64, &b64)))
+            .collect();
+        let want_dg: Vec<f64> = (0..channels)
+            .map(|c| numeric(&g64, c, &|g| loss(&x64, g, &b64)))
+            .collect();
+        let want_db: Vec<f64> = (0..channels)
+            .map(|c| numeric(&b64, c, &|b| loss(&x64, &g64, b)))
+            .collect();
+        for (what, got, want) in [
+            ("input", &dx, &want_dx),
+            ("gamma", &grads.gamma, &want_dg),
+            ("beta", &grads.beta, &want_db),
+        ] {
+            let e = relative_error(got, want);
+            // A single pixel per channel and batch has no spread: every gradient but β's is 0.
+            assert!(
+                e < 1e-3,
+                "{what} gradient [{batch}, {channels}, {pixels}]: relative error {e}"
+            );
+        }
+    }
+}
