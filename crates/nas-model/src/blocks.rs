@@ -8,6 +8,7 @@ use burn::tensor::activation::{hard_swish, relu, relu6, sigmoid};
 use burn::tensor::{Device, Tensor};
 use nas_arch::{Activation, BlockKind, BlockPlan, Conv};
 
+use crate::cpu_ops::conv_forward;
 use crate::norm::BatchNorm2d;
 
 /// A convolution (no bias unless the plan says so) with `padding = kernel / 2`.
@@ -39,7 +40,7 @@ impl ConvBn {
 
     /// `bn(conv(x))`.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        self.bn.forward(self.conv.forward(x))
+        self.bn.forward(conv_forward(&self.conv, x))
     }
 }
 
@@ -98,7 +99,8 @@ pub struct SqueezeExcite {
 impl SqueezeExcite {
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let s = x.clone().mean_dim(3).mean_dim(2);
-        let s = sigmoid(self.expand.forward(relu(self.reduce.forward(s))));
+        let s = relu(conv_forward(&self.reduce, s));
+        let s = sigmoid(conv_forward(&self.expand, s));
         x * s
     }
 }

@@ -10,6 +10,7 @@ mod blocks;
 pub mod check;
 mod churn;
 mod conv_ops;
+mod cpu_ops;
 mod error;
 mod feed;
 mod graph;
@@ -25,6 +26,7 @@ pub use blocks::{
 pub use burn::tensor::Device;
 pub use churn::{churn, peak_resident_bytes, resident_bytes, ChurnRow};
 pub use conv_ops::{layer_shapes, time_ops, LayerShape, OpTimes};
+pub use cpu_ops::conv_forward;
 pub use error::ModelError;
 pub use feed::{Batches, DeviceImages};
 pub use measure::{
