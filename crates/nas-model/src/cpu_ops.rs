@@ -1,10 +1,11 @@
-//! Convolutions on burn's flex CPU backend through nas-kernels, forward and backward: burn's
-//! backend extension routes [`NasConvOps::conv2d_nas`] to [`Flex`] and to `Autodiff<Flex>`,
-//! whose backward pass calls the kernels' input and weight gradients. [`conv_forward`] takes
+//! Convolutions and batch norm's training pass on burn's flex CPU backend through nas-kernels,
+//! forward and backward: burn's backend extension routes [`NasCpuOps`] to [`Flex`] and to
+//! `Autodiff<Flex>`, whose backward passes call the kernels' gradients. [`conv_forward`] takes
 //! this path for a [`Conv2d`] whose input lives on the flex device and burn's own
 //! `Conv2d::forward` everywhere else (wgpu, CUDA), so the modules, their parameters and saved
-//! files stay burn's. Shapes the kernels do not take (dilation, unequal strides or padding,
-//! non-f32) fall back to burn's convolution inside the extension.
+//! files stay burn's; [`batch_norm_train`] does the same for [`crate::BatchNorm2d`]'s batch
+//! statistics. Convolution shapes the kernels do not take (dilation, unequal strides or
+//! padding, non-f32) fall back to burn's convolution inside the extension.
 
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
@@ -14,22 +15,34 @@ use burn::backend::autodiff::Autodiff;
 use burn::backend::flex::FlexTensor;
 use burn::backend::ops::ModuleOps;
 use burn::backend::tensor::FloatTensor;
-use burn::backend::{backend_extension, Backend, Dispatch, Flex};
+use burn::backend::{backend_extension, AutodiffBackend, Backend, Dispatch, Flex};
 use burn::nn::conv::Conv2d;
 use burn::nn::PaddingConfig2d;
 use burn::tensor::ops::ConvOptions;
 use burn::tensor::{DType, Device, Tensor, TensorData};
-use nas_kernels::{conv2d_backward_input, conv2d_backward_weight, conv2d_forward, Conv2dShape};
+use nas_kernels::{
+    batch_norm_backward, batch_norm_forward, conv2d_backward_input, conv2d_backward_weight,
+    conv2d_forward, BatchNormStats, Conv2dShape,
+};
 
 /// Operations nas runs on its own kernels where the backend allows.
 #[backend_extension(Flex, Autodiff)]
-pub trait NasConvOps: Backend {
+pub trait NasCpuOps: Backend {
     /// A 2-D convolution without bias.
     fn conv2d_nas(
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,
         options: ConvOptions<2>,
     ) -> FloatTensor<Self>;
+
+    /// Batch norm of `[N, C, H, W]` f32 input with the batch's own statistics: the output, and
+    /// the batch mean and biased variance per channel (no gradient flows through those two).
+    fn batch_norm_train_nas(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        epsilon: f64,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
 }
 
 /// `conv(x)` for a convolution with explicit, equal padding on every side: on the flex device
@@ -47,7 +60,7 @@ pub fn conv_forward(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
         conv.dilation,
         conv.groups,
     );
-    let y = Tensor::<4>::from_dispatch(<Dispatch as NasConvOps>::conv2d_nas(
+    let y = Tensor::<4>::from_dispatch(<Dispatch as NasCpuOps>::conv2d_nas(
         x.into_dispatch(),
         conv.weight.val().into_dispatch(),
         options,
@@ -114,7 +127,7 @@ fn values(t: &FlexTensor) -> &[f32] {
         .expect("a contiguous f32 tensor (made so by `contiguous`)")
 }
 
-impl NasConvOps for Flex {
+impl NasCpuOps for Flex {
     fn conv2d_nas(x: FlexTensor, weight: FlexTensor, options: ConvOptions<2>) -> FlexTensor {
         let Some(shape) = kernel_shape(&x, &weight, &options) else {
             return Flex::conv2d(x, weight, None, options);
@@ -133,9 +146,94 @@ impl NasConvOps for Flex {
             ],
         )
     }
+
+    fn batch_norm_train_nas(
+        x: FlexTensor,
+        gamma: FlexTensor,
+        beta: FlexTensor,
+        epsilon: f64,
+    ) -> (FlexTensor, FlexTensor, FlexTensor) {
+        let (out, stats) = batch_norm_forward_flex(x, gamma, beta, epsilon);
+        let [mean, var] = [stats.mean, stats.var].map(channel_tensor);
+        (out, mean, var)
+    }
 }
 
-/// The backward pass of [`NasConvOps::conv2d_nas`] on flex: the kernels' input and weight
+/// The sizes of a batch-norm input: `[N, C, H, W]`.
+fn nchw(x: &FlexTensor) -> [usize; 4] {
+    let shape = x.layout().shape();
+    assert_eq!(shape.num_dims(), 4, "batch norm of [N, C, H, W] input");
+    [shape[0], shape[1], shape[2], shape[3]]
+}
+
+/// `values` as a `[C]` flex tensor.
+fn channel_tensor(values: Vec<f32>) -> FlexTensor {
+    let n = values.len();
+    FlexTensor::from_data(TensorData::new(values, [n]))
+}
+
+/// Batch norm's training forward on the kernels: the output and the statistics.
+fn batch_norm_forward_flex(
+    x: FlexTensor,
+    gamma: FlexTensor,
+    beta: FlexTensor,
+    epsilon: f64,
+) -> (FlexTensor, BatchNormStats) {
+    let [n, c, h, w] = nchw(&x);
+    let (x, gamma, beta) = (contiguous(x), contiguous(gamma), contiguous(beta));
+    let mut out = vec![0.0f32; n * c * h * w];
+    let stats = batch_norm_forward(
+        values(&x),
+        n,
+        c,
+        h * w,
+        values(&gamma),
+        values(&beta),
+        epsilon as f32,
+        &mut out,
+    )
+    .expect("batch norm of [N, C, H, W] input with C scales and shifts");
+    (flex_tensor(out, [n, c, h, w]), stats)
+}
+
+/// The backward pass of [`NasCpuOps::batch_norm_train_nas`] on flex: the kernels' input, scale
+/// and shift gradients, each registered only when its parent is tracked.
+#[derive(Debug)]
+struct BatchNormBackward;
+
+impl Backward<Flex, 3> for BatchNormBackward {
+    type State = (FlexTensor, FlexTensor, BatchNormStats);
+
+    fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let [x_node, gamma_node, beta_node] = ops.parents;
+        let dy = contiguous(grads.consume::<Flex>(&ops.node));
+        let (x, gamma, stats) = ops.state;
+        let [n, c, h, w] = nchw(&x);
+        let mut dx = vec![0.0f32; n * c * h * w];
+        let parts = batch_norm_backward(
+            values(&x),
+            values(&dy),
+            n,
+            c,
+            h * w,
+            values(&gamma),
+            &stats,
+            &mut dx,
+        )
+        .expect("the forward pass checked the sizes");
+        if let Some(node) = x_node {
+            grads.register::<Flex>(node.id, flex_tensor(dx, [n, c, h, w]));
+        }
+        if let Some(node) = gamma_node {
+            grads.register::<Flex>(node.id, channel_tensor(parts.gamma));
+        }
+        if let Some(node) = beta_node {
+            grads.register::<Flex>(node.id, channel_tensor(parts.beta));
+        }
+    }
+}
+
+/// The backward pass of [`NasCpuOps::conv2d_nas`] on flex: the kernels' input and weight
 /// gradients, each only when its parent is tracked.
 #[derive(Debug)]
 struct ConvBackward;
@@ -169,7 +267,7 @@ impl Backward<Flex, 2> for ConvBackward {
     }
 }
 
-impl<C: CheckpointStrategy> NasConvOps for Autodiff<Flex, C> {
+impl<C: CheckpointStrategy> NasCpuOps for Autodiff<Flex, C> {
     fn conv2d_nas(
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,
@@ -196,6 +294,56 @@ impl<C: CheckpointStrategy> NasConvOps for Autodiff<Flex, C> {
             )),
         }
     }
+
+    fn batch_norm_train_nas(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        epsilon: f64,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+        let prepared = BatchNormBackward
+            .prepare::<C>([x.node(), gamma.node(), beta.node()])
+            .compute_bound()
+            .stateful();
+        let x = contiguous(x.into_primitive());
+        let gamma = contiguous(gamma.into_primitive());
+        let (out, stats) =
+            batch_norm_forward_flex(x.clone(), gamma.clone(), beta.into_primitive(), epsilon);
+        let statistics = [stats.mean.clone(), stats.var.clone()].map(channel_tensor);
+        let out = match prepared {
+            OpsKind::Tracked(prep) => prep.finish((x, gamma, stats), out),
+            OpsKind::UnTracked(prep) => prep.finish(out),
+        };
+        let [mean, var] = statistics.map(<Self as AutodiffBackend>::from_inner);
+        (out, mean, var)
+    }
+}
+
+/// Batch norm of `x` (`[N, C, H, W]`, f32, on the flex device: [`kernels_take`]) with its
+/// batch statistics through nas-kernels: the output, and the batch mean and biased variance
+/// per channel (detached).
+pub fn batch_norm_train(
+    x: Tensor<4>,
+    gamma: Tensor<1>,
+    beta: Tensor<1>,
+    epsilon: f64,
+) -> (Tensor<4>, Tensor<1>, Tensor<1>) {
+    let (out, mean, var) = <Dispatch as NasCpuOps>::batch_norm_train_nas(
+        x.into_dispatch(),
+        gamma.into_dispatch(),
+        beta.into_dispatch(),
+        epsilon,
+    );
+    (
+        Tensor::from_dispatch(out),
+        Tensor::from_dispatch(mean),
+        Tensor::from_dispatch(var),
+    )
+}
+
+/// Whether [`batch_norm_train`] takes `x`: f32 on the flex device.
+pub fn kernels_take(x: &Tensor<4>) -> bool {
+    x.device() == Device::flex() && x.dtype() == DType::F32
 }
 
 #[cfg(test)]
@@ -260,6 +408,50 @@ mod tests {
                 );
                 let e = (got - want).abs().max().into_scalar::<f32>();
                 assert!(e < 1e-3, "{conv:?}: bias gradient difference {e}");
+            }
+        }
+    }
+
+    #[test]
+    fn flex_batch_norm_through_the_kernels_equals_its_decomposition_and_gradients() {
+        let device = Device::flex().autodiff();
+        for [n, c, h, w] in [[4, 3, 5, 5], [5, 7, 1, 1], [3, 16, 6, 4]] {
+            let normal = Distribution::Normal(0.5, 2.0);
+            let x = Tensor::<4>::random([n, c, h, w], normal, &device).require_grad();
+            let gamma = Tensor::<1>::random([c], normal, &device).require_grad();
+            let beta = Tensor::<1>::random([c], normal, &device).require_grad();
+            assert!(kernels_take(&x));
+            let (got, mean, var) = batch_norm_train(x.clone(), gamma.clone(), beta.clone(), 1e-5);
+
+            let per_channel = |t: Tensor<4>| t.mean_dim(3).mean_dim(2).mean_dim(0);
+            let want_mean = per_channel(x.clone());
+            let centered = x.clone() - want_mean.clone();
+            let want_var = per_channel(centered.clone().square());
+            let scale =
+                (want_var.clone() + 1e-5).sqrt().recip() * gamma.clone().reshape([1, c, 1, 1]);
+            let want = centered * scale + beta.clone().reshape([1, c, 1, 1]);
+
+            let e = relative_error(got.clone(), want.clone());
+            assert!(e < 1e-4, "[{n}, {c}, {h}, {w}]: output relative error {e}");
+            for (what, got, want) in [("mean", mean, want_mean), ("variance", var, want_var)] {
+                let e = relative_error(got.reshape([1, c, 1, 1]), want);
+                assert!(e < 1e-4, "[{n}, {c}, {h}, {w}]: {what} relative error {e}");
+            }
+            let r = Tensor::<4>::random([n, c, h, w], Distribution::Normal(0.0, 1.0), &device);
+            let grads_got = (got * r.clone()).sum().backward();
+            let grads_want = (want * r).sum().backward();
+            let dx = relative_error(x.grad(&grads_got).unwrap(), x.grad(&grads_want).unwrap());
+            assert!(
+                dx < 1e-3,
+                "[{n}, {c}, {h}, {w}]: input gradient relative error {dx}"
+            );
+            for (what, p) in [("gamma", &gamma), ("beta", &beta)] {
+                let (g, wnt) = (p.grad(&grads_got).unwrap(), p.grad(&grads_want).unwrap());
+                let e = relative_error(g.reshape([1, c, 1, 1]), wnt.reshape([1, c, 1, 1]));
+                assert!(
+                    e < 1e-4,
+                    "[{n}, {c}, {h}, {w}]: {what} gradient relative error {e}"
+                );
             }
         }
     }

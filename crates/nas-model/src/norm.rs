@@ -12,6 +12,8 @@
 use burn::module::{Module, Param, RunningState};
 use burn::tensor::{Device, Tensor};
 
+use crate::cpu_ops::{batch_norm_train, kernels_take};
+
 /// Batch norm over the channels of `[N, C, H, W]` inputs, PyTorch's conventions: ε = 1e-5,
 /// momentum 0.1, running variance updated with the unbiased batch variance.
 ///
@@ -75,14 +77,12 @@ impl BatchNorm2d {
     }
 
     fn forward_train(&self, x: Tensor<4>) -> Tensor<4> {
-        let [n, c, h, w] = x.dims();
-        let per_channel = |t: Tensor<4>| t.mean_dim(3).mean_dim(2).mean_dim(0);
-        let mean = per_channel(x.clone());
-        let centered = x - mean.clone();
-        let var = per_channel(centered.clone().square());
-        let scale =
-            (var.clone() + self.epsilon).sqrt().recip() * self.gamma.val().reshape([1, c, 1, 1]);
-        let out = centered * scale + self.beta.val().reshape([1, c, 1, 1]);
+        let [n, _, h, w] = x.dims();
+        let (out, mean, var) = if kernels_take(&x) {
+            batch_norm_train(x, self.gamma.val(), self.beta.val(), self.epsilon)
+        } else {
+            self.normalise_by_decomposition(x)
+        };
 
         let count = (n * h * w) as f64;
         let unbiased = if count > 1.0 {
@@ -92,13 +92,27 @@ impl BatchNorm2d {
         };
         let device = mean.device();
         let m = self.momentum;
-        let update = |state: &RunningState<Tensor<1>>, batch: Tensor<4>, factor: f64| {
+        let update = |state: &RunningState<Tensor<1>>, batch: Tensor<1>, factor: f64| {
             let old = state.value_sync().to_device(&device);
-            let batch = batch.detach().reshape([c]).mul_scalar(factor * m);
+            let batch = batch.detach().mul_scalar(factor * m);
             state.update(old.mul_scalar(1.0 - m).add(batch).detach());
         };
         update(&self.running_mean, mean, 1.0);
         update(&self.running_var, var, unbiased);
         out
+    }
+
+    /// The output, batch mean and biased batch variance (per channel) from burn's tensor
+    /// operations, through the short rows the module docs describe.
+    fn normalise_by_decomposition(&self, x: Tensor<4>) -> (Tensor<4>, Tensor<1>, Tensor<1>) {
+        let c = x.dims()[1];
+        let per_channel = |t: Tensor<4>| t.mean_dim(3).mean_dim(2).mean_dim(0);
+        let mean = per_channel(x.clone());
+        let centered = x - mean.clone();
+        let var = per_channel(centered.clone().square());
+        let scale =
+            (var.clone() + self.epsilon).sqrt().recip() * self.gamma.val().reshape([1, c, 1, 1]);
+        let out = centered * scale + self.beta.val().reshape([1, c, 1, 1]);
+        (out, mean.reshape([c]), var.reshape([c]))
     }
 }
