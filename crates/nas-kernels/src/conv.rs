@@ -2,7 +2,8 @@
 //! crate): per image and group, the output is `W · col(x)`, the input gradient `col⁻¹(Wᵀ ·
 //! dY)` and the weight gradient `Σ dY · col(x)ᵀ`. A 1×1 convolution with stride 1 and no
 //! padding multiplies the input in place. Depthwise shapes go to [`crate::depthwise`].
-//! Images are spread over threads; the weight gradient sums per-thread partial gradients.
+//! Images are spread over threads; the weight gradient sums the partial gradients of a fixed
+//! split of the images, in order, so that it is the same however the threads ran.
 
 use std::ops::Range;
 
@@ -91,26 +92,36 @@ pub fn conv2d_backward_weight(
     }
     let (in_image, out_image) = image_lens(shape);
     let rows = tap_rows(shape);
-    let summed = input
-        .par_chunks(in_image)
-        .zip(grad_output.par_chunks(out_image))
-        .fold(
-            || vec![0.0f32; shape.weight_len()],
-            |mut partial, (x, dy)| {
+    // A fixed split of the images, summed in order: the same gradient to the last bit however
+    // the threads ran (a work-stealing reduction would sum in a different order each time).
+    let parts = shape.batch.min(PARTIAL_SUMS);
+    let per_part = shape.batch.div_ceil(parts);
+    let partials: Vec<Vec<f32>> = (0..parts)
+        .into_par_iter()
+        .map(|part| {
+            let mut partial = vec![0.0f32; shape.weight_len()];
+            let images = part * per_part..((part + 1) * per_part).min(shape.batch);
+            for i in images {
+                let x = &input[i * in_image..(i + 1) * in_image];
+                let dy = &grad_output[i * out_image..(i + 1) * out_image];
                 backward_weight_image(shape, &rows, x, dy, &mut partial);
-                partial
-            },
-        )
-        .reduce_with(|mut a, b| {
-            a.iter_mut().zip(&b).for_each(|(a, b)| *a += b);
-            a
-        });
-    match summed {
-        Some(summed) => grad_weight.copy_from_slice(&summed),
-        None => grad_weight.fill(0.0),
+            }
+            partial
+        })
+        .collect();
+    grad_weight.fill(0.0);
+    for partial in &partials {
+        grad_weight
+            .iter_mut()
+            .zip(partial)
+            .for_each(|(g, p)| *g += p);
     }
     Ok(())
 }
+
+/// How many partial weight gradients [`conv2d_backward_weight`] sums: enough to keep a few
+/// cores busy, fixed so that the sum's order never changes.
+const PARTIAL_SUMS: usize = 8;
 
 /// Values per image of the input and of the output.
 fn image_lens(shape: &Conv2dShape) -> (usize, usize) {

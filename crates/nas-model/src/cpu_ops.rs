@@ -45,13 +45,33 @@ pub trait NasCpuOps: Backend {
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
 }
 
+thread_local! {
+    /// Set by [`without_cpu_kernels`] for the calls it makes.
+    static KERNELS_OFF: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `work` with burn's own flex operations instead of nas-kernels (on this thread): what
+/// the kernels are compared against, in tests and benchmarks.
+pub fn without_cpu_kernels<R>(work: impl FnOnce() -> R) -> R {
+    let before = KERNELS_OFF.with(|off| off.replace(true));
+    let result = work();
+    KERNELS_OFF.with(|off| off.set(before));
+    result
+}
+
+/// Whether a tensor on `device` goes through nas-kernels: the flex device, unless
+/// [`without_cpu_kernels`] said not to.
+fn on_kernels(device: &Device) -> bool {
+    *device == Device::flex() && !KERNELS_OFF.with(|off| off.get())
+}
+
 /// `conv(x)` for a convolution with explicit, equal padding on every side: on the flex device
 /// through nas-kernels, elsewhere burn's `Conv2d::forward`.
 pub fn conv_forward(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
     let PaddingConfig2d::Explicit(top, left, bottom, right) = conv.padding else {
         return conv.forward(x);
     };
-    if x.device() != Device::flex() {
+    if !on_kernels(&x.device()) {
         return conv.forward(x);
     }
     let options = ConvOptions::new_with_padding(
@@ -341,9 +361,10 @@ pub fn batch_norm_train(
     )
 }
 
-/// Whether [`batch_norm_train`] takes `x`: f32 on the flex device.
+/// Whether [`batch_norm_train`] takes `x`: f32 on the flex device (and not inside
+/// [`without_cpu_kernels`]).
 pub fn kernels_take(x: &Tensor<4>) -> bool {
-    x.device() == Device::flex() && x.dtype() == DType::F32
+    on_kernels(&x.device()) && x.dtype() == DType::F32
 }
 
 #[cfg(test)]
@@ -453,6 +474,46 @@ mod tests {
                     "[{n}, {c}, {h}, {w}]: {what} gradient relative error {e}"
                 );
             }
+        }
+    }
+
+    #[test]
+    fn bench_cnn_trains_the_same_with_and_without_the_kernels() {
+        use crate::check::{max_abs_diff, training_trace};
+        use crate::Network;
+        let spec = nas_arch::preset("bench-cnn").unwrap();
+        let device = Device::flex();
+        let initial = Network::new(&spec, &device).unwrap();
+        // Three steps agree to rounding. Over twenty, tiny differences in summation order
+        // grow: alone, the two runs still agree to 1e-6; beside other tests, whose threads
+        // change how burn's own reductions split their work, to a few 1e-3.
+        for (steps, tolerance) in [(3, 1e-4), (20, 1e-2)] {
+            let with = training_trace(&spec, &initial, &device, 32, steps);
+            let without =
+                without_cpu_kernels(|| training_trace(&spec, &initial, &device, 32, steps));
+            let losses = max_abs_diff(&with.losses, &without.losses);
+            assert!(
+                losses < tolerance,
+                "{steps} steps: losses differ by {losses}: {:?} against {:?}",
+                with.losses,
+                without.losses
+            );
+            assert!(
+                with.losses[steps - 1] < with.losses[0],
+                "it learns: {:?}",
+                with.losses
+            );
+            assert_eq!(with.running_means.len(), without.running_means.len());
+            let means = with
+                .running_means
+                .iter()
+                .zip(&without.running_means)
+                .map(|(a, b)| max_abs_diff(a, b))
+                .fold(0.0f32, f32::max);
+            assert!(
+                means < tolerance,
+                "{steps} steps: running means differ by {means}"
+            );
         }
     }
 }

@@ -26,7 +26,7 @@ pub use blocks::{
 pub use burn::tensor::Device;
 pub use churn::{churn, peak_resident_bytes, resident_bytes, ChurnRow};
 pub use conv_ops::{layer_shapes, time_ops, LayerShape, OpTimes};
-pub use cpu_ops::conv_forward;
+pub use cpu_ops::{conv_forward, without_cpu_kernels};
 pub use error::ModelError;
 pub use feed::{Batches, DeviceImages};
 pub use measure::{
