@@ -53,10 +53,15 @@ thread_local! {
 /// Runs `work` with burn's own flex operations instead of nas-kernels (on this thread): what
 /// the kernels are compared against, in tests and benchmarks.
 pub fn without_cpu_kernels<R>(work: impl FnOnce() -> R) -> R {
-    let before = KERNELS_OFF.with(|off| off.replace(true));
-    let result = work();
-    KERNELS_OFF.with(|off| off.set(before));
-    result
+    /// Puts the flag back when `work` returns or unwinds.
+    struct Restore(bool);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            KERNELS_OFF.with(|off| off.set(self.0));
+        }
+    }
+    let _restore = Restore(KERNELS_OFF.with(|off| off.replace(true)));
+    work()
 }
 
 /// Whether a tensor on `device` goes through nas-kernels: the flex device, unless
