@@ -489,10 +489,11 @@ mod tests {
         let spec = nas_arch::preset("bench-cnn").unwrap();
         let device = Device::flex();
         let initial = Network::new(&spec, &device).unwrap();
-        // Three steps agree to rounding. Over twenty, tiny differences in summation order
-        // grow: alone, the two runs still agree to 1e-6; beside other tests, whose threads
-        // change how burn's own reductions split their work, to a few 1e-3.
-        for (steps, tolerance) in [(3, 1e-4), (20, 1e-2)] {
+        // One step (the first loss, and running means from the first forward) agrees to
+        // rounding. After that Adam's first updates, ±lr for any weight whose gradient is
+        // near zero, turn last-bit differences (burn's own reductions split their work by the
+        // threads' load) into differences of about lr = 1e-3.
+        for (steps, tolerance) in [(1, 1e-5), (20, 2e-2)] {
             let with = training_trace(&spec, &initial, &device, 32, steps);
             let without =
                 without_cpu_kernels(|| training_trace(&spec, &initial, &device, 32, steps));
@@ -503,11 +504,10 @@ mod tests {
                 with.losses,
                 without.losses
             );
-            assert!(
-                with.losses[steps - 1] < with.losses[0],
-                "it learns: {:?}",
-                with.losses
-            );
+            if steps > 1 {
+                let learns = with.losses[steps - 1] < with.losses[0];
+                assert!(learns, "it learns: {:?}", with.losses);
+            }
             assert_eq!(with.running_means.len(), without.running_means.len());
             let means = with
                 .running_means
