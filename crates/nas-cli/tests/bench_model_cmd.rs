@@ -1,4 +1,4 @@
-//! `nas bench latency`, `train` and `churn` on the CPU backend: they print the numbers they
+//! `nas bench latency`, `train`, `churn` and `conv-ops` on the CPU backend: they print the numbers they
 //! promise, and bad arguments get clear errors.
 
 use std::process::Command;
@@ -116,4 +116,20 @@ fn churn_builds_sampled_architectures_and_reports_memory() {
         .collect();
     assert_eq!(rows.len(), 4, "{out}");
     assert!(out.contains("peak RSS:"), "{out}");
+}
+
+#[test]
+fn conv_ops_times_each_layer_and_names_a_bad_arch() {
+    let (ok, out, err) = nas(&[
+        "bench", "conv-ops", "--arch", "tiny", "--batch", "2", "--runs", "1",
+    ]);
+    assert!(ok, "{err}");
+    assert!(out.contains("whole network"), "{out}");
+    assert!(out.lines().any(|l| l.starts_with("bn ")), "{out}");
+    let (ok, _, err) = nas(&["bench", "conv-ops", "--arch", "no-such-net"]);
+    assert!(
+        !ok && err
+            .contains("--arch `no-such-net`: neither a built-in spec nor a readable ArchSpec file"),
+        "{err}"
+    );
 }

@@ -154,22 +154,10 @@ fn values(t: &FlexTensor) -> &[f32] {
 
 impl NasCpuOps for Flex {
     fn conv2d_nas(x: FlexTensor, weight: FlexTensor, options: ConvOptions<2>) -> FlexTensor {
-        let Some(shape) = kernel_shape(&x, &weight, &options) else {
-            return Flex::conv2d(x, weight, None, options);
-        };
-        let (x, weight) = (contiguous(x), contiguous(weight));
-        let mut y = vec![0.0f32; shape.output_len()];
-        conv2d_forward(&shape, values(&x), values(&weight), None, &mut y)
-            .expect("the shape was checked against the tensors");
-        flex_tensor(
-            y,
-            [
-                shape.batch,
-                shape.out_channels,
-                shape.out_height(),
-                shape.out_width(),
-            ],
-        )
+        match kernel_shape(&x, &weight, &options) {
+            Some(shape) => conv_on_kernels(&shape, &contiguous(x), &contiguous(weight)),
+            None => Flex::conv2d(x, weight, None, options),
+        }
     }
 
     fn batch_norm_train_nas(
@@ -182,6 +170,20 @@ impl NasCpuOps for Flex {
         let [mean, var] = [stats.mean, stats.var].map(channel_tensor);
         (out, mean, var)
     }
+}
+
+/// The kernels' forward convolution of contiguous `x` and `weight` of `shape`.
+fn conv_on_kernels(shape: &Conv2dShape, x: &FlexTensor, weight: &FlexTensor) -> FlexTensor {
+    let mut y = vec![0.0f32; shape.output_len()];
+    conv2d_forward(shape, values(x), values(weight), None, &mut y)
+        .expect("the shape was checked against the tensors");
+    let dims = [
+        shape.batch,
+        shape.out_channels,
+        shape.out_height(),
+        shape.out_width(),
+    ];
+    flex_tensor(y, dims)
 }
 
 /// The sizes of a batch-norm input: `[N, C, H, W]`.
@@ -309,14 +311,14 @@ impl<C: CheckpointStrategy> NasCpuOps for Autodiff<Flex, C> {
             OpsKind::Tracked(prep) => {
                 let x = contiguous(x.into_primitive());
                 let weight = contiguous(weight.into_primitive());
-                let y = Flex::conv2d_nas(x.clone(), weight.clone(), options);
+                let y = conv_on_kernels(&shape, &x, &weight);
                 prep.finish((x, weight, shape), y)
             }
-            OpsKind::UnTracked(prep) => prep.finish(Flex::conv2d_nas(
-                x.into_primitive(),
-                weight.into_primitive(),
-                options,
-            )),
+            OpsKind::UnTracked(prep) => {
+                let x = contiguous(x.into_primitive());
+                let weight = contiguous(weight.into_primitive());
+                prep.finish(conv_on_kernels(&shape, &x, &weight))
+            }
         }
     }
 
