@@ -5,7 +5,11 @@ Trains a fixed 31,514-parameter CNN on random 28x28x1 inputs with 10 classes (Ad
 cross-entropy, train mode) and reports the median step time and images/s = batch / median.
 
     python bench_train.py [--threads 2] [--batch 128] [--warmup-steps 5] [--steps 30]
-                          [--device cpu|cuda] [--seed 0] [--json]
+                          [--device cpu|cuda] [--seed 0] [--json] [--plan ROW.json]
+
+With --plan, the network is built instead from the JSON row `nas bench train --arch A --json`
+prints (its `input`, `plan` and `dropout`: the same layers, widths and activations as nas
+builds for that ArchSpec), and its parameter count must equal the row's `params`.
 
 Network (every conv has no bias; BN = BatchNorm2d with PyTorch defaults):
     conv3x3 1->16 pad 1, BN, ReLU
@@ -84,6 +88,93 @@ def build_model() -> nn.Module:
     )
 
 
+ACTIVATIONS = {"relu": F.relu_, "relu6": lambda x: F.relu6(x, inplace=True),
+               "hard_swish": lambda x: F.hardswish(x, inplace=True)}
+
+
+def plan_conv(conv: dict) -> nn.Conv2d:
+    """A convolution of a nas plan (`padding = kernel // 2`)."""
+    k = conv["kernel"]
+    return nn.Conv2d(conv["in_channels"], conv["out_channels"], k, stride=conv["stride"],
+                     padding=k // 2, groups=conv["groups"], bias=conv["bias"])
+
+
+def plan_conv_bn(cin: int, cout: int, k: int, stride: int = 1, groups: int = 1) -> nn.Sequential:
+    return nn.Sequential(*conv_bn(cin, cout, k, stride, groups))
+
+
+class PlanBlock(nn.Module):
+    """One block of a nas plan, as nas-model's `Block::forward` runs it."""
+
+    def __init__(self, block: dict) -> None:
+        super().__init__()
+        cin, cout, stride = block["in_channels"], block["out_channels"], block["stride"]
+        kind = block["kind"]
+        self.type = kind["type"]
+        k = kind["kernel"]
+        if self.type == "vanilla":
+            self.conv = plan_conv_bn(cin, cout, k, stride)
+        elif self.type == "bottleneck":
+            mid = kind["mid_channels"]
+            self.reduce = plan_conv_bn(cin, mid, 1)
+            self.conv = plan_conv_bn(mid, mid, k, stride)
+            self.expand = plan_conv_bn(mid, cout, 1)
+            self.shortcut = plan_conv_bn(cin, cout, 1, stride) if kind["projection"] else None
+        elif self.type == "inverted_residual":
+            hid = kind["hidden_channels"]
+            self.act = ACTIVATIONS[kind["activation"]]
+            self.expand = plan_conv_bn(cin, hid, 1) if kind["expand"] else None
+            self.depthwise = plan_conv_bn(hid, hid, k, stride, groups=hid)
+            sq = kind["se_channels"]
+            self.se = None if sq is None else nn.ModuleList(
+                [nn.Conv2d(hid, sq, 1), nn.Conv2d(sq, hid, 1)])
+            self.project = plan_conv_bn(hid, cout, 1)
+            self.residual = kind["residual"]
+        else:
+            raise ValueError(f"unknown block type {self.type!r}")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.type == "vanilla":
+            return F.relu_(self.conv(x))
+        if self.type == "bottleneck":
+            y = F.relu_(self.reduce(x))
+            y = F.relu_(self.conv(y))
+            y = self.expand(y)
+            return F.relu_(y + (x if self.shortcut is None else self.shortcut(x)))
+        y = x if self.expand is None else self.act(self.expand(x))
+        y = self.act(self.depthwise(y))
+        if self.se is not None:
+            s = y.mean(dim=(2, 3), keepdim=True)
+            s = torch.sigmoid(self.se[1](F.relu_(self.se[0](s))))
+            y = y * s
+        y = self.project(y)
+        return y + x if self.residual else y
+
+
+class PlanNetwork(nn.Module):
+    """nas-model's `Network` for a resolved plan: stem, blocks, optional head conv, global
+    average pool, dropout, linear."""
+
+    def __init__(self, plan: dict, dropout: float) -> None:
+        super().__init__()
+        stem = plan["stem"]
+        self.stem = plan_conv_bn(stem["in_channels"], stem["out_channels"], stem["kernel"],
+                                 stem["stride"])
+        self.blocks = nn.Sequential(*[PlanBlock(b) for b in plan["blocks"]])
+        head = plan["head_conv"]
+        self.head = None if head is None else plan_conv_bn(
+            head["in_channels"], head["out_channels"], head["kernel"], head["stride"])
+        self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
+        self.pool = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten())
+        self.classifier = nn.Linear(plan["features"], plan["num_classes"])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.blocks(F.relu_(self.stem(x)))
+        if self.head is not None:
+            x = F.relu_(self.head(x))
+        return self.classifier(self.dropout(self.pool(x)))
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--threads", type=int, default=2,
@@ -94,6 +185,7 @@ def main() -> int:
     ap.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", action="store_true", help="print one JSON line on stdout")
+    ap.add_argument("--plan", help="a `nas bench train --json` row: build its network instead")
     args = ap.parse_args()
     if args.threads < 1 or args.batch < 1 or args.steps < 1 or args.warmup_steps < 0:
         ap.error("--threads, --batch and --steps must be >= 1, --warmup-steps >= 0")
@@ -113,11 +205,21 @@ def main() -> int:
     device = torch.device(args.device)
 
     torch.manual_seed(args.seed)
-    model = build_model().to(device)
+    shape, classes, expected, arch = (1, IMAGE, IMAGE), CLASSES, EXPECTED_PARAMS, "bench-cnn"
+    if args.plan:
+        with open(args.plan) as f:
+            row = json.loads(f.readline())
+        model = PlanNetwork(row["plan"], row["dropout"])
+        inp = row["input"]
+        shape = (inp["channels"], inp["height"], inp["width"])
+        classes, expected, arch = row["plan"]["num_classes"], row["params"], row["arch"]
+    else:
+        model = build_model()
+    model = model.to(device)
     model.train()
     params = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    say(f"trainable params: {params}")
-    assert params == EXPECTED_PARAMS, f"expected {EXPECTED_PARAMS} trainable params, got {params}"
+    say(f"{arch}: trainable params: {params}")
+    assert params == expected, f"expected {expected} trainable params, got {params}"
 
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
 
@@ -126,8 +228,8 @@ def main() -> int:
     total = args.warmup_steps + args.steps
     batches = [
         (
-            torch.randn(args.batch, 1, IMAGE, IMAGE, generator=gen).to(device),
-            torch.randint(0, CLASSES, (args.batch,), generator=gen).to(device),
+            torch.randn(args.batch, *shape, generator=gen).to(device),
+            torch.randint(0, classes, (args.batch,), generator=gen).to(device),
         )
         for _ in range(total)
     ]
@@ -171,6 +273,7 @@ def main() -> int:
     if args.json:
         print(json.dumps({
             "framework": "pytorch",
+            "arch": arch,
             "device": args.device,
             "threads": args.threads,
             "batch": args.batch,

@@ -36,9 +36,10 @@ pub struct TrainArgs {
     /// Backends, comma-separated; each is timed in turn.
     #[arg(long, value_delimiter = ',', default_value = "flex", value_parser = crate::flags::backend)]
     backend: Vec<String>,
-    /// An ArchSpec JSON file; without it, the 31,514-parameter `bench-cnn`.
-    #[arg(long, value_parser = crate::flags::existing_file)]
-    arch: Option<PathBuf>,
+    /// A built-in spec (bench-cnn, tiny, small, medium) or an ArchSpec JSON file; default the
+    /// 31,514-parameter `bench-cnn`.
+    #[arg(long, default_value = "bench-cnn")]
+    arch: String,
     /// Images per step.
     #[arg(long, default_value_t = 128, value_parser = crate::flags::at_least_one)]
     batch: usize,
@@ -72,6 +73,16 @@ fn load_specs(arch: Option<&PathBuf>, default: &[&str]) -> anyhow::Result<Vec<(S
             .iter()
             .map(|n| (n.to_string(), preset(n).expect("built-in preset")))
             .collect()),
+    }
+}
+
+/// The built-in spec called `arch`, or the ArchSpec JSON file at that path.
+fn named_spec(arch: &str) -> anyhow::Result<ArchSpec> {
+    match preset(arch) {
+        Some(spec) => Ok(spec),
+        None => ArchSpec::from_json_file(std::path::Path::new(arch)).with_context(|| {
+            format!("--arch `{arch}`: neither a built-in spec nor a readable ArchSpec file")
+        }),
     }
 }
 
@@ -132,7 +143,7 @@ pub fn train(args: TrainArgs) -> anyhow::Result<()> {
         .iter()
         .map(|b| backend(b))
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let (name, spec) = load_specs(args.arch.as_ref(), &["bench-cnn"])?.remove(0);
+    let (name, spec) = (args.arch.clone(), named_spec(&args.arch)?);
     let plan = Plan::of(&spec)?;
     let settings = TrainSettings {
         batch: args.batch,
@@ -167,6 +178,7 @@ pub fn train(args: TrainArgs) -> anyhow::Result<()> {
                 "params": plan.params(), "batch": settings.batch, "images_per_s": stats.images_per_s,
                 "step_ms_median": stats.step_ms_median, "first_step_ms": stats.first_step_ms,
                 "final_loss": stats.final_loss, "peak_memory_bytes": stats.peak_memory_bytes,
+                "lr": settings.lr, "input": spec.input, "dropout": spec.head.dropout, "plan": plan,
             });
             println!("{row}");
         } else {
@@ -379,15 +391,7 @@ pub fn conv_ops(args: ConvOpsArgs) -> anyhow::Result<()> {
         // Read by rayon when its global pool starts, which has not happened yet.
         std::env::set_var("RAYON_NUM_THREADS", threads.to_string());
     }
-    let spec = match preset(&args.arch) {
-        Some(spec) => spec,
-        None => ArchSpec::from_json_file(std::path::Path::new(&args.arch)).with_context(|| {
-            format!(
-                "--arch `{}`: neither a built-in spec nor a readable ArchSpec file",
-                args.arch
-            )
-        })?,
-    };
+    let spec = named_spec(&args.arch)?;
     let (_, device) = backend("flex")?;
     let shapes = nas_model::layer_shapes(&spec, args.batch)?;
     let rows = nas_model::time_ops(&shapes, &device, args.runs)?;

@@ -74,6 +74,35 @@ fn train_reports_throughput_of_the_benchmark_cnn() {
     assert_eq!(row["backend"], "flex");
     assert!(row["images_per_s"].as_f64().unwrap() > 0.0);
     assert!(row["final_loss"].as_f64().unwrap().is_finite());
+    // What the PyTorch reference builds the same network from.
+    assert_eq!(row["input"]["height"], 28);
+    assert_eq!(row["plan"]["stem"]["out_channels"], 16);
+    let blocks = row["plan"]["blocks"].as_array().unwrap();
+    assert_eq!(blocks[1]["kind"]["type"], "inverted_residual");
+    assert_eq!(blocks[1]["kind"]["activation"], "relu6");
+
+    // A built-in spec by name; a name that is neither a spec nor a file is refused.
+    let (ok, out, err) = nas(&[
+        "bench",
+        "train",
+        "--arch",
+        "tiny",
+        "--batch",
+        "4",
+        "--warmup-steps",
+        "1",
+        "--steps",
+        "1",
+        "--json",
+    ]);
+    assert!(ok, "{err}");
+    let row: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(row["arch"], "tiny");
+    let (ok, _, err) = nas(&["bench", "train", "--arch", "no-such-net"]);
+    assert!(
+        !ok && err.contains("--arch `no-such-net`: neither a built-in spec"),
+        "{err}"
+    );
 }
 
 #[test]

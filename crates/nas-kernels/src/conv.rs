@@ -8,12 +8,13 @@
 use std::ops::Range;
 
 use gemm::Parallelism;
+use multiversion::multiversion;
 use rayon::prelude::*;
 
 use crate::depthwise;
 use crate::scratch::with_scratch;
 use crate::shape::{Conv2dShape, KernelError};
-use crate::taps::{add_gathered, add_scattered, tap_rows, TapRow};
+use crate::taps::{add_scattered, copy_gathered, tap_rows, TapRow};
 
 /// `output = conv(input, weight) + bias`.
 pub fn conv2d_forward(
@@ -316,6 +317,7 @@ fn matmul(dst: &mut [f32], lhs: Matrix<'_>, rhs: Matrix<'_>, accumulate: bool) {
 }
 
 /// `col[(c·k² + tap)][o] = x[c][the pixel tap reads at output o]`, 0 where it reads padding.
+#[multiversion(targets("x86_64+avx512f", "x86_64+avx2+fma"))]
 fn im2col(shape: &Conv2dShape, rows: &[TapRow], x: &[f32], col: &mut [f32]) {
     let plane = shape.height * shape.width;
     let out_plane = shape.out_height() * shape.out_width();
@@ -332,12 +334,13 @@ fn im2col(shape: &Conv2dShape, rows: &[TapRow], x: &[f32], col: &mut [f32]) {
         } in rows
         {
             let row = &mut col_c[tap * out_plane + output..][..len];
-            add_gathered(row, 1.0, x_c, input, shape.stride);
+            copy_gathered(row, x_c, input, shape.stride);
         }
     }
 }
 
 /// The adjoint of [`im2col`]: `dx` is set to the sum of each pixel's entries in `col`.
+#[multiversion(targets("x86_64+avx512f", "x86_64+avx2+fma"))]
 fn col2im(shape: &Conv2dShape, rows: &[TapRow], col: &[f32], dx: &mut [f32]) {
     let plane = shape.height * shape.width;
     let out_plane = shape.out_height() * shape.out_width();

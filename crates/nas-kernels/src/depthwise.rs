@@ -3,6 +3,7 @@
 //! the compiler vectorises). A GEMM per (image, channel) would multiply a 1×k² matrix. Planes
 //! are spread over threads; the weight gradient over channels.
 
+use multiversion::multiversion;
 use rayon::prelude::*;
 
 use crate::shape::Conv2dShape;
@@ -24,24 +25,23 @@ pub(crate) fn forward(shape: &Conv2dShape, input: &[f32], weight: &[f32], output
         .zip(input.par_chunks(plane))
         .enumerate()
         .for_each(|(j, (out, x))| {
-            let taps = taps_of(shape, weight, j);
-            out.fill(0.0);
-            for &TapRow {
-                tap,
-                output,
-                input,
-                len,
-            } in &rows
-            {
-                add_gathered(
-                    &mut out[output..output + len],
-                    taps[tap],
-                    x,
-                    input,
-                    shape.stride,
-                );
-            }
+            forward_plane(&rows, taps_of(shape, weight, j), x, out, shape.stride)
         });
+}
+
+/// One output plane: `out` = the taps' runs over `x`, added up.
+#[multiversion(targets("x86_64+avx512f", "x86_64+avx2+fma"))]
+fn forward_plane(rows: &[TapRow], taps: &[f32], x: &[f32], out: &mut [f32], stride: usize) {
+    out.fill(0.0);
+    for &TapRow {
+        tap,
+        output,
+        input,
+        len,
+    } in rows
+    {
+        add_gathered(&mut out[output..output + len], taps[tap], x, input, stride);
+    }
 }
 
 /// One input-gradient plane per (image, channel): each output gradient spread back over the
@@ -60,24 +60,23 @@ pub(crate) fn backward_input(
         .zip(grad_output.par_chunks(out_plane))
         .enumerate()
         .for_each(|(j, (dx, dy))| {
-            let taps = taps_of(shape, weight, j);
-            dx.fill(0.0);
-            for &TapRow {
-                tap,
-                output,
-                input,
-                len,
-            } in &rows
-            {
-                add_scattered(
-                    dx,
-                    input,
-                    shape.stride,
-                    taps[tap],
-                    &dy[output..output + len],
-                );
-            }
+            backward_input_plane(&rows, taps_of(shape, weight, j), dy, dx, shape.stride)
         });
+}
+
+/// One input-gradient plane: each run of `dy` scaled by its tap and added where it was read.
+#[multiversion(targets("x86_64+avx512f", "x86_64+avx2+fma"))]
+fn backward_input_plane(rows: &[TapRow], taps: &[f32], dy: &[f32], dx: &mut [f32], stride: usize) {
+    dx.fill(0.0);
+    for &TapRow {
+        tap,
+        output,
+        input,
+        len,
+    } in rows
+    {
+        add_scattered(dx, input, stride, taps[tap], &dy[output..output + len]);
+    }
 }
 
 /// Each channel's k² weight gradients, summed over images and positions (runs in `f32`,
@@ -101,21 +100,22 @@ pub(crate) fn backward_weight(
                 let j = n * shape.in_channels + c;
                 let x = &input[j * plane..(j + 1) * plane];
                 let dy = &grad_output[j * out_plane..(j + 1) * out_plane];
-                for &TapRow {
-                    tap,
-                    output,
-                    input,
-                    len,
-                } in &rows
-                {
-                    sums[tap] += f64::from(dot_gathered(
-                        &dy[output..output + len],
-                        x,
-                        input,
-                        shape.stride,
-                    ));
-                }
+                add_weight_sums(&rows, x, dy, shape.stride, &mut sums);
             }
             dw.iter_mut().zip(&sums).for_each(|(d, s)| *d = *s as f32);
         });
+}
+
+/// Adds one plane's `Σ dy · x` of each tap to `sums`.
+#[multiversion(targets("x86_64+avx512f", "x86_64+avx2+fma"))]
+fn add_weight_sums(rows: &[TapRow], x: &[f32], dy: &[f32], stride: usize, sums: &mut [f64]) {
+    for &TapRow {
+        tap,
+        output,
+        input,
+        len,
+    } in rows
+    {
+        sums[tap] += f64::from(dot_gathered(&dy[output..output + len], x, input, stride));
+    }
 }

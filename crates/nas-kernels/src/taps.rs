@@ -1,7 +1,9 @@
 //! Where each kernel tap meets a plane: for tap `(ky, kx)` and output row `oy`, the run of
 //! output positions whose input pixel lies inside the plane (padding reads zeros, so it is
 //! left out), and the strided loops that walk such a run. The geometry is the same for every
-//! plane of a convolution, so it is listed once per call.
+//! plane of a convolution, so it is listed once per call. The loops are inlined into the
+//! callers' per-plane functions, which are compiled for AVX2 and AVX-512 as well and chosen at
+//! run time.
 
 use crate::shape::Conv2dShape;
 
@@ -66,8 +68,21 @@ fn valid_outputs(
     (lo.min(hi), hi)
 }
 
+/// `dst[i] = src[first + i·stride]` for every `i` of `dst`.
+#[inline(always)]
+pub(crate) fn copy_gathered(dst: &mut [f32], src: &[f32], first: usize, stride: usize) {
+    if stride == 1 {
+        dst.copy_from_slice(&src[first..first + dst.len()]);
+    } else {
+        dst.iter_mut()
+            .enumerate()
+            .for_each(|(i, d)| *d = src[first + i * stride]);
+    }
+}
+
 /// `dst[i] += a · src[first + i·stride]` for every `i` of `dst` (contiguous at stride 1,
 /// which the compiler vectorises).
+#[inline(always)]
 pub(crate) fn add_gathered(dst: &mut [f32], a: f32, src: &[f32], first: usize, stride: usize) {
     if stride == 1 {
         let src = &src[first..first + dst.len()];
@@ -80,6 +95,7 @@ pub(crate) fn add_gathered(dst: &mut [f32], a: f32, src: &[f32], first: usize, s
 }
 
 /// `dst[first + i·stride] += a · src[i]` for every `i` of `src`.
+#[inline(always)]
 pub(crate) fn add_scattered(dst: &mut [f32], first: usize, stride: usize, a: f32, src: &[f32]) {
     if stride == 1 {
         let dst = &mut dst[first..first + src.len()];
@@ -93,6 +109,7 @@ pub(crate) fn add_scattered(dst: &mut [f32], first: usize, stride: usize, a: f32
 
 /// `Σ a[i] · b[first + i·stride]` over `a`, in eight independent lanes at stride 1 (one running
 /// sum would keep the loop serial).
+#[inline(always)]
 pub(crate) fn dot_gathered(a: &[f32], b: &[f32], first: usize, stride: usize) -> f32 {
     if stride != 1 {
         return a

@@ -1,11 +1,12 @@
 //! Every kernel against the plain loops of its definition, in `f64`, on random shapes: batch 1
 //! and odd batches, channel counts that are not a multiple of any SIMD width, kernels 1, 3, 5
 //! and 7, strides 1 and 2, dense, grouped and depthwise convolutions, feature maps down to
-//! 1×1; batch norm's gradients against central differences of its forward pass.
+//! 1×1; batch norm (with each activation) and the activations' gradients against central
+//! differences of their forward passes.
 
 use nas_kernels::{
-    batch_norm_backward, batch_norm_forward, conv2d_backward_input, conv2d_backward_weight,
-    conv2d_forward, Conv2dShape, KernelError,
+    activation_backward, activation_forward, conv2d_backward_input, conv2d_backward_weight,
+    conv2d_forward, Activation, BatchNorm, Conv2dShape, KernelError,
 };
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -234,7 +235,25 @@ fn shapes_that_do_not_fit_are_refused_with_what_is_wrong() {
     );
 }
 
-/// Batch norm's output from its definition, in `f64`.
+const ACTIVATIONS: [Activation; 4] = [
+    Activation::Identity,
+    Activation::Relu,
+    Activation::Relu6,
+    Activation::HardSwish,
+];
+
+/// An activation from its definition, in `f64`.
+fn act_reference(activation: Activation, z: f64) -> f64 {
+    match activation {
+        Activation::Identity => z,
+        Activation::Relu => z.max(0.0),
+        Activation::Relu6 => z.clamp(0.0, 6.0),
+        Activation::HardSwish => z * (z + 3.0).clamp(0.0, 6.0) / 6.0,
+    }
+}
+
+/// Batch norm's output from its definition, in `f64`, then the activation.
+#[allow(clippy::too_many_arguments)]
 fn bn_reference(
     x: &[f64],
     batch: usize,
@@ -243,6 +262,7 @@ fn bn_reference(
     gamma: &[f64],
     beta: &[f64],
     eps: f64,
+    activation: Activation,
 ) -> Vec<f64> {
     let mut y = vec![0.0; x.len()];
     for c in 0..channels {
@@ -260,7 +280,8 @@ fn bn_reference(
             / count;
         for n in 0..batch {
             for p in 0..pixels {
-                y[at(n, p)] = gamma[c] * (x[at(n, p)] - mean) / (var + eps).sqrt() + beta[c];
+                let z = gamma[c] * (x[at(n, p)] - mean) / (var + eps).sqrt() + beta[c];
+                y[at(n, p)] = act_reference(activation, z);
             }
         }
     }
@@ -268,70 +289,134 @@ fn bn_reference(
 }
 
 #[test]
-fn batch_norm_matches_its_definition_and_its_gradients_the_central_differences() {
-    for (seed, (batch, channels, pixels)) in [(1, 3, 5), (3, 2, 1), (2, 5, 9), (4, 17, 3)]
-        .into_iter()
-        .enumerate()
-    {
-        let mut rng = ChaCha8Rng::seed_from_u64(seed as u64);
-        let len = batch * channels * pixels;
-        // An offset mean, as activations have.
-        let x: Vec<f32> = random(&mut rng, len).iter().map(|v| v + 3.0).collect();
-        let gamma = random(&mut rng, channels);
-        let beta = random(&mut rng, channels);
-        let dy = random(&mut rng, len);
-        let eps = 1e-5;
-
-        let mut y = vec![f32::NAN; len];
-        let stats =
-            batch_norm_forward(&x, batch, channels, pixels, &gamma, &beta, eps, &mut y).unwrap();
-        let as64 = |v: &[f32]| v.iter().map(|&a| f64::from(a)).collect::<Vec<f64>>();
-        let (x64, g64, b64, dy64) = (as64(&x), as64(&gamma), as64(&beta), as64(&dy));
-        let want = bn_reference(&x64, batch, channels, pixels, &g64, &b64, f64::from(eps));
-        let e = relative_error(&y, &want);
-        assert!(
-            e < 1e-4,
-            "forward [{batch}, {channels}, {pixels}]: relative error {e}"
-        );
-
-        let mut dx = vec![f32::NAN; len];
-        let grads =
-            batch_norm_backward(&x, &dy, batch, channels, pixels, &gamma, &stats, &mut dx).unwrap();
-        // L = Σ y · dy; its gradients by central differences of the f64 forward pass.
-        let loss = |x: &[f64], g: &[f64], b: &[f64]| -> f64 {
-            bn_reference(x, batch, channels, pixels, g, b, f64::from(eps))
-                .iter()
-                .zip(&dy64)
-                .map(|(y, d)| y * d)
-                .sum()
-        };
-        let h = 1e-6;
-        let numeric = |v: &[f64], at: usize, f: &dyn Fn(&[f64]) -> f64| {
-            let (mut up, mut down) = (v.to_vec(), v.to_vec());
-            up[at] += h;
-            down[at] -= h;
-            (f(&up) - f(&down)) / (2.0 * h)
-        };
-        let want_dx: Vec<f64> = (0..len)
-            .map(|i| numeric(&x64, i, &|x| loss(x, &g64, &b64)))
-            .collect();
-        let want_dg: Vec<f64> = (0..channels)
-            .map(|c| numeric(&g64, c, &|g| loss(&x64, g, &b64)))
-            .collect();
-        let want_db: Vec<f64> = (0..channels)
-            .map(|c| numeric(&b64, c, &|b| loss(&x64, &g64, b)))
-            .collect();
-        for (what, got, want) in [
-            ("input", &dx, &want_dx),
-            ("gamma", &grads.gamma, &want_dg),
-            ("beta", &grads.beta, &want_db),
-        ] {
-            let e = relative_error(got, want);
-            // A single pixel per channel and batch has no spread: every gradient but β's is 0.
-            assert!(
-                e < 1e-3,
-                "{what} gradient [{batch}, {channels}, {pixels}]: relative error {e}"
-            );
+fn batch_norm_with_each_activation_matches_its_definition_and_central_differences() {
+    // Planes shorter and longer than the kernels' sixteen lanes, with and without a tail.
+    let shapes = [
+        (1, 3, 5),
+        (3, 2, 1),
+        (2, 5, 9),
+        (4, 17, 3),
+        (2, 3, 37),
+        (3, 2, 32),
+    ];
+    for (seed, (batch, channels, pixels)) in shapes.into_iter().enumerate() {
+        for activation in ACTIVATIONS {
+            batch_norm_case(seed as u64, batch, channels, pixels, activation);
         }
     }
+}
+
+fn batch_norm_case(seed: u64, batch: usize, channels: usize, pixels: usize, act: Activation) {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let len = batch * channels * pixels;
+    // An offset mean, as activations have; β spread so that every activation's kinks are met.
+    let x: Vec<f32> = random(&mut rng, len).iter().map(|v| v + 3.0).collect();
+    let gamma: Vec<f32> = random(&mut rng, channels).iter().map(|g| 2.0 * g).collect();
+    let beta: Vec<f32> = random(&mut rng, channels).iter().map(|b| 4.0 * b).collect();
+    let dy = random(&mut rng, len);
+    let eps = 1e-5;
+    let what = format!("{act:?} [{batch}, {channels}, {pixels}]");
+    let bn = BatchNorm {
+        batch,
+        channels,
+        pixels,
+        gamma: &gamma,
+        beta: &beta,
+        eps,
+        activation: act,
+    };
+
+    let mut y = vec![f32::NAN; len];
+    let stats = bn.forward_train(&x, &mut y).unwrap();
+    let as64 = |v: &[f32]| v.iter().map(|&a| f64::from(a)).collect::<Vec<f64>>();
+    let (x64, g64, b64, dy64) = (as64(&x), as64(&gamma), as64(&beta), as64(&dy));
+    let reference = |x: &[f64], g: &[f64], b: &[f64]| {
+        bn_reference(x, batch, channels, pixels, g, b, f64::from(eps), act)
+    };
+    let e = relative_error(&y, &reference(&x64, &g64, &b64));
+    assert!(e < 1e-4, "forward {what}: relative error {e}");
+
+    // Inference with the batch's statistics as the running ones gives the same output.
+    let mut y_inference = vec![f32::NAN; len];
+    bn.forward_inference(&stats.mean, &stats.var, &x, &mut y_inference)
+        .unwrap();
+    let e = relative_error(&y_inference, &as64(&y));
+    assert!(e < 1e-5, "inference {what}: relative error {e}");
+
+    let mut dx = dy.clone();
+    let grads = bn.backward(&x, &mut dx, &stats).unwrap();
+    // L = Σ y · dy; its gradients by central differences of the f64 forward pass.
+    let loss = |x: &[f64], g: &[f64], b: &[f64]| -> f64 {
+        reference(x, g, b)
+            .iter()
+            .zip(&dy64)
+            .map(|(y, d)| y * d)
+            .sum()
+    };
+    let h = 1e-6;
+    let numeric = |v: &[f64], at: usize, f: &dyn Fn(&[f64]) -> f64| {
+        let (mut up, mut down) = (v.to_vec(), v.to_vec());
+        up[at] += h;
+        down[at] -= h;
+        (f(&up) - f(&down)) / (2.0 * h)
+    };
+    let want_dx: Vec<f64> = (0..len)
+        .map(|i| numeric(&x64, i, &|x| loss(x, &g64, &b64)))
+        .collect();
+    let want_dg: Vec<f64> = (0..channels)
+        .map(|c| numeric(&g64, c, &|g| loss(&x64, g, &b64)))
+        .collect();
+    let want_db: Vec<f64> = (0..channels)
+        .map(|c| numeric(&b64, c, &|b| loss(&x64, &g64, b)))
+        .collect();
+    for (which, got, want) in [
+        ("input", &dx, &want_dx),
+        ("gamma", &grads.gamma, &want_dg),
+        ("beta", &grads.beta, &want_db),
+    ] {
+        let e = relative_error(got, want);
+        // A single pixel per channel and batch has no spread: every gradient but β's is 0.
+        assert!(e < 1e-3, "{which} gradient {what}: relative error {e}");
+    }
+}
+
+#[test]
+fn activations_match_their_definitions_and_central_differences() {
+    let mut rng = ChaCha8Rng::seed_from_u64(7);
+    // Across every kink (−3, 0, 3, 6), and more than one parallel chunk of elements.
+    let x: Vec<f32> = random(&mut rng, 40_000).iter().map(|v| 8.0 * v).collect();
+    let dy = random(&mut rng, x.len());
+    for act in ACTIVATIONS {
+        let mut y = vec![f32::NAN; x.len()];
+        activation_forward(act, &x, &mut y).unwrap();
+        let want: Vec<f64> = x
+            .iter()
+            .map(|&v| act_reference(act, f64::from(v)))
+            .collect();
+        let e = relative_error(&y, &want);
+        assert!(e < 1e-6, "{act:?} forward: relative error {e}");
+
+        let mut dx = dy.clone();
+        activation_backward(act, &x, &mut dx).unwrap();
+        let h = 1e-6;
+        let want: Vec<f64> = x
+            .iter()
+            .zip(&dy)
+            .map(|(&v, &d)| {
+                let v = f64::from(v);
+                let slope = (act_reference(act, v + h) - act_reference(act, v - h)) / (2.0 * h);
+                slope * f64::from(d)
+            })
+            .collect();
+        let e = relative_error(&dx, &want);
+        assert!(e < 1e-4, "{act:?} backward: relative error {e}");
+    }
+    assert_eq!(
+        activation_forward(Activation::Relu, &x, &mut [0.0; 3]),
+        Err(KernelError::Length {
+            what: "output",
+            got: 3,
+            expected: 40_000
+        })
+    );
 }

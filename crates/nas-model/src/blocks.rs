@@ -4,11 +4,12 @@
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::PaddingConfig2d;
-use burn::tensor::activation::{hard_swish, relu, relu6, sigmoid};
+use burn::tensor::activation::sigmoid;
 use burn::tensor::{Device, Tensor};
 use nas_arch::{Activation, BlockKind, BlockPlan, Conv};
+use nas_kernels::Activation as Fused;
 
-use crate::cpu_ops::conv_forward;
+use crate::cpu_ops::{activate as apply, conv_forward};
 use crate::norm::BatchNorm2d;
 
 /// A convolution (no bias unless the plan says so) with `padding = kernel / 2`.
@@ -42,15 +43,31 @@ impl ConvBn {
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         self.bn.forward(conv_forward(&self.conv, x))
     }
+
+    /// `activation(bn(conv(x)))`, batch norm and activation fused on the flex device.
+    pub fn forward_activated(&self, x: Tensor<4>, activation: Activation) -> Tensor<4> {
+        self.bn
+            .forward_activated(conv_forward(&self.conv, x), fused(activation))
+    }
+
+    /// `relu(bn(conv(x)))`.
+    pub fn forward_relu(&self, x: Tensor<4>) -> Tensor<4> {
+        self.forward_activated(x, Activation::Relu)
+    }
 }
 
-/// Applies an activation.
-pub fn activate(activation: Activation, x: Tensor<4>) -> Tensor<4> {
+/// The kernels' name for an activation.
+fn fused(activation: Activation) -> Fused {
     match activation {
-        Activation::Relu => relu(x),
-        Activation::Relu6 => relu6(x),
-        Activation::HardSwish => hard_swish(x),
+        Activation::Relu => Fused::Relu,
+        Activation::Relu6 => Fused::Relu6,
+        Activation::HardSwish => Fused::HardSwish,
     }
+}
+
+/// `max(x, 0)`.
+pub fn relu(x: Tensor<4>) -> Tensor<4> {
+    apply(x, Fused::Relu)
 }
 
 /// `k×k` convolution, batch norm, ReLU.
@@ -61,7 +78,7 @@ pub struct VanillaConv {
 
 impl VanillaConv {
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        relu(self.conv.forward(x))
+        self.conv.forward_relu(x)
     }
 }
 
@@ -77,8 +94,8 @@ pub struct BottleNeck {
 
 impl BottleNeck {
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let y = relu(self.reduce.forward(x.clone()));
-        let y = relu(self.conv.forward(y));
+        let y = self.reduce.forward_relu(x.clone());
+        let y = self.conv.forward_relu(y);
         let y = self.expand.forward(y);
         let shortcut = match &self.shortcut {
             Some(projection) => projection.forward(x),
@@ -120,12 +137,11 @@ pub struct InvertedResidual {
 
 impl InvertedResidual {
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let act = |t| activate(self.activation, t);
         let mut y = x.clone();
         if let Some(expand) = &self.expand {
-            y = act(expand.forward(y));
+            y = expand.forward_activated(y, self.activation);
         }
-        y = act(self.depthwise.forward(y));
+        y = self.depthwise.forward_activated(y, self.activation);
         if let Some(se) = &self.se {
             y = se.forward(y);
         }

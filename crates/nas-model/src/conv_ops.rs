@@ -1,7 +1,7 @@
 //! Per-operation times of a network's convolutions and batch norms on the CPU: burn's flex
 //! operations (what training runs today) beside nas-kernels' (issue 16), on the layer shapes
-//! of one architecture at one batch size. A benchmark, not a training path: the kernels are
-//! not wired into the networks yet.
+//! of one architecture at one batch size, each pass timed on its own. Training on flex runs
+//! the kernels' path (`cpu_ops`); burn's is what it replaced.
 
 use std::time::Instant;
 
@@ -10,8 +10,8 @@ use burn::tensor::ops::ConvOptions;
 use burn::tensor::{Device, Distribution, Tensor, TensorData};
 use nas_arch::{ArchSpec, Conv, LayerKind, Plan, Resolution};
 use nas_kernels::{
-    batch_norm_backward, batch_norm_forward, conv2d_backward_input, conv2d_backward_weight,
-    conv2d_forward, Conv2dShape,
+    conv2d_backward_input, conv2d_backward_weight, conv2d_forward, Activation, BatchNorm,
+    Conv2dShape,
 };
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -298,20 +298,27 @@ fn time_batch_norm(
     })?;
 
     let shape_error = |e: nas_kernels::KernelError| ModelError::Settings(e.to_string());
+    let bn = BatchNorm {
+        batch,
+        channels,
+        pixels,
+        gamma: &gamma,
+        beta: &beta,
+        eps: 1e-5,
+        activation: Activation::Identity,
+    };
     let mut y = vec![0.0f32; len];
     let mut stats = None;
     let ours_forward = median_ms(runs, || {
-        stats = Some(
-            batch_norm_forward(&x, batch, channels, pixels, &gamma, &beta, 1e-5, &mut y)
-                .map_err(shape_error)?,
-        );
+        stats = Some(bn.forward_train(&x, &mut y).map_err(shape_error)?);
         Ok(())
     })?;
     let stats = stats.expect("the forward ran");
     let mut dx = vec![0.0f32; len];
     let ours_backward = median_ms(runs, || {
-        batch_norm_backward(&x, &dy, batch, channels, pixels, &gamma, &stats, &mut dx)
-            .map_err(shape_error)?;
+        // In place, as training runs it: the output's gradient is copied in first.
+        dx.copy_from_slice(&dy);
+        bn.backward(&x, &mut dx, &stats).map_err(shape_error)?;
         Ok(())
     })?;
     Ok((

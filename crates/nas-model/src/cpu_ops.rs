@@ -21,8 +21,8 @@ use burn::nn::PaddingConfig2d;
 use burn::tensor::ops::ConvOptions;
 use burn::tensor::{DType, Device, Tensor, TensorData};
 use nas_kernels::{
-    batch_norm_backward, batch_norm_forward, conv2d_backward_input, conv2d_backward_weight,
-    conv2d_forward, BatchNormStats, Conv2dShape,
+    activation_backward, activation_forward, conv2d_backward_input, conv2d_backward_weight,
+    conv2d_forward, Activation, BatchNorm, BatchNormStats, Conv2dShape,
 };
 
 /// Operations nas runs on its own kernels where the backend allows.
@@ -35,14 +35,31 @@ pub trait NasCpuOps: Backend {
         options: ConvOptions<2>,
     ) -> FloatTensor<Self>;
 
-    /// Batch norm of `[N, C, H, W]` f32 input with the batch's own statistics: the output, and
-    /// the batch mean and biased variance per channel (no gradient flows through those two).
+    /// Batch norm of `[N, C, H, W]` f32 input with the batch's own statistics, then
+    /// `activation`: the output, and the batch mean and biased variance per channel (no
+    /// gradient flows through those two).
     fn batch_norm_train_nas(
         x: FloatTensor<Self>,
         gamma: FloatTensor<Self>,
         beta: FloatTensor<Self>,
         epsilon: f64,
+        activation: Activation,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
+
+    /// Batch norm of `[N, C, H, W]` f32 input with running statistics `mean` and `var`, then
+    /// `activation`, for evaluation: no gradient flows through it.
+    fn batch_norm_inference_nas(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        mean: FloatTensor<Self>,
+        var: FloatTensor<Self>,
+        epsilon: f64,
+        activation: Activation,
+    ) -> FloatTensor<Self>;
+
+    /// `activation(x)`, element by element, on f32 input.
+    fn activation_nas(x: FloatTensor<Self>, activation: Activation) -> FloatTensor<Self>;
 }
 
 thread_local! {
@@ -152,6 +169,18 @@ fn values(t: &FlexTensor) -> &[f32] {
         .expect("a contiguous f32 tensor (made so by `contiguous`)")
 }
 
+/// The values of an f32 tensor, to be overwritten in place: its storage is made contiguous,
+/// exactly its size and held by `t` alone (copied first only when it is a view or shared).
+fn values_mut(t: &mut FlexTensor) -> &mut [f32] {
+    let n = t.layout().num_elements();
+    let exact = t.layout().contiguous_offsets() == Some((0, n)) && t.storage::<f32>().len() == n;
+    if !exact {
+        let copy = values(&contiguous(t.clone())).to_vec();
+        *t = FlexTensor::from_data(TensorData::new(copy, t.layout().shape().clone()));
+    }
+    t.storage_mut::<f32>()
+}
+
 impl NasCpuOps for Flex {
     fn conv2d_nas(x: FlexTensor, weight: FlexTensor, options: ConvOptions<2>) -> FlexTensor {
         match kernel_shape(&x, &weight, &options) {
@@ -165,11 +194,42 @@ impl NasCpuOps for Flex {
         gamma: FlexTensor,
         beta: FlexTensor,
         epsilon: f64,
+        activation: Activation,
     ) -> (FlexTensor, FlexTensor, FlexTensor) {
-        let (out, stats) = batch_norm_forward_flex(x, gamma, beta, epsilon);
+        let (x, gamma, beta) = (contiguous(x), contiguous(gamma), contiguous(beta));
+        let (out, stats) = batch_norm_forward_flex(&x, &gamma, &beta, epsilon, activation);
         let [mean, var] = [stats.mean, stats.var].map(channel_tensor);
         (out, mean, var)
     }
+
+    fn batch_norm_inference_nas(
+        x: FlexTensor,
+        gamma: FlexTensor,
+        beta: FlexTensor,
+        mean: FlexTensor,
+        var: FlexTensor,
+        epsilon: f64,
+        activation: Activation,
+    ) -> FlexTensor {
+        let [n, c, h, w] = nchw(&x);
+        let [x, gamma, beta, mean, var] = [x, gamma, beta, mean, var].map(contiguous);
+        let mut out = vec![0.0f32; n * c * h * w];
+        batch_norm(n, c, h * w, &gamma, &beta, epsilon, activation)
+            .forward_inference(values(&mean), values(&var), values(&x), &mut out)
+            .expect("batch norm of [N, C, H, W] input with C statistics, scales and shifts");
+        flex_tensor(out, [n, c, h, w])
+    }
+
+    fn activation_nas(x: FlexTensor, activation: Activation) -> FlexTensor {
+        activation_on_kernels(&contiguous(x), activation)
+    }
+}
+
+/// `activation(x)` of a contiguous f32 tensor, through the kernels.
+fn activation_on_kernels(x: &FlexTensor, activation: Activation) -> FlexTensor {
+    let mut out = vec![0.0f32; x.layout().num_elements()];
+    activation_forward(activation, values(x), &mut out).expect("an output of the input's size");
+    FlexTensor::from_data(TensorData::new(out, x.layout().shape().clone()))
 }
 
 /// The kernels' forward convolution of contiguous `x` and `weight` of `shape`.
@@ -199,28 +259,54 @@ fn channel_tensor(values: Vec<f32>) -> FlexTensor {
     FlexTensor::from_data(TensorData::new(values, [n]))
 }
 
-/// Batch norm's training forward on the kernels: the output and the statistics.
+/// The kernels' batch norm over `[batch, channels, pixels]` with contiguous `gamma` and `beta`.
+fn batch_norm<'a>(
+    batch: usize,
+    channels: usize,
+    pixels: usize,
+    gamma: &'a FlexTensor,
+    beta: &'a FlexTensor,
+    epsilon: f64,
+    activation: Activation,
+) -> BatchNorm<'a> {
+    BatchNorm {
+        batch,
+        channels,
+        pixels,
+        gamma: values(gamma),
+        beta: values(beta),
+        eps: epsilon as f32,
+        activation,
+    }
+}
+
+/// Batch norm's training forward on the kernels (contiguous tensors): the output and the
+/// statistics.
 fn batch_norm_forward_flex(
+    x: &FlexTensor,
+    gamma: &FlexTensor,
+    beta: &FlexTensor,
+    epsilon: f64,
+    activation: Activation,
+) -> (FlexTensor, BatchNormStats) {
+    let [n, c, h, w] = nchw(x);
+    let mut out = vec![0.0f32; n * c * h * w];
+    let stats = batch_norm(n, c, h * w, gamma, beta, epsilon, activation)
+        .forward_train(values(x), &mut out)
+        .expect("batch norm of [N, C, H, W] input with C scales and shifts");
+    (flex_tensor(out, [n, c, h, w]), stats)
+}
+
+/// What [`BatchNormBackward`] keeps from the forward pass: its input, parameters and
+/// statistics (the activation's input is recomputed from them).
+#[derive(Debug, Clone)]
+struct BatchNormState {
     x: FlexTensor,
     gamma: FlexTensor,
     beta: FlexTensor,
     epsilon: f64,
-) -> (FlexTensor, BatchNormStats) {
-    let [n, c, h, w] = nchw(&x);
-    let (x, gamma, beta) = (contiguous(x), contiguous(gamma), contiguous(beta));
-    let mut out = vec![0.0f32; n * c * h * w];
-    let stats = batch_norm_forward(
-        values(&x),
-        n,
-        c,
-        h * w,
-        values(&gamma),
-        values(&beta),
-        epsilon as f32,
-        &mut out,
-    )
-    .expect("batch norm of [N, C, H, W] input with C scales and shifts");
-    (flex_tensor(out, [n, c, h, w]), stats)
+    activation: Activation,
+    stats: BatchNormStats,
 }
 
 /// The backward pass of [`NasCpuOps::batch_norm_train_nas`] on flex: the kernels' input, scale
@@ -229,33 +315,54 @@ fn batch_norm_forward_flex(
 struct BatchNormBackward;
 
 impl Backward<Flex, 3> for BatchNormBackward {
-    type State = (FlexTensor, FlexTensor, BatchNormStats);
+    type State = BatchNormState;
 
     fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
         let [x_node, gamma_node, beta_node] = ops.parents;
-        let dy = contiguous(grads.consume::<Flex>(&ops.node));
-        let (x, gamma, stats) = ops.state;
-        let [n, c, h, w] = nchw(&x);
-        let mut dx = vec![0.0f32; n * c * h * w];
-        let parts = batch_norm_backward(
-            values(&x),
-            values(&dy),
+        let mut grad = grads.consume::<Flex>(&ops.node);
+        let state = ops.state;
+        let [n, c, h, w] = nchw(&state.x);
+        let bn = batch_norm(
             n,
             c,
             h * w,
-            values(&gamma),
-            &stats,
-            &mut dx,
-        )
-        .expect("the forward pass checked the sizes");
+            &state.gamma,
+            &state.beta,
+            state.epsilon,
+            state.activation,
+        );
+        // The output's gradient becomes the input's, in its own buffer.
+        let parts = bn
+            .backward(values(&state.x), values_mut(&mut grad), &state.stats)
+            .expect("the forward pass checked the sizes");
         if let Some(node) = x_node {
-            grads.register::<Flex>(node.id, flex_tensor(dx, [n, c, h, w]));
+            grads.register::<Flex>(node.id, grad);
         }
         if let Some(node) = gamma_node {
             grads.register::<Flex>(node.id, channel_tensor(parts.gamma));
         }
         if let Some(node) = beta_node {
             grads.register::<Flex>(node.id, channel_tensor(parts.beta));
+        }
+    }
+}
+
+/// The backward pass of [`NasCpuOps::activation_nas`] on flex: `dy · act'(x)` from the kept
+/// input `x`.
+#[derive(Debug)]
+struct ActivationBackward;
+
+impl Backward<Flex, 1> for ActivationBackward {
+    type State = (FlexTensor, Activation);
+
+    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let [x_node] = ops.parents;
+        let mut grad = grads.consume::<Flex>(&ops.node);
+        let (x, activation) = ops.state;
+        if let Some(node) = x_node {
+            activation_backward(activation, values(&x), values_mut(&mut grad))
+                .expect("the gradient has the input's size");
+            grads.register::<Flex>(node.id, grad);
         }
     }
 }
@@ -327,6 +434,7 @@ impl<C: CheckpointStrategy> NasCpuOps for Autodiff<Flex, C> {
         gamma: FloatTensor<Self>,
         beta: FloatTensor<Self>,
         epsilon: f64,
+        activation: Activation,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
         let prepared = BatchNormBackward
             .prepare::<C>([x.node(), gamma.node(), beta.node()])
@@ -334,32 +442,79 @@ impl<C: CheckpointStrategy> NasCpuOps for Autodiff<Flex, C> {
             .stateful();
         let x = contiguous(x.into_primitive());
         let gamma = contiguous(gamma.into_primitive());
-        let (out, stats) =
-            batch_norm_forward_flex(x.clone(), gamma.clone(), beta.into_primitive(), epsilon);
+        let beta = contiguous(beta.into_primitive());
+        let (out, stats) = batch_norm_forward_flex(&x, &gamma, &beta, epsilon, activation);
         let statistics = [stats.mean.clone(), stats.var.clone()].map(channel_tensor);
         let out = match prepared {
-            OpsKind::Tracked(prep) => prep.finish((x, gamma, stats), out),
+            OpsKind::Tracked(prep) => {
+                let state = BatchNormState {
+                    x,
+                    gamma,
+                    beta,
+                    epsilon,
+                    activation,
+                    stats,
+                };
+                prep.finish(state, out)
+            }
             OpsKind::UnTracked(prep) => prep.finish(out),
         };
         let [mean, var] = statistics.map(<Self as AutodiffBackend>::from_inner);
         (out, mean, var)
     }
+
+    /// On the inner flex tensors, detached: evaluation keeps no graph.
+    fn batch_norm_inference_nas(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        mean: FloatTensor<Self>,
+        var: FloatTensor<Self>,
+        epsilon: f64,
+        activation: Activation,
+    ) -> FloatTensor<Self> {
+        let [x, gamma, beta, mean, var] =
+            [x, gamma, beta, mean, var].map(<Self as AutodiffBackend>::inner);
+        <Self as AutodiffBackend>::from_inner(Flex::batch_norm_inference_nas(
+            x, gamma, beta, mean, var, epsilon, activation,
+        ))
+    }
+
+    fn activation_nas(x: FloatTensor<Self>, activation: Activation) -> FloatTensor<Self> {
+        match ActivationBackward
+            .prepare::<C>([x.node()])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(prep) => {
+                let x = contiguous(x.into_primitive());
+                let y = activation_on_kernels(&x, activation);
+                prep.finish((x, activation), y)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(activation_on_kernels(
+                &contiguous(x.into_primitive()),
+                activation,
+            )),
+        }
+    }
 }
 
 /// Batch norm of `x` (`[N, C, H, W]`, f32, on the flex device: [`kernels_take`]) with its
-/// batch statistics through nas-kernels: the output, and the batch mean and biased variance
-/// per channel (detached).
+/// batch statistics, then `activation`, through nas-kernels: the output, and the batch mean
+/// and biased variance per channel (detached).
 pub fn batch_norm_train(
     x: Tensor<4>,
     gamma: Tensor<1>,
     beta: Tensor<1>,
     epsilon: f64,
+    activation: Activation,
 ) -> (Tensor<4>, Tensor<1>, Tensor<1>) {
     let (out, mean, var) = <Dispatch as NasCpuOps>::batch_norm_train_nas(
         x.into_dispatch(),
         gamma.into_dispatch(),
         beta.into_dispatch(),
         epsilon,
+        activation,
     );
     (
         Tensor::from_dispatch(out),
@@ -368,7 +523,46 @@ pub fn batch_norm_train(
     )
 }
 
-/// Whether [`batch_norm_train`] takes `x`: f32 on the flex device (and not inside
+/// Batch norm of `x` ([`kernels_take`]) with running statistics, then `activation`, through
+/// nas-kernels, in one pass and without a gradient.
+pub fn batch_norm_inference(
+    x: Tensor<4>,
+    [gamma, beta, mean, var]: [Tensor<1>; 4],
+    epsilon: f64,
+    activation: Activation,
+) -> Tensor<4> {
+    Tensor::from_dispatch(<Dispatch as NasCpuOps>::batch_norm_inference_nas(
+        x.into_dispatch(),
+        gamma.into_dispatch(),
+        beta.into_dispatch(),
+        mean.into_dispatch(),
+        var.into_dispatch(),
+        epsilon,
+        activation,
+    ))
+}
+
+/// `activation(x)`: through nas-kernels where they take `x`, burn's activation functions
+/// elsewhere.
+pub fn activate(x: Tensor<4>, activation: Activation) -> Tensor<4> {
+    if activation == Activation::Identity {
+        return x;
+    }
+    if kernels_take(&x) {
+        return Tensor::from_dispatch(<Dispatch as NasCpuOps>::activation_nas(
+            x.into_dispatch(),
+            activation,
+        ));
+    }
+    match activation {
+        Activation::Identity => x,
+        Activation::Relu => burn::tensor::activation::relu(x),
+        Activation::Relu6 => burn::tensor::activation::relu6(x),
+        Activation::HardSwish => burn::tensor::activation::hard_swish(x),
+    }
+}
+
+/// Whether the kernels take `x`: f32 on the flex device (and not inside
 /// [`without_cpu_kernels`]).
 pub fn kernels_take(x: &Tensor<4>) -> bool {
     on_kernels(&x.device()) && x.dtype() == DType::F32
@@ -440,16 +634,52 @@ mod tests {
         }
     }
 
+    const ACTIVATIONS: [Activation; 4] = [
+        Activation::Identity,
+        Activation::Relu,
+        Activation::Relu6,
+        Activation::HardSwish,
+    ];
+
+    /// burn's own activation functions: what the kernels are compared against.
+    fn burn_activation(x: Tensor<4>, activation: Activation) -> Tensor<4> {
+        match activation {
+            Activation::Identity => x,
+            Activation::Relu => burn::tensor::activation::relu(x),
+            Activation::Relu6 => burn::tensor::activation::relu6(x),
+            Activation::HardSwish => burn::tensor::activation::hard_swish(x),
+        }
+    }
+
+    /// The gradient of `(y · r).sum()` for `x` and each of `others`.
+    fn gradients<const N: usize>(
+        y: Tensor<4>,
+        r: &Tensor<4>,
+        x: &Tensor<4>,
+        others: [&Tensor<1>; N],
+    ) -> (Tensor<4>, [Tensor<1>; N]) {
+        let grads = (y * r.clone()).sum().backward();
+        (
+            x.grad(&grads).unwrap(),
+            others.map(|p| p.grad(&grads).unwrap()),
+        )
+    }
+
     #[test]
-    fn flex_batch_norm_through_the_kernels_equals_its_decomposition_and_gradients() {
+    fn flex_batch_norm_and_activations_through_the_kernels_equal_burns_and_gradients() {
         let device = Device::flex().autodiff();
-        for [n, c, h, w] in [[4, 3, 5, 5], [5, 7, 1, 1], [3, 16, 6, 4]] {
+        let shapes = [[4, 3, 5, 5], [5, 7, 1, 1], [3, 16, 6, 4], [2, 5, 9, 7]];
+        for ([n, c, h, w], activation) in
+            shapes.into_iter().flat_map(|s| ACTIVATIONS.map(|a| (s, a)))
+        {
+            let what = format!("{activation:?} [{n}, {c}, {h}, {w}]");
             let normal = Distribution::Normal(0.5, 2.0);
             let x = Tensor::<4>::random([n, c, h, w], normal, &device).require_grad();
             let gamma = Tensor::<1>::random([c], normal, &device).require_grad();
             let beta = Tensor::<1>::random([c], normal, &device).require_grad();
             assert!(kernels_take(&x));
-            let (got, mean, var) = batch_norm_train(x.clone(), gamma.clone(), beta.clone(), 1e-5);
+            let (got, mean, var) =
+                batch_norm_train(x.clone(), gamma.clone(), beta.clone(), 1e-5, activation);
 
             let per_channel = |t: Tensor<4>| t.mean_dim(3).mean_dim(2).mean_dim(0);
             let want_mean = per_channel(x.clone());
@@ -457,30 +687,46 @@ mod tests {
             let want_var = per_channel(centered.clone().square());
             let scale =
                 (want_var.clone() + 1e-5).sqrt().recip() * gamma.clone().reshape([1, c, 1, 1]);
-            let want = centered * scale + beta.clone().reshape([1, c, 1, 1]);
+            let normalised = centered * scale + beta.clone().reshape([1, c, 1, 1]);
+            let want = burn_activation(normalised, activation);
 
             let e = relative_error(got.clone(), want.clone());
-            assert!(e < 1e-4, "[{n}, {c}, {h}, {w}]: output relative error {e}");
-            for (what, got, want) in [("mean", mean, want_mean), ("variance", var, want_var)] {
+            assert!(e < 1e-4, "{what}: output relative error {e}");
+            for (stat, got, want) in [
+                ("mean", mean.clone(), want_mean),
+                ("variance", var.clone(), want_var),
+            ] {
                 let e = relative_error(got.reshape([1, c, 1, 1]), want);
-                assert!(e < 1e-4, "[{n}, {c}, {h}, {w}]: {what} relative error {e}");
+                assert!(e < 1e-4, "{what}: {stat} relative error {e}");
             }
             let r = Tensor::<4>::random([n, c, h, w], Distribution::Normal(0.0, 1.0), &device);
-            let grads_got = (got * r.clone()).sum().backward();
-            let grads_want = (want * r).sum().backward();
-            let dx = relative_error(x.grad(&grads_got).unwrap(), x.grad(&grads_want).unwrap());
-            assert!(
-                dx < 1e-3,
-                "[{n}, {c}, {h}, {w}]: input gradient relative error {dx}"
-            );
-            for (what, p) in [("gamma", &gamma), ("beta", &beta)] {
-                let (g, wnt) = (p.grad(&grads_got).unwrap(), p.grad(&grads_want).unwrap());
+            let (dx_got, [dg_got, db_got]) = gradients(got.clone(), &r, &x, [&gamma, &beta]);
+            let (dx_want, [dg_want, db_want]) = gradients(want, &r, &x, [&gamma, &beta]);
+            let dx = relative_error(dx_got, dx_want);
+            assert!(dx < 1e-3, "{what}: input gradient relative error {dx}");
+            for (param, g, wnt) in [("gamma", dg_got, dg_want), ("beta", db_got, db_want)] {
                 let e = relative_error(g.reshape([1, c, 1, 1]), wnt.reshape([1, c, 1, 1]));
-                assert!(
-                    e < 1e-4,
-                    "[{n}, {c}, {h}, {w}]: {what} gradient relative error {e}"
-                );
+                assert!(e < 1e-4, "{what}: {param} gradient relative error {e}");
             }
+
+            // Evaluation with these statistics as the running ones: the same output, from
+            // plain (not autodiff) tensors, in one pass.
+            let plain = |t: Tensor<1>| t.inner();
+            let stats = [gamma.clone(), beta.clone(), mean, var].map(plain);
+            assert!(!x.clone().inner().is_autodiff());
+            let inference = batch_norm_inference(x.clone().inner(), stats, 1e-5, activation);
+            let e = relative_error(inference, got.inner());
+            assert!(e < 1e-5, "{what}: inference relative error {e}");
+
+            // The activation on its own, and its gradient.
+            let got = activate(x.clone(), activation);
+            let want = burn_activation(x.clone(), activation);
+            let e = relative_error(got.clone(), want.clone());
+            assert!(e < 1e-6, "{what}: activation relative error {e}");
+            let (dx_got, []) = gradients(got, &r, &x, []);
+            let (dx_want, []) = gradients(want, &r, &x, []);
+            let e = relative_error(dx_got, dx_want);
+            assert!(e < 1e-6, "{what}: activation gradient relative error {e}");
         }
     }
 

@@ -19,9 +19,7 @@ mod network;
 mod norm;
 
 pub use backend::{auto_backend, device_name, BackendKind, ALL_BACKENDS};
-pub use blocks::{
-    activate, conv2d, Block, BottleNeck, ConvBn, InvertedResidual, SqueezeExcite, VanillaConv,
-};
+pub use blocks::{conv2d, Block, BottleNeck, ConvBn, InvertedResidual, SqueezeExcite, VanillaConv};
 /// burn's run-time device, re-exported so that callers need not depend on burn.
 pub use burn::tensor::Device;
 pub use churn::{churn, peak_resident_bytes, resident_bytes, ChurnRow};

@@ -4,7 +4,6 @@ use std::path::Path;
 
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig};
-use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
 use nas_arch::{ArchSpec, Plan};
 use nas_data::F32Images;
@@ -45,12 +44,12 @@ impl Network {
 
     /// Logits `[batch, classes]` for images `[batch, channels, height, width]`.
     pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
-        let mut x = relu(self.stem.forward(images));
+        let mut x = self.stem.forward_relu(images);
         for block in &self.blocks {
             x = block.forward(x);
         }
         if let Some(head) = &self.head_conv {
-            x = relu(head.forward(x));
+            x = head.forward_relu(x);
         }
         let pooled = x.mean_dim(3).mean_dim(2).flatten::<2>(1, 3);
         self.classifier.forward(self.dropout.forward(pooled))

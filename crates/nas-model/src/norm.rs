@@ -12,7 +12,9 @@
 use burn::module::{Module, Param, RunningState};
 use burn::tensor::{Device, Tensor};
 
-use crate::cpu_ops::{batch_norm_train, kernels_take};
+use nas_kernels::Activation;
+
+use crate::cpu_ops::{activate, batch_norm_inference, batch_norm_train, kernels_take};
 
 /// Batch norm over the channels of `[N, C, H, W]` inputs, PyTorch's conventions: ε = 1e-5,
 /// momentum 0.1, running variance updated with the unbiased batch variance.
@@ -45,10 +47,16 @@ impl BatchNorm2d {
 
     /// Normalises `x`.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        self.forward_activated(x, Activation::Identity)
+    }
+
+    /// `activation(self.forward(x))`; on the flex device both in one operation of
+    /// nas-kernels (forward and backward).
+    pub fn forward_activated(&self, x: Tensor<4>, activation: Activation) -> Tensor<4> {
         if x.is_autodiff() {
-            self.forward_train(x)
+            self.forward_train(x, activation)
         } else {
-            self.forward_inference(x)
+            self.forward_inference(x, activation)
         }
     }
 
@@ -62,26 +70,26 @@ impl BatchNorm2d {
         self.running_var.value()
     }
 
-    fn forward_inference(&self, x: Tensor<4>) -> Tensor<4> {
+    fn forward_inference(&self, x: Tensor<4>, activation: Activation) -> Tensor<4> {
         let device = x.device();
         let mean = self.running_mean.value().to_device(&device);
         let var = self.running_var.value().to_device(&device);
-        burn::tensor::module::batch_norm(
-            x,
-            self.gamma.val(),
-            self.beta.val(),
-            mean,
-            var,
-            self.epsilon,
-        )
+        let (gamma, beta) = (self.gamma.val(), self.beta.val());
+        if kernels_take(&x) {
+            return batch_norm_inference(x, [gamma, beta, mean, var], self.epsilon, activation);
+        }
+        let out = burn::tensor::module::batch_norm(x, gamma, beta, mean, var, self.epsilon);
+        activate(out, activation)
     }
 
-    fn forward_train(&self, x: Tensor<4>) -> Tensor<4> {
+    fn forward_train(&self, x: Tensor<4>, activation: Activation) -> Tensor<4> {
         let [n, _, h, w] = x.dims();
         let (out, mean, var) = if kernels_take(&x) {
-            batch_norm_train(x, self.gamma.val(), self.beta.val(), self.epsilon)
+            let (gamma, beta) = (self.gamma.val(), self.beta.val());
+            batch_norm_train(x, gamma, beta, self.epsilon, activation)
         } else {
-            self.normalise_by_decomposition(x)
+            let (out, mean, var) = self.normalise_by_decomposition(x);
+            (activate(out, activation), mean, var)
         };
 
         let count = (n * h * w) as f64;
