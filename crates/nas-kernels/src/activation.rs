@@ -90,7 +90,7 @@ impl Elementwise for Relu {
 impl Elementwise for Relu6 {
     #[inline(always)]
     fn apply(z: f32) -> f32 {
-        z.max(0.0).min(6.0)
+        z.clamp(0.0, 6.0)
     }
     #[inline(always)]
     fn slope(z: f32) -> f32 {
@@ -105,7 +105,7 @@ impl Elementwise for Relu6 {
 impl Elementwise for HardSwish {
     #[inline(always)]
     fn apply(z: f32) -> f32 {
-        z * (z + 3.0).max(0.0).min(6.0) * (1.0 / 6.0)
+        z * (z + 3.0).clamp(0.0, 6.0) * (1.0 / 6.0)
     }
     #[inline(always)]
     fn slope(z: f32) -> f32 {
