@@ -163,6 +163,10 @@ fn grouped_and_depthwise_convolutions_match_their_definition() {
         shape(2, 3, 3, (1, 1), 3, 1, 1, 3),    // depthwise on a 1×1 map
         shape(4, 17, 17, (3, 4), 3, 2, 1, 17), // depthwise, odd sizes, stride 2
         shape(1, 6, 6, (4, 4), 1, 1, 0, 6),    // depthwise 1×1
+        shape(2, 8, 8, (14, 14), 3, 1, 1, 8),  // depthwise, a search space's plane
+        shape(1, 3, 3, (6, 9), 5, 1, 1, 3),    // depthwise, less padding than k / 2
+        shape(2, 4, 4, (7, 5), 5, 1, 0, 4),    // depthwise, no padding
+        shape(1, 2, 2, (3, 3), 1, 1, 1, 2),    // depthwise, more padding than k − 1
     ];
     for (i, s) in shapes.into_iter().enumerate() {
         check_shape(s, 100 + i as u64);

@@ -1,11 +1,13 @@
-//! Convolutions and batch norm's training pass on burn's flex CPU backend through nas-kernels,
-//! forward and backward: burn's backend extension routes [`NasCpuOps`] to [`Flex`] and to
-//! `Autodiff<Flex>`, whose backward passes call the kernels' gradients. [`conv_forward`] takes
-//! this path for a [`Conv2d`] whose input lives on the flex device and burn's own
-//! `Conv2d::forward` everywhere else (wgpu, CUDA), so the modules, their parameters and saved
-//! files stay burn's; [`batch_norm_train`] does the same for [`crate::BatchNorm2d`]'s batch
-//! statistics. Convolution shapes the kernels do not take (dilation, unequal strides or
-//! padding, non-f32) fall back to burn's convolution inside the extension.
+//! Convolutions, batch norm fused with the activation after it, and activations on their own,
+//! on burn's flex CPU backend through nas-kernels, forward and backward: burn's backend
+//! extension routes [`NasCpuOps`] to [`Flex`] and to `Autodiff<Flex>`, whose backward passes
+//! call the kernels' gradients (batch norm's and the activations' write the input gradient
+//! over the output gradient's buffer). [`conv_forward`] takes this path for a [`Conv2d`] whose
+//! input lives on the flex device and burn's own `Conv2d::forward` everywhere else (wgpu,
+//! CUDA), so the modules, their parameters and saved files stay burn's; [`batch_norm_train`],
+//! [`batch_norm_inference`] and [`activate`] do the same for [`crate::BatchNorm2d`] and the
+//! blocks' activations. Convolution shapes the kernels do not take (dilation, unequal strides
+//! or padding, non-f32) fall back to burn's convolution inside the extension.
 
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
