@@ -13,6 +13,7 @@ use rayon::prelude::*;
 
 use crate::activation::{with_elementwise, Elementwise};
 use crate::shape::{check_lengths, KernelError};
+use crate::tasks::min_items;
 use crate::Activation;
 
 /// Sums kept side by side in a plane's loops (the compiler maps them onto SIMD registers; the
@@ -209,6 +210,7 @@ impl BatchNorm<'_> {
         output
             .par_chunks_mut(self.pixels)
             .zip(input.par_chunks(self.pixels))
+            .with_min_len(min_items(self.pixels))
             .enumerate()
             .for_each(|(j, (out, x))| {
                 let c = j % self.channels;

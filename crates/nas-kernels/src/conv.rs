@@ -15,6 +15,7 @@ use crate::depthwise;
 use crate::scratch::with_scratch;
 use crate::shape::{Conv2dShape, KernelError};
 use crate::taps::{add_scattered, copy_gathered, tap_rows, TapRow};
+use crate::tasks::min_items;
 
 /// `output = conv(input, weight) + bias`.
 pub fn conv2d_forward(
@@ -367,6 +368,7 @@ fn add_bias(shape: &Conv2dShape, bias: &[f32], output: &mut [f32]) {
     let out_plane = shape.out_height() * shape.out_width();
     output
         .par_chunks_mut(out_plane)
+        .with_min_len(min_items(out_plane))
         .enumerate()
         .for_each(|(j, plane)| {
             let b = bias[j % shape.out_channels];

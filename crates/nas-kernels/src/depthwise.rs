@@ -17,6 +17,7 @@ use rayon::prelude::*;
 use crate::scratch::with_scratch;
 use crate::shape::Conv2dShape;
 use crate::taps::{add_gathered, add_scattered, dot_gathered, tap_rows, TapRow};
+use crate::tasks::min_items;
 
 /// The k² taps of the channel of plane `j` (planes are numbered image by image).
 fn taps_of<'w>(shape: &Conv2dShape, weight: &'w [f32], j: usize) -> &'w [f32] {
@@ -26,26 +27,21 @@ fn taps_of<'w>(shape: &Conv2dShape, weight: &'w [f32], j: usize) -> &'w [f32] {
 
 /// One output plane per (image, channel).
 pub(crate) fn forward(shape: &Conv2dShape, input: &[f32], weight: &[f32], output: &mut [f32]) {
-    if let Some(wide) = WidePlane::forward(shape) {
-        let plane = shape.height * shape.width;
-        let out_plane = shape.out_height() * shape.out_width();
-        output
-            .par_chunks_mut(out_plane)
-            .zip(input.par_chunks(plane))
-            .enumerate()
-            .for_each(|(j, (out, x))| wide.correlate(x, taps_of(shape, weight, j), out));
-        return;
-    }
-    let rows = tap_rows(shape);
     let plane = shape.height * shape.width;
     let out_plane = shape.out_height() * shape.out_width();
-    output
+    let planes = output
         .par_chunks_mut(out_plane)
         .zip(input.par_chunks(plane))
-        .enumerate()
-        .for_each(|(j, (out, x))| {
+        .with_min_len(min_items(out_plane * shape.kernel * shape.kernel))
+        .enumerate();
+    if let Some(wide) = WidePlane::forward(shape) {
+        planes.for_each(|(j, (out, x))| wide.correlate(x, taps_of(shape, weight, j), out));
+    } else {
+        let rows = tap_rows(shape);
+        planes.for_each(|(j, (out, x))| {
             forward_plane(&rows, taps_of(shape, weight, j), x, out, shape.stride)
         });
+    }
 }
 
 /// One output plane: `out` = the taps' runs over `x`, added up.
@@ -71,33 +67,28 @@ pub(crate) fn backward_input(
     weight: &[f32],
     grad_input: &mut [f32],
 ) {
-    if let Some(wide) = WidePlane::backward_input(shape) {
-        let plane = shape.height * shape.width;
-        let out_plane = shape.out_height() * shape.out_width();
-        let k2 = shape.kernel * shape.kernel;
-        grad_input
-            .par_chunks_mut(plane)
-            .zip(grad_output.par_chunks(out_plane))
-            .enumerate()
-            .for_each(|(j, (dx, dy))| {
-                // The kernel turned by 180°.
-                let taps = taps_of(shape, weight, j);
-                let turned: [f32; MAX_TAPS] =
-                    std::array::from_fn(|t| if t < k2 { taps[k2 - 1 - t] } else { 0.0 });
-                wide.correlate(dy, &turned[..k2], dx);
-            });
-        return;
-    }
-    let rows = tap_rows(shape);
     let plane = shape.height * shape.width;
     let out_plane = shape.out_height() * shape.out_width();
-    grad_input
+    let k2 = shape.kernel * shape.kernel;
+    let planes = grad_input
         .par_chunks_mut(plane)
         .zip(grad_output.par_chunks(out_plane))
-        .enumerate()
-        .for_each(|(j, (dx, dy))| {
+        .with_min_len(min_items(out_plane * k2))
+        .enumerate();
+    if let Some(wide) = WidePlane::backward_input(shape) {
+        planes.for_each(|(j, (dx, dy))| {
+            // The kernel turned by 180°.
+            let taps = taps_of(shape, weight, j);
+            let turned: [f32; MAX_TAPS] =
+                std::array::from_fn(|t| if t < k2 { taps[k2 - 1 - t] } else { 0.0 });
+            wide.correlate(dy, &turned[..k2], dx);
+        });
+    } else {
+        let rows = tap_rows(shape);
+        planes.for_each(|(j, (dx, dy))| {
             backward_input_plane(&rows, taps_of(shape, weight, j), dy, dx, shape.stride)
         });
+    }
 }
 
 /// One input-gradient plane: each run of `dy` scaled by its tap and added where it was read.
@@ -123,29 +114,15 @@ pub(crate) fn backward_weight(
     grad_output: &[f32],
     grad_weight: &mut [f32],
 ) {
-    if let Some(wide) = WidePlane::forward(shape) {
-        let plane = shape.height * shape.width;
-        let out_plane = shape.out_height() * shape.out_width();
-        let k2 = shape.kernel * shape.kernel;
-        grad_weight
-            .par_chunks_mut(k2)
-            .enumerate()
-            .for_each(|(c, dw)| {
-                let mut sums = [0.0f64; MAX_TAPS];
-                for n in 0..shape.batch {
-                    let j = n * shape.in_channels + c;
-                    let x = &input[j * plane..(j + 1) * plane];
-                    let dy = &grad_output[j * out_plane..(j + 1) * out_plane];
-                    wide.add_tap_sums(x, dy, &mut sums[..k2]);
-                }
-                dw.iter_mut().zip(&sums).for_each(|(d, s)| *d = *s as f32);
-            });
-        return;
-    }
-    let rows = tap_rows(shape);
     let plane = shape.height * shape.width;
     let out_plane = shape.out_height() * shape.out_width();
     let k2 = shape.kernel * shape.kernel;
+    let wide = WidePlane::forward(shape);
+    let rows = if wide.is_some() {
+        Vec::new()
+    } else {
+        tap_rows(shape)
+    };
     grad_weight
         .par_chunks_mut(k2)
         .enumerate()
@@ -155,7 +132,10 @@ pub(crate) fn backward_weight(
                 let j = n * shape.in_channels + c;
                 let x = &input[j * plane..(j + 1) * plane];
                 let dy = &grad_output[j * out_plane..(j + 1) * out_plane];
-                add_weight_sums(&rows, x, dy, shape.stride, &mut sums);
+                match &wide {
+                    Some(wide) => wide.add_tap_sums(x, dy, &mut sums),
+                    None => add_weight_sums(&rows, x, dy, shape.stride, &mut sums),
+                }
             }
             dw.iter_mut().zip(&sums).for_each(|(d, s)| *d = *s as f32);
         });

@@ -17,6 +17,7 @@ mod depthwise;
 mod scratch;
 mod shape;
 mod taps;
+mod tasks;
 
 pub use activation::{activation_backward, activation_forward, Activation};
 pub use batch_norm::{BatchNorm, BatchNormGrads, BatchNormStats};
