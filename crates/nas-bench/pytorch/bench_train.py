@@ -92,13 +92,6 @@ ACTIVATIONS = {"relu": F.relu_, "relu6": lambda x: F.relu6(x, inplace=True),
                "hard_swish": lambda x: F.hardswish(x, inplace=True)}
 
 
-def plan_conv(conv: dict) -> nn.Conv2d:
-    """A convolution of a nas plan (`padding = kernel // 2`)."""
-    k = conv["kernel"]
-    return nn.Conv2d(conv["in_channels"], conv["out_channels"], k, stride=conv["stride"],
-                     padding=k // 2, groups=conv["groups"], bias=conv["bias"])
-
-
 def plan_conv_bn(cin: int, cout: int, k: int, stride: int = 1, groups: int = 1) -> nn.Sequential:
     return nn.Sequential(*conv_bn(cin, cout, k, stride, groups))
 

@@ -19,13 +19,12 @@ arch="${ARCH:-bench-cnn}"
 torch_device="${TORCH_DEVICE:-cpu}"
 
 rows=$(mktemp)
-trap 'rm -f "$rows"' EXIT
+plan=$(mktemp)
+trap 'rm -f "$rows" "$plan"' EXIT
 IFS=',' read -ra list <<<"$backends"
 for b in "${list[@]}"; do
   "$nas" bench train --backend "$b" --arch "$arch" --threads "$threads" --steps "$steps" --json >>"$rows"
 done
-plan=$(mktemp)
-trap 'rm -f "$rows" "$plan"' EXIT
 head -n 1 "$rows" >"$plan"
 "$python" "$here/bench_train.py" --plan "$plan" --threads "$threads" --steps "$steps" --device "$torch_device" --json >>"$rows"
 

@@ -169,11 +169,14 @@ struct WidePlane {
 }
 
 impl WidePlane {
-    /// The forward correlation of `shape`, if it takes this path: stride 1, a kernel of at
-    /// most [`MAX_TAPS`] taps.
+    /// Whether `shape` takes this path: stride 1, a kernel of at most [`MAX_TAPS`] taps.
+    fn takes(shape: &Conv2dShape) -> bool {
+        shape.stride == 1 && shape.kernel * shape.kernel <= MAX_TAPS
+    }
+
+    /// The forward correlation of `shape`, if it [takes](WidePlane::takes) this path.
     fn forward(shape: &Conv2dShape) -> Option<WidePlane> {
-        let fits = shape.stride == 1 && shape.kernel * shape.kernel <= MAX_TAPS;
-        fits.then_some(WidePlane {
+        WidePlane::takes(shape).then_some(WidePlane {
             height: shape.height,
             width: shape.width,
             padding: shape.padding,
@@ -184,7 +187,9 @@ impl WidePlane {
     /// The input gradient of `shape` as a correlation of the output gradient, padded by
     /// `kernel − 1 − padding` (which must not be negative), with the turned kernel.
     fn backward_input(shape: &Conv2dShape) -> Option<WidePlane> {
-        WidePlane::forward(shape)?;
+        if !WidePlane::takes(shape) {
+            return None;
+        }
         Some(WidePlane {
             height: shape.out_height(),
             width: shape.out_width(),

@@ -424,3 +424,52 @@ fn activations_match_their_definitions_and_central_differences() {
         })
     );
 }
+
+#[test]
+fn batch_norm_refuses_sizes_that_do_not_fit_and_names_them() {
+    let (gamma, beta) = (vec![1.0f32; 3], vec![0.0f32; 3]);
+    let bn = BatchNorm {
+        batch: 2,
+        channels: 3,
+        pixels: 4,
+        gamma: &gamma,
+        beta: &beta,
+        eps: 1e-5,
+        activation: Activation::Relu,
+    };
+    let x = vec![0.5f32; 24];
+    let length = |what, got, expected| KernelError::Length {
+        what,
+        got,
+        expected,
+    };
+    assert_eq!(
+        BatchNorm { channels: 0, ..bn }
+            .forward_train(&x, &mut [0.0; 24])
+            .unwrap_err(),
+        KernelError::Zero { what: "channels" }
+    );
+    assert_eq!(
+        BatchNorm {
+            gamma: &gamma[..2],
+            ..bn
+        }
+        .forward_train(&x, &mut [0.0; 24])
+        .unwrap_err(),
+        length("gamma", 2, 3)
+    );
+    assert_eq!(
+        bn.forward_train(&x, &mut [0.0; 23]).unwrap_err(),
+        length("output", 23, 24)
+    );
+    let stats = bn.forward_train(&x, &mut [0.0; 24]).unwrap();
+    assert_eq!(
+        bn.backward(&x, &mut [0.0; 25], &stats).unwrap_err(),
+        length("grad", 25, 24)
+    );
+    assert_eq!(
+        bn.forward_inference(&stats.mean[..1], &stats.var, &x, &mut [0.0; 24])
+            .unwrap_err(),
+        length("mean", 1, 3)
+    );
+}

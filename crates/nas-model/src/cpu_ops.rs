@@ -157,6 +157,11 @@ fn flex_tensor(values: Vec<f32>, shape: [usize; 4]) -> FlexTensor {
     FlexTensor::from_data(TensorData::new(values, shape))
 }
 
+/// `values` as a contiguous f32 flex tensor of `like`'s shape.
+fn flex_tensor_like(values: Vec<f32>, like: &FlexTensor) -> FlexTensor {
+    FlexTensor::from_data(TensorData::new(values, like.layout().shape().clone()))
+}
+
 /// The values of a flex tensor in row-major order (copied only when it is a strided view).
 fn contiguous(t: FlexTensor) -> FlexTensor {
     if t.as_slice::<f32>().is_some() {
@@ -178,7 +183,7 @@ fn values_mut(t: &mut FlexTensor) -> &mut [f32] {
     let exact = t.layout().contiguous_offsets() == Some((0, n)) && t.storage::<f32>().len() == n;
     if !exact {
         let copy = values(&contiguous(t.clone())).to_vec();
-        *t = FlexTensor::from_data(TensorData::new(copy, t.layout().shape().clone()));
+        *t = flex_tensor_like(copy, t);
     }
     t.storage_mut::<f32>()
 }
@@ -231,7 +236,7 @@ impl NasCpuOps for Flex {
 fn activation_on_kernels(x: &FlexTensor, activation: Activation) -> FlexTensor {
     let mut out = vec![0.0f32; x.layout().num_elements()];
     activation_forward(activation, values(x), &mut out).expect("an output of the input's size");
-    FlexTensor::from_data(TensorData::new(out, x.layout().shape().clone()))
+    flex_tensor_like(out, x)
 }
 
 /// The kernels' forward convolution of contiguous `x` and `weight` of `shape`.
@@ -547,10 +552,7 @@ pub fn batch_norm_inference(
 /// `activation(x)`: through nas-kernels where they take `x`, burn's activation functions
 /// elsewhere.
 pub fn activate(x: Tensor<4>, activation: Activation) -> Tensor<4> {
-    if activation == Activation::Identity {
-        return x;
-    }
-    if kernels_take(&x) {
+    if activation != Activation::Identity && kernels_take(&x) {
         return Tensor::from_dispatch(<Dispatch as NasCpuOps>::activation_nas(
             x.into_dispatch(),
             activation,
