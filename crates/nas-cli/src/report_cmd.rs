@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 
-use crate::study_read::read_study;
+use crate::study_read::{export_hints, read_study};
 
 /// Arguments of `nas report`.
 #[derive(Debug, clap::Args)]
@@ -30,7 +30,14 @@ pub struct ReportArgs {
 /// Runs `nas report`.
 pub fn run(args: ReportArgs) -> anyhow::Result<()> {
     let study = read_study(&args.results, &args.study, args.storage.as_deref())?;
-    let report = study.report(&args.study);
+    let mut report = study.report(&args.study);
+    report.exports = export_hints(
+        &report,
+        &args.results,
+        args.storage.as_deref(),
+        study.config.max_params,
+        study.config.max_latency_ms,
+    );
     let text = match args.format.as_str() {
         "html" => report.to_html(),
         "json" => report.to_json(),

@@ -12,14 +12,14 @@ use nas_core::schedule::{self, ScheduleOptions, Scheduler};
 use nas_core::study::{best_of, Storage, Study, Trial, TrialState};
 use nas_data::split_validation;
 use nas_search::{
-    signal_name, write_results, Advance, Progress, Scoring, Search, SearchSettings, SearchSummary,
-    SegmentScore, TrialRecord,
+    signal_name, write_results, Advance, Limits, Progress, Scoring, Search, SearchSettings,
+    SearchSummary, SegmentScore, TrialRecord,
 };
 use nas_settings::{Preset, StudyConfig, CONFIG_ATTR};
 use nas_train::{BurnRunner, RunnerSettings};
 
 use crate::interrupt::{self, Interrupted};
-use crate::study_read::recorded_space;
+use crate::study_read::{export_hints, recorded_space};
 
 /// Arguments of `nas search`.
 #[derive(Debug, clap::Args)]
@@ -183,10 +183,11 @@ pub fn run(cli: SearchArgs) -> anyhow::Result<()> {
     // The results are written even when the search failed; its own error comes first.
     let written = write_outputs(
         &mut study,
-        &cli.study,
+        &cli,
         &study_dir,
         &value_names,
         &param_names,
+        &scoring.limits,
     );
     let summary = match outcome {
         Ok(summary) => summary,
@@ -200,7 +201,7 @@ pub fn run(cli: SearchArgs) -> anyhow::Result<()> {
             )));
         }
     };
-    let trials = written?;
+    let (trials, exports) = written?;
     print_summary(
         &trials,
         &value_names,
@@ -209,7 +210,8 @@ pub fn run(cli: SearchArgs) -> anyhow::Result<()> {
         &summary,
         &study_dir,
     );
-    print_spend(&summary, settings.budget);
+    print_spend(&summary, &settings);
+    print!("{exports}");
     if let Some(signal) = summary.interrupted {
         println!(
             "interrupted by {}: {} running trial(s) failed, their configurations queued again as {:?}",
@@ -302,30 +304,42 @@ fn prepare(
     Ok((runner, scheduler, recorded))
 }
 
-/// Writes `trials.csv`, `pareto.json` and `report.html` of the study; returns its trials.
+/// Writes `trials.csv`, `pareto.json` and `report.html` of the study; returns its trials and
+/// the lines naming what to export.
 fn write_outputs(
     study: &mut Study,
-    name: &str,
+    cli: &SearchArgs,
     study_dir: &Path,
     value_names: &[&str],
     param_names: &[String],
-) -> anyhow::Result<Vec<Trial>> {
+    limits: &Limits,
+) -> anyhow::Result<(Vec<Trial>, String)> {
     let trials = study.trials()?;
     let directions = study.info().directions.clone();
     write_results(study_dir, &trials, &directions, value_names, param_names)?;
-    write_report(
-        study_dir,
-        name,
-        &trials,
-        &directions,
-        value_names,
-        study.space(),
-    )?;
-    Ok(trials)
+    let value_names: Vec<String> = value_names.iter().map(|s| s.to_string()).collect();
+    let mut report = nas_report::Report::build(&nas_report::ReportInput {
+        study: &cli.study,
+        directions: &directions,
+        value_names: &value_names,
+        trials: &trials,
+        space: Some(study.space()),
+    });
+    report.exports = export_hints(
+        &report,
+        &cli.results,
+        cli.storage.as_deref(),
+        limits.max_params,
+        limits.max_latency_ms,
+    );
+    let path = study_dir.join("report.html");
+    std::fs::write(&path, report.to_html())
+        .with_context(|| format!("writing {}", path.display()))?;
+    Ok((trials, report.exports_text()))
 }
 
 /// How this run spent its time, rung by rung, and what the budget stopped.
-fn print_spend(summary: &SearchSummary, budget: Option<Duration>) {
+fn print_spend(summary: &SearchSummary, settings: &SearchSettings) {
     let trained: f64 = summary.rungs.iter().map(|r| r.seconds).sum();
     let parts: Vec<String> = summary
         .rungs
@@ -348,37 +362,19 @@ fn print_spend(summary: &SearchSummary, budget: Option<Duration>) {
             parts.join("; ")
         );
     }
-    if let Some(budget) = budget {
+    if let Some(budget) = settings.budget {
         println!(
-            "budget {:.0} s: {} rung(s) stopped at its end, {} not started because they could not end within it ({} of them a new trial's first, recorded as failed); {} trial(s) queued again",
+            "budget {:.0} s: {} rung(s) stopped at its end, {} not started because they could not end within it ({} of them a new trial's first, recorded as failed), {} not started because they would take too much of it (a first rung over {:.0} %, a promotion over {:.0} %; pruned); {} trial(s) queued again",
             budget.as_secs_f64(),
             summary.halted_at_deadline,
             summary.refused_for_budget,
             summary.not_started,
+            summary.too_costly,
+            100.0 * settings.max_first_rung_share.unwrap_or(1.0),
+            100.0 * settings.max_promotion_share.unwrap_or(1.0),
             summary.requeued.len()
         );
     }
-}
-
-/// Writes `report.html` (see `nas report`) beside the study.
-fn write_report(
-    dir: &Path,
-    name: &str,
-    trials: &[Trial],
-    directions: &[nas_core::study::Direction],
-    value_names: &[&str],
-    space: &nas_core::space::SearchSpace,
-) -> anyhow::Result<()> {
-    let value_names: Vec<String> = value_names.iter().map(|s| s.to_string()).collect();
-    let report = nas_report::Report::build(&nas_report::ReportInput {
-        study: name,
-        directions,
-        value_names: &value_names,
-        trials,
-        space: Some(space),
-    });
-    let path = dir.join("report.html");
-    std::fs::write(&path, report.to_html()).with_context(|| format!("writing {}", path.display()))
 }
 
 /// The finished trials of study `name`, checked to have this search's objectives, as a warm
@@ -549,6 +545,10 @@ struct Bars {
     multi: MultiProgress,
     overall: ProgressBar,
     running: std::collections::HashMap<u64, ProgressBar>,
+    /// Trials waiting at a rung: counted on the study's line instead of one line each.
+    waiting: std::collections::BTreeSet<u64>,
+    /// The best accuracy and the front's size, as the study's line shows them.
+    standing: String,
     results: Option<(PathBuf, Vec<String>)>,
     value_names: Vec<String>,
     directions: Vec<nas_core::study::Direction>,
@@ -577,6 +577,8 @@ impl Bars {
             multi,
             overall,
             running: Default::default(),
+            waiting: Default::default(),
+            standing: String::new(),
             results: None,
             value_names: value_names.iter().map(|s| s.to_string()).collect(),
             directions: directions.to_vec(),
@@ -588,6 +590,23 @@ impl Bars {
             bar.finish_and_clear();
         }
         self.overall.finish();
+    }
+
+    /// Removes a trial's line, if it has one.
+    fn drop_bar(&mut self, number: u64) {
+        if let Some(bar) = self.running.remove(&number) {
+            bar.finish_and_clear();
+            self.multi.remove(&bar);
+        }
+    }
+
+    /// The study's line: the best accuracy, the front's size and how many trials wait.
+    fn show_waiting(&self) {
+        let message = match self.waiting.len() {
+            0 => self.standing.clone(),
+            n => format!("{}, {n} waiting at a rung", self.standing),
+        };
+        self.overall.set_message(message);
     }
 }
 
@@ -622,19 +641,42 @@ impl Progress for Bars {
         }
     }
 
-    fn ended(&mut self, trial: &Trial, trials: &[Trial]) {
-        if let Some(bar) = self.running.remove(&trial.number) {
-            bar.finish_and_clear();
-            self.multi.remove(&bar);
+    fn waiting(&mut self, number: u64, rung: usize) {
+        // A waiting trial gives up its line: many wait at once under ASHA.
+        self.drop_bar(number);
+        self.waiting.insert(number);
+        let _ = self
+            .multi
+            .println(format!("trial {number} waits at rung {rung}"));
+        self.show_waiting();
+    }
+
+    fn promoted(&mut self, number: u64, rung: usize) {
+        if self.waiting.remove(&number) {
+            self.show_waiting();
         }
+        if !self.running.contains_key(&number) {
+            let bar = self.multi.add(ProgressBar::new_spinner());
+            bar.enable_steady_tick(Duration::from_millis(250));
+            self.running.insert(number, bar);
+        }
+        if let Some(bar) = self.running.get(&number) {
+            bar.set_message(format!("trial {number}: promoted to rung {rung}"));
+        }
+    }
+
+    fn ended(&mut self, trial: &Trial, trials: &[Trial]) {
+        self.drop_bar(trial.number);
+        self.waiting.remove(&trial.number);
         if matches!(trial.state, TrialState::Complete | TrialState::Pruned) {
             self.overall.inc(1);
         }
         let best = best_accuracy(trials).map_or("-".into(), |(n, a)| format!("{a:.4} (#{n})"));
-        self.overall.set_message(format!(
+        self.standing = format!(
             "best acc {best}, Pareto {}",
             pareto_size(trials, &self.directions)
-        ));
+        );
+        self.show_waiting();
         let _ = self.multi.println(format!(
             "trial {} {}{}",
             trial.number,

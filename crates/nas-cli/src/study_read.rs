@@ -7,7 +7,8 @@ use anyhow::{bail, Context};
 use nas_core::space::SearchSpace;
 use nas_core::study::{open_storage, Direction, Storage, StudyInfo, Trial, SPACE_ATTR};
 
-use nas_report::{Report, ReportInput};
+use nas_export::Pick;
+use nas_report::{ExportHint, Report, ReportInput};
 
 use nas_settings::StudyConfig;
 
@@ -37,6 +38,46 @@ impl StudyTrials {
             space: self.space.as_ref(),
         })
     }
+}
+
+/// The trials a study ends with (the most accurate, the knee, the most accurate under the
+/// `max_params` and `max_latency_ms` limits) and the `nas export` command of each, with the
+/// `results` folder and `storage` the study is read from.
+pub(crate) fn export_hints(
+    report: &Report,
+    results: &Path,
+    storage: Option<&str>,
+    max_params: Option<u64>,
+    max_latency_ms: Option<f64>,
+) -> Vec<ExportHint> {
+    let limits: Vec<Pick> = max_params
+        .map(Pick::MaxParams)
+        .into_iter()
+        .chain(max_latency_ms.map(Pick::MaxLatencyMs))
+        .collect();
+    let mut words = vec!["nas".to_string(), "export".into(), report.study.clone()];
+    if results != Path::new("results") {
+        words.extend(["--results".into(), results.display().to_string()]);
+    }
+    if let Some(url) = storage {
+        words.extend(["--storage".into(), nas_core::study::redact_url(url)]);
+    }
+    nas_export::answers(report, &limits)
+        .into_iter()
+        .map(|(pick, row)| {
+            let mut line = words.clone();
+            line.push("--pick".into());
+            line.extend(pick.to_string().split(' ').map(str::to_string));
+            ExportHint {
+                label: pick.label(),
+                trial: row.number,
+                accuracy: row.accuracy,
+                params: row.param_count,
+                latency_ms: row.latency_ms,
+                command: crate::interrupt::shell_line(line),
+            }
+        })
+        .collect()
 }
 
 /// Opens the storage of study `name`: `url` if given, else `results/<name>/study.db`, which

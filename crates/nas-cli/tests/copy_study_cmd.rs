@@ -21,8 +21,9 @@ fn nas(args: &[&str]) -> Command {
 }
 
 /// The JSON report of `study`, read from `storage` (default: its SQLite file in `results`),
-/// without `generated_at`: when a report was built (to the second) is the one field two
-/// reports of the same study may differ in.
+/// without `generated_at` (when a report was built, to the second) and without the export
+/// commands, which name where the study is read from: the fields two reports of the same
+/// study may differ in.
 fn json_report(results: &Path, study: &str, storage: Option<&str>) -> serde_json::Value {
     let mut cmd = nas(&["report", study, "--format", "json", "--results"]);
     cmd.arg(results);
@@ -35,6 +36,16 @@ fn json_report(results: &Path, study: &str, storage: Option<&str>) -> serde_json
         .as_object_mut()
         .and_then(|r| r.remove("generated_at"));
     assert!(built.is_some(), "a report says when it was built");
+    let exports = report["exports"].as_array_mut().expect("exports listed");
+    assert!(!exports.is_empty(), "a finished study names what to export");
+    for hint in exports {
+        let command = hint.as_object_mut().and_then(|h| h.remove("command"));
+        let command = command.and_then(|c| c.as_str().map(str::to_owned));
+        assert!(
+            command.is_some_and(|c| c.starts_with(&format!("nas export {study} --results"))),
+            "{hint}"
+        );
+    }
     report
 }
 

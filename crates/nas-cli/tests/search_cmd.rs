@@ -67,6 +67,17 @@ fn every_scheduler_searches_the_tiny_dataset_on_flex() {
             report.contains("id=\"pareto-table\""),
             "{scheduler}: report.html written"
         );
+        // It ends with what to export and how, printed and at the top of the page.
+        let export = format!("nas export {scheduler} --results {}", results.display());
+        assert!(
+            stdout.contains("What to export")
+                && stdout.contains(&format!("{export} --pick best-accuracy")),
+            "{scheduler}: {stdout}"
+        );
+        assert!(
+            report.contains("id=\"exports\"") && report.contains("--pick best-accuracy"),
+            "{scheduler}: the page names what to export"
+        );
         let rows = rows(&study);
         let ended = rows
             .iter()

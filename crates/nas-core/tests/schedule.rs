@@ -310,15 +310,46 @@ fn asha_sequence(scheduler: &dyn Scheduler, values: &[f64]) -> Vec<Decision> {
 }
 
 #[test]
-fn asha_keeps_the_best_third() {
+fn asha_promotes_the_best_third_and_keeps_the_rest_waiting() {
     let asha = Asha::new(three_rungs(3), MoRank::Crowding);
-    use Decision::{Continue, Stop};
-    // n=1,2: best so far continues; n=3: k=1 and 0.6 < 0.7; n=4: 0.9 best; n=5: k=1, 0.65
-    // is not best; n=6: k=2, 0.8 is second.
+    use Decision::{Continue, Pause};
+    // n=1,2: nobody is promoted with fewer than eta results; n=3: k=1 and 0.6 < 0.7; n=4:
+    // 0.9 best; n=5: k=1, 0.65 is not best; n=6: k=2, 0.8 is second.
     assert_eq!(
         asha_sequence(&asha, &[0.5, 0.7, 0.6, 0.9, 0.65, 0.8]),
-        vec![Continue, Continue, Stop, Continue, Stop, Continue]
+        vec![Pause, Pause, Pause, Continue, Pause, Continue]
     );
+}
+
+#[test]
+fn asha_promotes_a_waiting_trial_once_it_ranks_in_the_top_share() {
+    let asha = Asha::new(three_rungs(3), MoRank::Crowding);
+    let mut trials: Vec<Trial> = (0..6).map(|n| joined(n, 0)).collect();
+    for (n, v) in [(0, 0.7), (1, 0.5)] {
+        report(&mut trials, n, 0, &[v]);
+    }
+    let waiting = [(0, 0), (1, 0)];
+    assert!(asha.review(&ctx(&trials, &MAX), &waiting).is_empty());
+    // A third result: k = 1, and the best of the three is the first trial, still waiting.
+    report(&mut trials, 2, 0, &[0.6]);
+    let c = ctx(&trials, &MAX);
+    assert_eq!(asha.decide(&c, 2, 0), Decision::Pause);
+    assert_eq!(
+        asha.review(&c, &[(0, 0), (1, 0), (2, 0)]),
+        vec![(0, Decision::Continue)]
+    );
+    // Six results, k = 2: 0.9 and 0.7 are the top two; 0.6 keeps waiting.
+    for (n, v) in [(3, 0.9), (4, 0.4), (5, 0.3)] {
+        report(&mut trials, n, 0, &[v]);
+    }
+    let c = ctx(&trials, &MAX);
+    assert_eq!(
+        asha.review(&c, &[(1, 0), (2, 0), (3, 0), (4, 0), (5, 0)]),
+        vec![(3, Decision::Continue)]
+    );
+    // A trial at chance is never promoted alone: the first at rung 1 waits too.
+    report(&mut trials, 0, 1, &[0.1]);
+    assert_eq!(asha.decide(&ctx(&trials, &MAX), 0, 1), Decision::Pause);
 }
 
 #[test]
@@ -328,14 +359,19 @@ fn asha_compares_only_within_a_rung() {
     for (n, v) in [(0, 0.9), (1, 0.8), (2, 0.7)] {
         report(&mut trials, n, 0, &[v]);
     }
-    // Trial 3 is the first at rung 1: continues although its value is poor.
+    // At rung 1 trial 3 competes with rung 1's results only: 0.1 against 0.2 and 0.15.
     report(&mut trials, 3, 0, &[0.95]);
     report(&mut trials, 3, 1, &[0.1]);
-    assert_eq!(asha.decide(&ctx(&trials, &MAX), 3, 1), Decision::Continue);
     report(&mut trials, 0, 1, &[0.2]);
-    assert_eq!(asha.decide(&ctx(&trials, &MAX), 0, 1), Decision::Continue);
     report(&mut trials, 1, 1, &[0.15]);
-    assert_eq!(asha.decide(&ctx(&trials, &MAX), 1, 1), Decision::Stop);
+    let c = ctx(&trials, &MAX);
+    assert_eq!(asha.decide(&c, 0, 1), Decision::Continue);
+    assert_eq!(asha.decide(&c, 3, 1), Decision::Pause);
+    assert_eq!(
+        asha.decide(&c, 3, 0),
+        Decision::Continue,
+        "0.95 is best at rung 0"
+    );
     // Failed and pruned trials' results still count; waiting trials have none. At rung 0:
     // 0.9, 0.8, 0.7 (failed), 0.95, 0.92, 0.1 (pruned) → n = 6, k = 2, and 0.92 is second.
     // Without the failed or the pruned trial k would be 1; with the waiting 0.99, 0.92 third.
@@ -361,7 +397,7 @@ fn mo_asha_stops_dominated_and_keeps_extremes() {
     }
     let c = ctx(&trials, &ACC_LATENCY);
     // n=5, eta 2 → k=2: the ranking is 0, 2, 1, 3, 4.
-    assert_eq!(asha.decide(&c, 4, 0), Decision::Stop, "dominated");
+    assert_eq!(asha.decide(&c, 4, 0), Decision::Pause, "dominated");
     assert_eq!(
         asha.decide(&c, 2, 0),
         Decision::Continue,
@@ -369,7 +405,7 @@ fn mo_asha_stops_dominated_and_keeps_extremes() {
     );
     assert_eq!(
         asha.decide(&c, 3, 0),
-        Decision::Stop,
+        Decision::Pause,
         "front member, crowded"
     );
     let by_hv = Asha::new(three_rungs(2), MoRank::Hypervolume);
@@ -380,7 +416,7 @@ fn mo_asha_stops_dominated_and_keeps_extremes() {
     );
     assert_eq!(
         by_hv.decide(&c, 0, 0),
-        Decision::Stop,
+        Decision::Pause,
         "smallest contribution"
     );
 }
@@ -595,18 +631,25 @@ fn hyperband_brackets_compete_only_among_themselves() {
     report(&mut trials, 0, 0, &[0.9]);
     report(&mut trials, 0, 1, &[0.9]);
     report(&mut trials, 1, 1, &[0.5]);
-    assert_eq!(
-        hb.decide(&ctx(&trials, &MAX), 1, 1),
-        Decision::Continue,
-        "alone in bracket 1"
-    );
     report(&mut trials, 2, 1, &[0.4]);
-    assert_eq!(hb.decide(&ctx(&trials, &MAX), 2, 1), Decision::Stop);
+    assert_eq!(
+        hb.decide(&ctx(&trials, &MAX), 2, 1),
+        Decision::Pause,
+        "two results in bracket 1: nobody promoted yet"
+    );
+    trials.push(joined(3, 1));
+    report(&mut trials, 3, 1, &[0.3]);
+    let c = ctx(&trials, &MAX);
+    assert_eq!(
+        hb.review(&c, &[(1, 1), (2, 1), (3, 1)]),
+        vec![(1, Decision::Continue)],
+        "bracket 1 has three results; bracket 0's 0.9 is not among them"
+    );
     // A trial without the attribute belongs to bracket 0, with trial 0.
-    let mut plain = Trial::running(3, BTreeMap::new());
+    let mut plain = Trial::running(4, BTreeMap::new());
     plain.intermediate.insert(1, vec![0.6]);
     trials.push(plain);
-    assert_eq!(hb.decide(&ctx(&trials, &MAX), 3, 1), Decision::Stop);
+    assert_eq!(hb.decide(&ctx(&trials, &MAX), 4, 1), Decision::Pause);
 }
 
 // ---------------------------------------------------------------- by name

@@ -19,5 +19,5 @@ pub use bundle::{
 };
 pub use error::ExportError;
 pub use onnx::{to_onnx, ONNX_IR_VERSION, ONNX_OPSET};
-pub use pick::{Pick, PickError};
+pub use pick::{answers, Pick, PickError};
 pub use weights::to_safetensors;

@@ -121,6 +121,36 @@ impl Pick {
     }
 }
 
+impl Pick {
+    /// What the pick chooses, in words: `most accurate`, `knee of the front`,
+    /// `most accurate ≤ 50000 params`, `most accurate ≤ 2 ms`, `trial 7`.
+    pub fn label(&self) -> String {
+        match self {
+            Pick::BestAccuracy => "most accurate".into(),
+            Pick::Knee => "knee of the front".into(),
+            Pick::MaxParams(n) => format!("most accurate ≤ {n} params"),
+            Pick::MaxLatencyMs(t) => format!("most accurate ≤ {t} ms"),
+            Pick::Trial(k) => format!("trial {k}"),
+        }
+    }
+}
+
+/// What a search ends with: the most accurate complete trial, the knee of the front (with
+/// several objectives) and the most accurate trial under each of `limits` (`max-params`,
+/// `max-latency-ms` picks), each with the trial it chooses; a pick that chooses none is left
+/// out.
+pub fn answers<'r>(report: &'r Report, limits: &[Pick]) -> Vec<(Pick, &'r TrialRow)> {
+    let mut picks = vec![Pick::BestAccuracy];
+    if report.objectives.len() > 1 {
+        picks.push(Pick::Knee);
+    }
+    picks.extend_from_slice(limits);
+    picks
+        .into_iter()
+        .filter_map(|pick| Some((pick, pick.choose(report).ok()?)))
+        .collect()
+}
+
 impl std::fmt::Display for Pick {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -254,6 +284,25 @@ mod tests {
         assert_eq!(pick("max-params=999"), 3);
         assert_eq!(pick("max-latency-ms 0.3"), 0);
         assert_eq!(pick("trial 4"), 4);
+    }
+
+    #[test]
+    fn a_search_ends_with_the_best_the_knee_and_the_best_under_each_limit() {
+        let report = study();
+        let found: Vec<(String, u64)> =
+            answers(&report, &[Pick::MaxParams(25_000), Pick::MaxParams(10)])
+                .into_iter()
+                .map(|(pick, row)| (pick.label(), row.number))
+                .collect();
+        // No trial has at most 10 parameters: that limit has no answer.
+        assert_eq!(
+            found,
+            vec![
+                ("most accurate".to_string(), 2),
+                ("knee of the front".to_string(), 1),
+                ("most accurate ≤ 25000 params".to_string(), 1),
+            ]
+        );
     }
 
     #[test]

@@ -72,6 +72,26 @@ pub struct Report {
     pub importance: Importance,
     /// Every parameter name: the space's in order, then any others the trials set, sorted.
     pub param_names: Vec<String>,
+    /// The trials the search recommends exporting, each with its `nas export` command (empty
+    /// until the caller sets them: choosing them is `nas-export`'s `--pick`).
+    pub exports: Vec<ExportHint>,
+}
+
+/// A trial worth exporting and the command that exports it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ExportHint {
+    /// What the trial is: `most accurate`, `knee of the front`, `most accurate ≤ 50000 params`.
+    pub label: String,
+    /// The trial.
+    pub trial: u64,
+    /// Its validation accuracy.
+    pub accuracy: Option<f64>,
+    /// Its parameter count.
+    pub params: Option<u64>,
+    /// Its measured latency, in milliseconds.
+    pub latency_ms: Option<f64>,
+    /// The `nas export …` command line.
+    pub command: String,
 }
 
 impl Report {
@@ -105,6 +125,7 @@ impl Report {
             param_names: csv_rows::param_names(&trials, input.space),
             pareto,
             trials,
+            exports: Vec::new(),
         }
     }
 
@@ -124,6 +145,12 @@ impl Report {
     /// trials.
     pub fn terminal_table(&self) -> String {
         table::render(self)
+    }
+
+    /// The trials to export and their commands ([`Report::exports`]), as terminal lines;
+    /// empty when there are none.
+    pub fn exports_text(&self) -> String {
+        table::exports(self)
     }
 
     /// The self-contained HTML page (inline CSS and SVG, no scripts, no external resources).

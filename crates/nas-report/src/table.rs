@@ -20,6 +20,37 @@ pub(crate) fn render(report: &Report) -> String {
         out.push_str(&pareto_table(report).to_string());
         out.push('\n');
     }
+    out.push_str(&exports(report));
+    out
+}
+
+/// `What to export:` and a line per [`crate::ExportHint`]: what the trial is, its accuracy,
+/// size and latency, and the command; empty when there is none.
+pub(crate) fn exports(report: &Report) -> String {
+    if report.exports.is_empty() {
+        return String::new();
+    }
+    let width = report
+        .exports
+        .iter()
+        .map(|e| e.label.chars().count())
+        .max()
+        .unwrap_or(0);
+    let mut out = String::from(
+        "What to export (retrained on the whole training split, scored once on the test split):\n",
+    );
+    for e in &report.exports {
+        let pad = " ".repeat(width - e.label.chars().count());
+        out.push_str(&format!(
+            "  {}{pad}  trial {} · accuracy {} · {} params · {} ms\n      {}\n",
+            e.label,
+            e.trial,
+            format::or_dash(e.accuracy, format::value),
+            format::or_dash(e.params, format::count),
+            format::or_dash(e.latency_ms, format::value),
+            e.command
+        ));
+    }
     out
 }
 

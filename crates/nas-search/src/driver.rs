@@ -67,6 +67,14 @@ pub trait Progress {
     fn rung_done(&mut self, number: u64, rung: usize, score: &SegmentScore, values: &[f64]) {
         let _ = (number, rung, score, values);
     }
+    /// A trial that finished `rung` waits there to be promoted (or for its rung to fill).
+    fn waiting(&mut self, number: u64, rung: usize) {
+        let _ = (number, rung);
+    }
+    /// A trial goes on to train `rung` (at once, or after waiting).
+    fn promoted(&mut self, number: u64, rung: usize) {
+        let _ = (number, rung);
+    }
     /// A trial ended.
     fn ended(&mut self, trial: &Trial, trials: &[Trial]) {
         let _ = (trial, trials);
@@ -106,6 +114,12 @@ pub struct SearchSummary {
     pub refused_for_budget: usize,
     /// Of those, new trials (no rung trained): recorded as failed, `not started: …`.
     pub not_started: usize,
+    /// Trials whose next rung was not started because it alone would take more of the budget
+    /// than [`SearchSettings::max_first_rung_share`] (a new trial's first rung) or
+    /// [`SearchSettings::max_promotion_share`] (a promotion) allows: pruned at their last
+    /// rung (a new trial with none, so that the sampler counts its configuration among the
+    /// bad ones).
+    pub too_costly: usize,
     /// Where this run's training went, rung by rung.
     pub rungs: Vec<RungSpend>,
 }
@@ -157,13 +171,36 @@ enum Event {
         rung: usize,
         advance: Advance,
     },
-    /// The rung was not started: at this run's pace it would end `seconds` from now, after
-    /// the budget does.
+    /// The rung was not started: at this run's pace it would take `seconds`, more than
+    /// `limit` allows.
     WontFit {
         number: u64,
         rung: usize,
         seconds: f64,
+        limit: TimeLimit,
     },
+}
+
+/// What a rung that was not started would have overrun.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum TimeLimit {
+    /// The deadline, this many seconds away.
+    Deadline(f64),
+    /// [`SearchSettings::max_first_rung_share`] of the budget, for a new trial's first rung:
+    /// this many seconds.
+    FirstRung(f64),
+    /// [`SearchSettings::max_promotion_share`] of the budget, for a promotion: this many
+    /// seconds.
+    Promotion(f64),
+}
+
+impl TimeLimit {
+    /// The seconds the limit allows.
+    fn seconds(self) -> f64 {
+        match self {
+            TimeLimit::Deadline(s) | TimeLimit::FirstRung(s) | TimeLimit::Promotion(s) => s,
+        }
+    }
 }
 
 /// A trial this run has in hand.
@@ -245,6 +282,16 @@ impl<'a> Search<'a> {
                     segments: self.segments.clone(),
                     halt: halt.clone(),
                     pace: pace.clone(),
+                    max_first_rung_s: self
+                        .settings
+                        .budget
+                        .zip(self.settings.max_first_rung_share)
+                        .map(|(b, share)| b.as_secs_f64() * share),
+                    max_promotion_s: self
+                        .settings
+                        .budget
+                        .zip(self.settings.max_promotion_share)
+                        .map(|(b, share)| b.as_secs_f64() * share),
                 };
                 scope.spawn(move || worker.work(&jobs));
             }
@@ -264,6 +311,12 @@ struct Worker {
     segments: Vec<Segment>,
     halt: Halt,
     pace: Arc<Mutex<Pace>>,
+    /// The longest a new trial's first rung may take at this run's pace
+    /// ([`SearchSettings::max_first_rung_share`] of the budget).
+    max_first_rung_s: Option<f64>,
+    /// The longest a promotion may take at this run's pace
+    /// ([`SearchSettings::max_promotion_share`] of the budget).
+    max_promotion_s: Option<f64>,
 }
 
 impl Worker {
@@ -291,11 +344,11 @@ impl Worker {
                             if self.events.send(built).is_err() {
                                 return;
                             }
-                            self.train(number, run, rung)
+                            self.train(number, run, rung, true)
                         }
                     }
                 }
-                Job::Continue { number, run, rung } => self.train(number, run, rung),
+                Job::Continue { number, run, rung } => self.train(number, run, rung, false),
             };
             if self.events.send(event).is_err() {
                 return;
@@ -306,7 +359,7 @@ impl Worker {
     /// Trains one segment of a trial, turning a panic into a failure; sends its advances
     /// on. Does not start when halted, or when the segment cannot end before the deadline at
     /// this run's pace.
-    fn train(&self, number: u64, mut run: Box<dyn TrialRun>, rung: usize) -> Event {
+    fn train(&self, number: u64, mut run: Box<dyn TrialRun>, rung: usize, first: bool) -> Event {
         let segment = &self.segments[rung];
         if self.halt.is_set() {
             return Event::Failed {
@@ -314,11 +367,12 @@ impl Worker {
                 failure: TrialFailure::Halted,
             };
         }
-        if let Some(seconds) = self.seconds_past_deadline(run.as_ref(), segment) {
+        if let Some((seconds, limit)) = self.too_long(run.as_ref(), segment, first) {
             return Event::WontFit {
                 number,
                 rung,
                 seconds,
+                limit,
             };
         }
         let events = &self.events;
@@ -340,9 +394,15 @@ impl Worker {
         }
     }
 
-    /// The seconds `segment` should take, when that is more than the time left before the
-    /// deadline; `None` when it fits, or when there is no deadline or no estimate yet.
-    fn seconds_past_deadline(&self, run: &dyn TrialRun, segment: &Segment) -> Option<f64> {
+    /// The seconds `segment` should take and the limit it overruns: the time left before the
+    /// deadline, or the share of the budget a trial's `first` rung or a promotion may take.
+    /// `None` when it fits, or when there is no budget or no estimate yet.
+    fn too_long(
+        &self,
+        run: &dyn TrialRun,
+        segment: &Segment,
+        first: bool,
+    ) -> Option<(f64, TimeLimit)> {
         let deadline = self.halt.deadline()?;
         let cost = run.estimate_cost(segment)?;
         let seconds = self
@@ -350,8 +410,17 @@ impl Worker {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .seconds_for(segment.rung, cost)?;
-        let left = deadline.saturating_duration_since(Instant::now());
-        (seconds > left.as_secs_f64()).then_some(seconds)
+        let left = deadline
+            .saturating_duration_since(Instant::now())
+            .as_secs_f64();
+        if seconds > left {
+            return Some((seconds, TimeLimit::Deadline(left)));
+        }
+        let limit = match first {
+            true => TimeLimit::FirstRung(self.max_first_rung_s?),
+            false => TimeLimit::Promotion(self.max_promotion_s?),
+        };
+        (seconds > limit.seconds()).then_some((seconds, limit))
     }
 }
 
@@ -391,6 +460,9 @@ struct Coordinator<'s, 'a> {
     pace: Arc<Mutex<Pace>>,
     /// New trials refused in a row because their first rung would not end within the budget.
     refusals_in_a_row: usize,
+    /// New trials refused in a row because their first rung would take more than
+    /// [`SearchSettings::max_first_rung_share`] of the budget.
+    costly_in_a_row: usize,
 }
 
 impl<'s, 'a> Coordinator<'s, 'a> {
@@ -419,6 +491,7 @@ impl<'s, 'a> Coordinator<'s, 'a> {
             halt,
             pace,
             refusals_in_a_row: 0,
+            costly_in_a_row: 0,
         }
     }
 
@@ -557,7 +630,10 @@ impl<'s, 'a> Coordinator<'s, 'a> {
     /// Whether the trial budget allows one more trial: the study's complete, pruned and
     /// running trials (of any run and any worker) stay under `trials`.
     fn may_start(&mut self) -> Result<bool, SearchError> {
-        if self.out_of_time() || self.refusals_in_a_row >= REFUSALS_TO_STOP {
+        if self.out_of_time()
+            || self.refusals_in_a_row >= REFUSALS_TO_STOP
+            || self.costly_in_a_row >= COSTLY_TO_STOP
+        {
             return Ok(false);
         }
         let settings = self.search.settings;
@@ -648,7 +724,14 @@ impl<'s, 'a> Coordinator<'s, 'a> {
                 number,
                 rung,
                 seconds,
-            } => self.refused(number, rung, seconds, progress)?,
+                limit: TimeLimit::Deadline(left),
+            } => self.refused(number, rung, seconds, left, progress)?,
+            Event::WontFit {
+                number,
+                rung,
+                seconds,
+                limit,
+            } => self.too_costly(number, rung, seconds, limit, progress)?,
             Event::Trained {
                 number,
                 rung,
@@ -691,6 +774,7 @@ impl<'s, 'a> Coordinator<'s, 'a> {
         }
         if self.active.get(&number).is_some_and(|a| a.rungs == 0) {
             self.refusals_in_a_row = 0;
+            self.costly_in_a_row = 0;
         }
         let cost = self.active.get_mut(&number).map_or(score.cost, |a| {
             a.cost += score.cost;
@@ -733,15 +817,19 @@ impl<'s, 'a> Coordinator<'s, 'a> {
         progress: &mut dyn Progress,
     ) -> Result<(), SearchError> {
         match decision {
-            Decision::Continue => self.pending.push_back(Job::Continue {
-                number,
-                run,
-                rung: rung + 1,
-            }),
+            Decision::Continue => {
+                progress.promoted(number, rung + 1);
+                self.pending.push_back(Job::Continue {
+                    number,
+                    run,
+                    rung: rung + 1,
+                });
+            }
             Decision::Pause => {
                 // Other workers read this to tell a paused trial from a training one.
                 RecordWriter::new(self.search.study, number).paused(Some(rung))?;
                 self.paused.insert(number, (run, rung));
+                progress.waiting(number, rung);
             }
             Decision::Stop => self.end_pruned(number, "stopped by the scheduler", progress)?,
         }
@@ -774,17 +862,16 @@ impl<'s, 'a> Coordinator<'s, 'a> {
         Ok(())
     }
 
-    /// Ends trials still paused when nothing else can run (their rung can no longer fill).
+    /// Ends trials still paused when nothing else can run: not promoted (ASHA, Hyperband), or
+    /// their rung can no longer fill (successive halving). Each is pruned at its rung.
     fn end_paused(&mut self, progress: &mut dyn Progress) -> Result<(), SearchError> {
-        let mut numbers: Vec<u64> = self.paused.keys().copied().collect();
-        numbers.sort_unstable();
-        for number in numbers {
+        let mut waiting: Vec<(u64, usize)> =
+            self.paused.iter().map(|(&n, (_, r))| (n, *r)).collect();
+        waiting.sort_unstable();
+        for (number, rung) in waiting {
             self.paused.remove(&number);
-            self.end_pruned(
-                number,
-                "stopped: its rung could not fill within the budget",
-                progress,
-            )?;
+            let why = format!("stopped: still waiting at rung {rung} when the search ended");
+            self.end_pruned(number, &why, progress)?;
         }
         Ok(())
     }
@@ -842,12 +929,10 @@ impl<'s, 'a> Coordinator<'s, 'a> {
         number: u64,
         rung: usize,
         seconds: f64,
+        left: f64,
         progress: &mut dyn Progress,
     ) -> Result<(), SearchError> {
         self.summary.refused_for_budget += 1;
-        let left = self.halt.deadline().map_or(0.0, |d| {
-            d.saturating_duration_since(Instant::now()).as_secs_f64()
-        });
         let why = format!(
             "rung {rung} would take about {seconds:.1} s at this run's pace, more than the {left:.1} s left"
         );
@@ -859,6 +944,38 @@ impl<'s, 'a> Coordinator<'s, 'a> {
         let reason = format!("not started: {why}");
         self.search.study.tell(number, TrialEnd::fail(&reason))?;
         self.ended(number, None, progress)
+    }
+
+    /// A trial whose next rung was not started: it would take `seconds` at this run's pace,
+    /// more than `limit` (the share of the budget a first rung or a promotion may take).
+    /// Pruned at its last finished rung; a new trial is pruned without one, so that samplers
+    /// count its configuration among the bad ones instead of proposing it again. The search
+    /// goes on.
+    fn too_costly(
+        &mut self,
+        number: u64,
+        rung: usize,
+        seconds: f64,
+        limit: TimeLimit,
+        progress: &mut dyn Progress,
+    ) -> Result<(), SearchError> {
+        self.summary.too_costly += 1;
+        let what = match limit {
+            TimeLimit::FirstRung(_) => "a first rung",
+            _ => "a promotion",
+        };
+        let why = format!(
+            "rung {rung} would take about {seconds:.1} s at this run's pace, more than the \
+             {:.1} s of the budget {what} may take",
+            limit.seconds()
+        );
+        let why = if self.active.get(&number).is_some_and(|a| a.rungs > 0) {
+            format!("stopped: {why}")
+        } else {
+            self.costly_in_a_row += 1;
+            format!("not started: {why}")
+        };
+        self.end_pruned(number, &why, progress)
     }
 
     /// Fails every trial of this run that has not ended (training stopped, promoted, paused)
@@ -950,3 +1067,8 @@ impl<'s, 'a> Coordinator<'s, 'a> {
 /// New trials in a row whose first rung would not end within the budget, after which a
 /// search starts no more: each costs building and measuring a network.
 const REFUSALS_TO_STOP: usize = 3;
+
+/// New trials in a row refused for [`SearchSettings::max_first_rung_share`], after which a
+/// search starts no more: the sampler had the chance to learn that such networks are too
+/// heavy.
+const COSTLY_TO_STOP: usize = 10;

@@ -29,4 +29,4 @@ pub use runner::{
     TrialRunner, TrialStart,
 };
 pub use scoring::{Limits, MnasReward, Objective, Scoring};
-pub use settings::SearchSettings;
+pub use settings::{SearchSettings, MAX_FIRST_RUNG_SHARE, MAX_PROMOTION_SHARE};

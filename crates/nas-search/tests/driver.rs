@@ -612,14 +612,18 @@ fn the_budget_stops_a_rung_at_its_end_and_refuses_one_that_cannot_fit() {
     assert_eq!(trials[1].state, TrialState::Waiting);
     assert_eq!(trials[1].params, trials[0].params);
 
-    // A trial of 150 ms at its first rung (1/9 of its budget), 400 ms of budget: its
-    // promotion to 1/3 would take about 450 ms (560 ms with the margin for a rung not measured yet), so it is not started; the trial is pruned
-    // at the rung it finished. New trials start while their first rung fits, and are
-    // refused (failed, never trained) once it does not.
+    // Rungs of 150 ms (whatever their share: the pace says rung 1 takes 3 times as long,
+    // rung 0's 150 ms plus a margin), 700 ms of budget, and no limit on a rung's share of it:
+    // three trials train rung 0, the best is promoted but its rung 1 (about 560 ms) cannot
+    // end within the 250 ms left, so it is pruned at rung 0. New trials start while their
+    // first rung fits, and are refused (failed, never trained) once it does not; the trials
+    // waiting at rung 0 are pruned when the search ends.
     let mut study = in_memory_study(&scoring);
     let settings = SearchSettings {
         trials: None,
-        budget: Some(Duration::from_millis(400)),
+        budget: Some(Duration::from_millis(700)),
+        max_first_rung_share: None,
+        max_promotion_share: None,
         ..SearchSettings::default()
     };
     let runner = Arc::new(FakeRunner {
@@ -629,21 +633,44 @@ fn the_budget_stops_a_rung_at_its_end_and_refuses_one_that_cannot_fit() {
     let start = Instant::now();
     let summary = search(&mut study, SchedulerKind::Asha, &scoring, &settings, runner).unwrap();
     assert!(
-        start.elapsed() < Duration::from_millis(550),
+        start.elapsed() < Duration::from_millis(850),
         "{:?}",
         start.elapsed()
     );
-    assert!(summary.refused_for_budget >= 1, "{summary:?}");
-    assert_eq!(summary.halted_at_deadline, 0, "{summary:?}");
+    assert!(summary.refused_for_budget >= 2, "{summary:?}");
+    assert_eq!(
+        (summary.halted_at_deadline, summary.too_costly),
+        (0, 0),
+        "{summary:?}"
+    );
     let trials = study.trials().unwrap();
-    assert_eq!(trials[0].state, TrialState::Pruned);
-    assert_eq!(trials[0].intermediate.len(), 1);
-    let why = trials[0].attrs["stopped"].as_str().unwrap();
-    assert!(why.starts_with("stopped: rung 1 would take about"), "{why}");
+    let stopped = |t: &Trial| {
+        t.attrs
+            .get("stopped")
+            .and_then(|v| v.as_str())
+            .map(str::to_owned)
+    };
+    let refused: Vec<&Trial> = trials
+        .iter()
+        .filter(|t| stopped(t).is_some_and(|w| w.starts_with("stopped: rung 1 would take about")))
+        .collect();
+    assert!(!refused.is_empty(), "{trials:#?}");
+    for t in refused {
+        assert_eq!((t.state, t.intermediate.len()), (TrialState::Pruned, 1));
+    }
     assert!(trials.iter().all(|t| t.state != TrialState::Running));
     let trained = trials.iter().filter(|t| !t.intermediate.is_empty()).count();
+    assert!(trained >= 3, "{trials:#?}");
     assert_eq!(summary.rungs[0].segments, trained);
     assert!(summary.rungs[0].seconds >= 0.15 * trained as f64);
+    for t in trials.iter().filter(|t| t.state == TrialState::Pruned) {
+        let why = stopped(t).unwrap_or_default();
+        assert!(
+            why.starts_with("stopped: rung 1 would take about")
+                || why == "stopped: still waiting at rung 0 when the search ended",
+            "{why}"
+        );
+    }
     for t in trials.iter().filter(|t| t.state == TrialState::Fail) {
         let reason = t.fail_reason.as_deref().unwrap_or_default();
         assert!(
@@ -651,6 +678,89 @@ fn the_budget_stops_a_rung_at_its_end_and_refuses_one_that_cannot_fit() {
             "{reason}"
         );
     }
+}
+
+#[test]
+fn a_rung_that_would_take_more_than_its_share_of_the_budget_is_not_started() {
+    // One rung (no scheduler) of 100 ms × width (1 to 8): a sixth of the 1.5 s budget is
+    // 250 ms, so once the first trial has measured the pace, networks of width 3 and more
+    // are pruned before training, and the search goes on with the others.
+    let scoring = accuracy_only();
+    let mut study = in_memory_study(&scoring);
+    let settings = SearchSettings {
+        trials: None,
+        budget: Some(Duration::from_millis(1500)),
+        ..SearchSettings::default()
+    };
+    let runner = Arc::new(FakeRunner {
+        sleep: Duration::from_millis(800),
+        by_width: true,
+        ..FakeRunner::new()
+    });
+    let summary = search(&mut study, SchedulerKind::None, &scoring, &settings, runner).unwrap();
+    let trials = study.trials().unwrap();
+    let width = |t: &Trial| t.params["width"].as_i64().unwrap();
+    let too_costly: Vec<&Trial> = trials
+        .iter()
+        .filter(|t| {
+            t.attrs
+                .get("stopped")
+                .and_then(|v| v.as_str())
+                .is_some_and(|w| w.starts_with("not started: rung 0 would take about"))
+        })
+        .collect();
+    assert_eq!(summary.too_costly, too_costly.len(), "{summary:?}");
+    assert!(!too_costly.is_empty(), "{trials:#?}");
+    for t in &too_costly {
+        assert_eq!(t.state, TrialState::Pruned);
+        assert!(t.intermediate.is_empty());
+        assert!(width(t) >= 3, "width {} fits in 250 ms", width(t));
+        let why = t.attrs["stopped"].as_str().unwrap();
+        assert!(
+            why.ends_with("s of the budget a first rung may take"),
+            "{why}"
+        );
+    }
+    // Every trained trial but the first (no pace yet) fits the share.
+    let trained: Vec<&Trial> = trials
+        .iter()
+        .filter(|t| !t.intermediate.is_empty())
+        .collect();
+    assert!(trained.len() >= 2, "{trials:#?}");
+    for t in &trained[1..] {
+        assert!(width(t) <= 2, "{t:?}");
+    }
+
+    // Under ASHA, rungs of 100 ms whose pace says rung 1 takes about 375 ms: with a quarter
+    // of the 1.2 s budget (300 ms) for a promotion, the promoted trials are pruned at rung 0
+    // instead, and the search goes on with new trials.
+    let mut study = in_memory_study(&scoring);
+    let settings = SearchSettings {
+        trials: None,
+        budget: Some(Duration::from_millis(1200)),
+        max_promotion_share: Some(0.25),
+        ..SearchSettings::default()
+    };
+    let runner = Arc::new(FakeRunner {
+        sleep: Duration::from_millis(100),
+        ..FakeRunner::new()
+    });
+    let summary = search(&mut study, SchedulerKind::Asha, &scoring, &settings, runner).unwrap();
+    let trials = study.trials().unwrap();
+    let stopped: Vec<&str> = trials
+        .iter()
+        .filter_map(|t| t.attrs.get("stopped").and_then(|v| v.as_str()))
+        .filter(|w| w.contains("a promotion may take"))
+        .collect();
+    assert!(!stopped.is_empty(), "{trials:#?}");
+    assert!(stopped
+        .iter()
+        .all(|w| w.starts_with("stopped: rung 1 would take about")));
+    assert_eq!(summary.too_costly, stopped.len(), "{summary:?}");
+    assert!(
+        trials.iter().all(|t| t.intermediate.len() <= 1),
+        "{trials:#?}"
+    );
 }
 
 #[test]

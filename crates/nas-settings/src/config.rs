@@ -102,8 +102,8 @@ pub struct StudyConfig {
     /// `budget_share`, `data_fraction` and `resolution` (config files only).
     #[arg(skip)]
     pub rung: Option<Vec<Rung>>,
-    /// crowding or hypervolume: how several objectives are ranked at a rung
-    /// [default: crowding].
+    /// hypervolume or crowding: how several objectives are ranked at a rung
+    /// [default: hypervolume].
     #[arg(long)]
     pub mo_rank: Option<String>,
     /// Images held out of the training split for validation (default: the preset's).
@@ -326,7 +326,7 @@ impl StudyConfig {
 
     /// How a rung ranks several objectives.
     pub fn mo_rank(&self) -> &str {
-        self.mo_rank.as_deref().unwrap_or("crowding")
+        self.mo_rank.as_deref().unwrap_or("hypervolume")
     }
 
     /// The latency measurement's batch size.

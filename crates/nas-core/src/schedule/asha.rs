@@ -7,9 +7,13 @@ use super::{
     RungContext, Scheduler,
 };
 
-/// Asynchronous successive halving: a trial that reports rung r continues when it ranks among
-/// the best `n / eta` of the `n` trials of its bracket that have reached r so far (the best one
-/// when `n < eta`), and stops otherwise. It never waits.
+/// Asynchronous successive halving as Li et al. 2020 run it: a trial that reports rung r is
+/// promoted when it ranks among the best `floor(n / eta)` of the `n` trials of its bracket that
+/// have reached r so far; otherwise it waits at r (paused, its weights kept) and is promoted
+/// later if enough results arrive to put it in that top share. Trials still waiting when the
+/// search ends are pruned at their rung. Nobody is promoted from a rung with fewer than `eta`
+/// results, so the first trials of a study are not carried to the top rung for want of
+/// competition.
 #[derive(Debug, Clone)]
 pub struct Asha {
     ladder: FidelityLadder,
@@ -42,14 +46,19 @@ impl Scheduler for Asha {
     }
 
     fn decide(&self, ctx: &RungContext<'_>, number: u64, rung: usize) -> Decision {
-        asha_decision(ctx, number, rung, self.ladder.eta(), self.rank)
+        promotion(ctx, number, rung, self.ladder.eta(), self.rank)
+    }
+
+    fn review(&self, ctx: &RungContext<'_>, paused: &[(u64, usize)]) -> Vec<(u64, Decision)> {
+        review_promotions(ctx, paused, self.ladder.eta(), self.rank)
     }
 }
 
-/// The ASHA decision for trial `number` at `rung`, competing with the trials of its own
-/// bracket: with `n` results at the rung, the best `max(1, n / floor(eta))` continue. A trial
-/// that is not listed or has no value at the rung continues (there is nothing to judge).
-pub(crate) fn asha_decision(
+/// ASHA's decision for trial `number` at `rung`, competing with the trials of its own
+/// bracket: with `n` results at the rung, the best `floor(n / floor(eta))` are promoted
+/// (Continue) and the others wait (Pause). A trial that is not listed or has no value at the
+/// rung continues (there is nothing to judge).
+pub(crate) fn promotion(
     ctx: &RungContext<'_>,
     number: u64,
     rung: usize,
@@ -63,11 +72,25 @@ pub(crate) fn asha_decision(
     if !competitors.iter().any(|(n, _)| *n == number) {
         return Decision::Continue;
     }
-    let promoted = (competitors.len() / eta_floor(eta)).max(1);
+    let promoted = competitors.len() / eta_floor(eta);
     let ranking = rank_at_rung(&competitors, ctx.directions, rule);
     if ranking.iter().take(promoted).any(|&n| n == number) {
         Decision::Continue
     } else {
-        Decision::Stop
+        Decision::Pause
     }
+}
+
+/// The waiting trials `(number, rung)` that [`promotion`] now promotes.
+pub(crate) fn review_promotions(
+    ctx: &RungContext<'_>,
+    paused: &[(u64, usize)],
+    eta: f64,
+    rule: MoRank,
+) -> Vec<(u64, Decision)> {
+    paused
+        .iter()
+        .map(|&(number, rung)| (number, promotion(ctx, number, rung, eta, rule)))
+        .filter(|(_, decision)| *decision == Decision::Continue)
+        .collect()
 }

@@ -1,13 +1,13 @@
 //! Hyperband (Li et al. 2018) with asynchronous brackets, like Ray Tune's `AsyncHyperBand` and
 //! Optuna's `HyperbandPruner`.
 
-use super::asha::asha_decision;
+use super::asha::{promotion, review_promotions};
 use super::{Decision, FidelityLadder, MoRank, RungContext, Scheduler, SuccessiveHalving};
 
 /// Hyperband: brackets `b = 0..=s_max` (`s_max` = the top rung index) start at rung `b`, so
 /// bracket 0 halves most aggressively and bracket `s_max` trains everything at full fidelity.
-/// Within a bracket trials compete by [`Asha`](super::Asha)'s rule, only with their own
-/// bracket.
+/// Within a bracket trials compete by [`Asha`](super::Asha)'s rule (promoted, or waiting for
+/// enough results), only with their own bracket.
 ///
 /// Bracket `b` (with `s = s_max − b`) has the weight `n_b = ⌈(s_max + 1) · eta^s / (s + 1)⌉`,
 /// the number of trials Hyperband starts in it. New trials are spread over the brackets in
@@ -99,7 +99,11 @@ impl Scheduler for Hyperband {
     }
 
     fn decide(&self, ctx: &RungContext<'_>, number: u64, rung: usize) -> Decision {
-        asha_decision(ctx, number, rung, self.ladder.eta(), self.rank)
+        promotion(ctx, number, rung, self.ladder.eta(), self.rank)
+    }
+
+    fn review(&self, ctx: &RungContext<'_>, paused: &[(u64, usize)]) -> Vec<(u64, Decision)> {
+        review_promotions(ctx, paused, self.ladder.eta(), self.rank)
     }
 }
 

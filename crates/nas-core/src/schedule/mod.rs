@@ -128,8 +128,9 @@ pub enum Decision {
     Continue,
     /// Stop now: the trial ends PRUNED.
     Stop,
-    /// Keep the trial's state and wait: the rung is not decided yet (synchronous schedulers
-    /// only).
+    /// Keep the trial's state and wait: the rung is not decided yet (successive halving), or
+    /// the trial is not promoted yet (ASHA, Hyperband); [`Scheduler::review`] decides again
+    /// as results arrive, and trials still waiting when the search ends are pruned.
     Pause,
 }
 
@@ -163,7 +164,7 @@ pub trait Scheduler: Send + Sync {
 
     /// Re-decides paused trials `(number, rung)` after new results arrived; returns the ones
     /// whose decision is now Continue or Stop (those that must keep waiting are left out).
-    /// Asynchronous schedulers never pause, so the default returns nothing.
+    /// The default, for schedulers that never pause, returns nothing.
     fn review(&self, ctx: &RungContext<'_>, paused: &[(u64, usize)]) -> Vec<(u64, Decision)> {
         let _ = (ctx, paused);
         Vec::new()

@@ -1,5 +1,6 @@
 //! The HTML rendering: one self-contained page (inline CSS and SVG, no scripts, nothing
-//! fetched) with a section per chart and table. Section ids are stable: `pareto-latency`,
+//! fetched) with a section per chart and table. Section ids are stable: `exports` (when the
+//! search named trials to export), `pareto-latency`,
 //! `pareto-params`, `history` (with `hypervolume` inside for two or more objectives),
 //! `curves`, `importance`, `pareto-table`, then `failed` and `trials`.
 //!
@@ -22,6 +23,7 @@ pub(crate) fn render(report: &Report) -> String {
     let body = [
         header(report),
         "<main>".to_string(),
+        tables::exports(report),
         sections::pareto_pair(report),
         sections::history(report),
         sections::curves(report),

@@ -42,6 +42,36 @@ pub(crate) fn pareto_table(report: &Report) -> String {
     )
 }
 
+/// The trials the search recommends exporting, with their commands, when there are any.
+pub(crate) fn exports(report: &Report) -> String {
+    if report.exports.is_empty() {
+        return String::new();
+    }
+    let rows: String = report
+        .exports
+        .iter()
+        .map(|e| {
+            format!(
+                "<tr><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
+                 <td class=\"num\">{}</td><td class=\"num\">{}</td><td><code>{}</code></td></tr>\n",
+                esc(&e.label),
+                e.trial,
+                format::or_dash(e.accuracy, format::value),
+                format::or_dash(e.params, format::count),
+                format::or_dash(e.latency_ms, format::value),
+                esc(&e.command)
+            )
+        })
+        .collect();
+    format!(
+        "<section id=\"exports\">\n<h2>What to export</h2>\n\
+         <p class=\"note\">Each command retrains the trial on the whole training split and scores \
+         it once on the test split.</p>\n<table>\n<thead><tr><th>pick</th><th class=\"num\">trial</th>\
+         <th class=\"num\">accuracy</th><th class=\"num\">params</th><th class=\"num\">latency ms</th>\
+         <th>command</th></tr></thead>\n<tbody>\n{rows}</tbody>\n</table>\n</section>"
+    )
+}
+
 /// Failed trials and why, when there are any.
 pub(crate) fn failures(report: &Report) -> String {
     let failed: Vec<&TrialRow> = report

@@ -8,7 +8,10 @@
 //!
 //! - Several objectives split by non-dominated rank, then hypervolume contribution (MOTPE).
 //! - Constraints add one density ratio each, satisfied against violated (c-TPE).
-//! - Running trials count as bad (constant liar), so parallel workers spread out.
+//! - Running trials count as bad (constant liar), so parallel workers spread out; a running
+//!   trial with a report (waiting at a rung for ASHA to promote it, or training past it)
+//!   counts as pruned at that rung instead, so what the rungs learnt reaches the sampler
+//!   before the search ends.
 //! - Pruned trials count as bad unless too few trials completed (then the furthest, best ones
 //!   are good), and they count towards the random start-up, as in Optuna.
 //! - Trials of an earlier study ([`WarmStart`]) join the history with a smaller weight.

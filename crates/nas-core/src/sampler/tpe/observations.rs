@@ -18,8 +18,9 @@ pub enum Outcome {
     /// Stopped early, with its last report (if any): pruned trials fill the good set only
     /// when too few trials completed, ranked by how far they got, then by that report.
     Pruned(Option<LastReport>),
-    /// Still running: counted among the bad configurations (constant liar), so concurrent
-    /// proposals move away from points already being evaluated.
+    /// Still running with no report yet: counted among the bad configurations (constant
+    /// liar), so concurrent proposals move away from points already being evaluated. A
+    /// running trial with a report (a rung behind it) counts as [`Outcome::Pruned`] there.
     Running,
 }
 
@@ -187,8 +188,9 @@ impl ObservationCache {
     }
 
     /// The observations of `trials` over `space`, and what the joint fits of earlier
-    /// proposals left (kept with the rows it is keyed by). Running trials are included only
-    /// when `constant_liar` is set; failed and waiting trials never count.
+    /// proposals left (kept with the rows it is keyed by). Running trials with a report count
+    /// as pruned at it; those without one are included only when `constant_liar` is set;
+    /// failed and waiting trials never count.
     pub fn observe<'a>(
         &'a mut self,
         space: &SearchSpace,
@@ -214,12 +216,19 @@ impl ObservationCache {
                 {
                     slots.push(Slot::Finished(trial.number as usize));
                 }
-                TrialState::Running if constant_liar => {
+                // A running trial with a rung behind it (training the next, or waiting to
+                // be promoted) tells what a trial pruned there would: it counts as one.
+                TrialState::Running => {
+                    let outcome = match outcome_of(trial, directions) {
+                        Some(Outcome::Pruned(Some(last))) => Outcome::Pruned(Some(last)),
+                        _ if constant_liar => Outcome::Running,
+                        _ => continue,
+                    };
                     let row = self.row_for(trial);
                     slots.push(Slot::Running(self.running.len()));
                     self.running.push(Observation {
                         row,
-                        outcome: Outcome::Running,
+                        outcome,
                         constraints: None,
                         weight: 1.0,
                     });
@@ -330,5 +339,48 @@ impl ObservationCache {
             }
         }
         row
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::space::{Config, ParamValue};
+
+    fn trial(number: u64, x: f64) -> Trial {
+        let mut params = Config::new();
+        params.insert("x".into(), ParamValue::Float(x));
+        Trial::running(number, params)
+    }
+
+    #[test]
+    fn a_running_trial_with_a_report_counts_as_pruned_there() {
+        let toml = "[params.x]\ntype = \"float\"\nlow = 0.0\nhigh = 1.0\n";
+        let space = SearchSpace::from_toml_str(toml, "x.toml").unwrap();
+        let mut paused = trial(0, 0.2);
+        paused.intermediate.insert(0, vec![0.7]);
+        let fresh = trial(1, 0.4);
+        let mut done = trial(2, 0.6);
+        done.state = TrialState::Complete;
+        done.values = Some(vec![0.9]);
+        let trials = [paused, fresh, done];
+        let outcomes = |liar: bool| -> Vec<Outcome> {
+            let mut cache = ObservationCache::default();
+            let (seen, _) = cache.observe(&space, &[Direction::Maximize], &trials, liar);
+            seen.items.iter().map(|o| o.outcome.clone()).collect()
+        };
+        let at_rung_0 = Outcome::Pruned(Some(LastReport {
+            step: 0,
+            losses: vec![-0.7],
+        }));
+        // Without the liar the trial with no report is left out; with it, it counts as bad.
+        assert_eq!(
+            outcomes(false),
+            vec![at_rung_0.clone(), Outcome::Complete(vec![-0.9])]
+        );
+        assert_eq!(
+            outcomes(true),
+            vec![at_rung_0, Outcome::Running, Outcome::Complete(vec![-0.9])]
+        );
     }
 }

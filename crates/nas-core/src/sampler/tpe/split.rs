@@ -3,7 +3,8 @@
 //! - One objective: the best `γ(n)` completed trials, feasible ones first.
 //! - Several objectives (MOTPE): whole non-dominated fronts in rank order; the front that
 //!   does not fit is cut by each point's hypervolume contribution.
-//! - Running trials are always bad (the constant liar).
+//! - Running trials without a report are always bad (the constant liar); those with one
+//!   arrive here as pruned.
 //! - Pruned trials are bad unless fewer trials completed than the good set holds; then the
 //!   pruned ones that got furthest, and among those the best at their last report, fill it
 //!   (as Optuna does).
