@@ -730,8 +730,14 @@ impl<'s, 'a> Coordinator<'s, 'a> {
                 number,
                 rung,
                 seconds,
-                limit,
-            } => self.too_costly(number, rung, seconds, limit, progress)?,
+                limit: TimeLimit::FirstRung(most),
+            } => self.too_costly(number, rung, seconds, (most, "a first rung"), progress)?,
+            Event::WontFit {
+                number,
+                rung,
+                seconds,
+                limit: TimeLimit::Promotion(most),
+            } => self.too_costly(number, rung, seconds, (most, "a promotion"), progress)?,
             Event::Trained {
                 number,
                 rung,
@@ -947,7 +953,7 @@ impl<'s, 'a> Coordinator<'s, 'a> {
     }
 
     /// A trial whose next rung was not started: it would take `seconds` at this run's pace,
-    /// more than `limit` (the share of the budget a first rung or a promotion may take).
+    /// more than the `most` seconds of the budget `what` (a first rung, a promotion) may take.
     /// Pruned at its last finished rung; a new trial is pruned without one, so that samplers
     /// count its configuration among the bad ones instead of proposing it again. The search
     /// goes on.
@@ -956,18 +962,13 @@ impl<'s, 'a> Coordinator<'s, 'a> {
         number: u64,
         rung: usize,
         seconds: f64,
-        limit: TimeLimit,
+        (most, what): (f64, &str),
         progress: &mut dyn Progress,
     ) -> Result<(), SearchError> {
         self.summary.too_costly += 1;
-        let what = match limit {
-            TimeLimit::FirstRung(_) => "a first rung",
-            _ => "a promotion",
-        };
         let why = format!(
             "rung {rung} would take about {seconds:.1} s at this run's pace, more than the \
-             {:.1} s of the budget {what} may take",
-            limit.seconds()
+             {most:.1} s of the budget {what} may take"
         );
         let why = if self.active.get(&number).is_some_and(|a| a.rungs > 0) {
             format!("stopped: {why}")

@@ -2,6 +2,8 @@
 //! `SuccessiveHalvingPruner` and Ray Tune's ASHA; with several objectives, MO-ASHA
 //! (Schmucker et al. 2021) through [`rank_at_rung`].
 
+use std::collections::HashMap;
+
 use super::{
     bracket_of, eta_floor, find_trial, rank_at_rung, results_at, Decision, FidelityLadder, MoRank,
     RungContext, Scheduler,
@@ -68,29 +70,50 @@ pub(crate) fn promotion(
     let Some(trial) = find_trial(ctx.trials, number) else {
         return Decision::Continue;
     };
-    let competitors = results_at(ctx.trials, bracket_of(trial), rung);
-    if !competitors.iter().any(|(n, _)| *n == number) {
-        return Decision::Continue;
-    }
-    let promoted = competitors.len() / eta_floor(eta);
-    let ranking = rank_at_rung(&competitors, ctx.directions, rule);
-    if ranking.iter().take(promoted).any(|&n| n == number) {
+    let (reported, promoted) = top_share(ctx, bracket_of(trial), rung, eta, rule);
+    if !reported.contains(&number) || promoted.contains(&number) {
         Decision::Continue
     } else {
         Decision::Pause
     }
 }
 
-/// The waiting trials `(number, rung)` that [`promotion`] now promotes.
+/// The waiting trials `(number, rung)` that [`promotion`] now promotes; each (bracket, rung)
+/// is ranked once, however many trials wait there.
 pub(crate) fn review_promotions(
     ctx: &RungContext<'_>,
     paused: &[(u64, usize)],
     eta: f64,
     rule: MoRank,
 ) -> Vec<(u64, Decision)> {
+    let mut ranked: HashMap<(usize, usize), (Vec<u64>, Vec<u64>)> = HashMap::new();
     paused
         .iter()
-        .map(|&(number, rung)| (number, promotion(ctx, number, rung, eta, rule)))
-        .filter(|(_, decision)| *decision == Decision::Continue)
+        .filter(|&&(number, rung)| {
+            let Some(trial) = find_trial(ctx.trials, number) else {
+                return true;
+            };
+            let (reported, promoted) = ranked
+                .entry((bracket_of(trial), rung))
+                .or_insert_with(|| top_share(ctx, bracket_of(trial), rung, eta, rule));
+            !reported.contains(&number) || promoted.contains(&number)
+        })
+        .map(|&(number, _)| (number, Decision::Continue))
         .collect()
+}
+
+/// The trials of `bracket` with a result at `rung`, and the best `floor(n / floor(eta))` of
+/// those `n`.
+fn top_share(
+    ctx: &RungContext<'_>,
+    bracket: usize,
+    rung: usize,
+    eta: f64,
+    rule: MoRank,
+) -> (Vec<u64>, Vec<u64>) {
+    let competitors = results_at(ctx.trials, bracket, rung);
+    let promoted = competitors.len() / eta_floor(eta);
+    let mut ranking = rank_at_rung(&competitors, ctx.directions, rule);
+    ranking.truncate(promoted);
+    (competitors.into_iter().map(|(n, _)| n).collect(), ranking)
 }
