@@ -10,6 +10,7 @@
 #   SEEDS="0" BUDGET=5m OUT=/var/tmp/duel NAS=target/release/nas crates/nas-bench/duel/duel.sh
 #   NAS_ARGS="--objectives accuracy,params --max-params 50000" ...  # what nas search is given
 #   SIDES=nas ... / SIDES=reference ...                            # one side only (re-runs)
+#   SIDES="reference nas" ...; later SIDES=export ...               # searches first, exports after
 #
 # Run it on an otherwise idle machine: both sides use every core (THREADS, default 2, for
 # PyTorch; nas search its own default).
@@ -23,7 +24,7 @@ out="${OUT:-$here/../../../results/duel}"
 threads="${THREADS:-2}"
 max_params="${MAX_PARAMS:-50000}"
 final_epochs="${FINAL_EPOCHS:-5}"
-sides="${SIDES:-reference nas}"
+sides="${SIDES:-reference nas export}"
 read -ra nas_args <<<"${NAS_ARGS:---objectives accuracy,params}"
 mkdir -p "$out/nas"
 
@@ -43,6 +44,9 @@ for seed in $seeds; do
     end=$(date +%s.%N)
     python3 -c "import json,sys; print(json.dumps({'seconds': float(sys.argv[2]) - float(sys.argv[1])}))" \
       "$start" "$end" >"$out/nas/$study/wall.json"
+  fi
+  if [[ " $sides " == *" export "* ]]; then
+    study="duel-s$seed"
     # A study with no complete network that small has nothing to export: scored as none.
     "$nas" export "$study" --results "$out/nas" --pick max-params "$max_params" \
       --epochs "$final_epochs" --name small --seed "$seed" ||

@@ -201,7 +201,7 @@ pub fn run(cli: SearchArgs) -> anyhow::Result<()> {
             )));
         }
     };
-    let (trials, exports) = written?;
+    let (trials, report) = written?;
     print_summary(
         &trials,
         &value_names,
@@ -211,7 +211,8 @@ pub fn run(cli: SearchArgs) -> anyhow::Result<()> {
         &study_dir,
     );
     print_spend(&summary, &settings);
-    print!("{exports}");
+    print!("{}", report.agreement_text());
+    print!("{}", report.exports_text());
     if let Some(signal) = summary.interrupted {
         println!(
             "interrupted by {}: {} running trial(s) failed, their configurations queued again as {:?}",
@@ -305,7 +306,7 @@ fn prepare(
 }
 
 /// Writes `trials.csv`, `pareto.json` and `report.html` of the study; returns its trials and
-/// the lines naming what to export.
+/// the report (with what to export).
 fn write_outputs(
     study: &mut Study,
     cli: &SearchArgs,
@@ -313,7 +314,7 @@ fn write_outputs(
     value_names: &[&str],
     param_names: &[String],
     limits: &Limits,
-) -> anyhow::Result<(Vec<Trial>, String)> {
+) -> anyhow::Result<(Vec<Trial>, nas_report::Report)> {
     let trials = study.trials()?;
     let directions = study.info().directions.clone();
     write_results(study_dir, &trials, &directions, value_names, param_names)?;
@@ -335,7 +336,7 @@ fn write_outputs(
     let path = study_dir.join("report.html");
     std::fs::write(&path, report.to_html())
         .with_context(|| format!("writing {}", path.display()))?;
-    Ok((trials, report.exports_text()))
+    Ok((trials, report))
 }
 
 /// How this run spent its time, rung by rung, and what the budget stopped.

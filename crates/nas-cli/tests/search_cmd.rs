@@ -102,6 +102,11 @@ fn every_scheduler_searches_the_tiny_dataset_on_flex() {
                 rows.iter().any(|r| r.1 == "PRUNED"),
                 "{scheduler} stops some trials"
             );
+            // A complete trial reported rung 0 and the top rung: the agreement is printed.
+            assert!(
+                stdout.contains("Rung agreement with the top rung 1"),
+                "{scheduler}: {stdout}"
+            );
         }
         let pareto: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(study.join("pareto.json")).unwrap())

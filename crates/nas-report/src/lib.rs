@@ -1,7 +1,7 @@
 //! Study reports of nas, burn-free: a [`Report`] is built once from a study's trials and
 //! rendered as JSON, CSV, a terminal summary or one self-contained HTML page with SVG charts
-//! (Pareto scatter plots, search progress with hypervolume, learning curves and PED-ANOVA
-//! parameter importance).
+//! (Pareto scatter plots, search progress with hypervolume, learning curves with how well each
+//! rung's ranking agrees with the top rung's, and PED-ANOVA parameter importance).
 //!
 //! Every trial attribute the search writes (`arch`, `measurements`, `rungN`, `cost`,
 //! `stopped`) is optional, so a report works on an empty study, on a search still running and
@@ -9,6 +9,7 @@
 
 #![warn(missing_docs)]
 
+mod agreement;
 mod arch;
 mod charts;
 mod columns;
@@ -28,6 +29,7 @@ use nas_core::space::SearchSpace;
 use nas_core::study::{Direction, Trial};
 use serde::Serialize;
 
+pub use agreement::{spearman, RungAgreement, MIN_AGREEMENT_TRIALS};
 pub use data::{CurvePoint, TrialRow};
 pub use error::ReportError;
 pub use history::{History, HistoryPoint};
@@ -68,6 +70,9 @@ pub struct Report {
     pub trials: Vec<TrialRow>,
     /// Best value and hypervolume after each finished trial.
     pub history: History,
+    /// Spearman's ρ between each lower rung's accuracies and the top rung's, over the trials
+    /// that reported both.
+    pub agreement: Vec<RungAgreement>,
     /// PED-ANOVA parameter importance for the first objective.
     pub importance: Importance,
     /// Every parameter name: the space's in order, then any others the trials set, sorted.
@@ -116,6 +121,7 @@ impl Report {
             counts: StateCounts::of(&trials),
             best: front::best(&pareto, input.directions).cloned(),
             history: History::build(&trials, input.directions),
+            agreement: agreement::measure(&trials),
             importance: Importance::evaluate(
                 &trials,
                 input.directions,
@@ -141,8 +147,8 @@ impl Report {
         csv_rows::write(self, w)
     }
 
-    /// A short terminal summary: counts by state, the best trial and a table of the Pareto
-    /// trials.
+    /// A short terminal summary: counts by state, the best trial, a table of the Pareto
+    /// trials, the rung agreement and what to export.
     pub fn terminal_table(&self) -> String {
         table::render(self)
     }
@@ -151,6 +157,12 @@ impl Report {
     /// empty when there are none.
     pub fn exports_text(&self) -> String {
         table::exports(self)
+    }
+
+    /// How each rung's ranking agrees with the top rung's ([`Report::agreement`]), as one
+    /// terminal line; empty when no trial reported two rungs.
+    pub fn agreement_text(&self) -> String {
+        agreement::text(&self.agreement)
     }
 
     /// The self-contained HTML page (inline CSS and SVG, no scripts, no external resources).

@@ -20,6 +20,7 @@ pub(crate) fn render(report: &Report) -> String {
         out.push_str(&pareto_table(report).to_string());
         out.push('\n');
     }
+    out.push_str(&report.agreement_text());
     out.push_str(&exports(report));
     out
 }

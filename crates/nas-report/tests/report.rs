@@ -177,10 +177,23 @@ fn json_parses_back_with_every_part() {
         "pareto",
         "trials",
         "history",
+        "agreement",
         "importance",
     ] {
         assert!(json.get(key).is_some(), "no key {key}");
     }
+    // The fixture's 12 complete trials gain 0.04 from rung 0 to rung 1: the same order.
+    let agreement = &json["agreement"][0];
+    assert_eq!(
+        (
+            &agreement["rung"],
+            &agreement["top_rung"],
+            &agreement["trials"]
+        ),
+        (&Value::from(0), &Value::from(1), &Value::from(12))
+    );
+    let rho = agreement["rho"].as_f64().expect("a ρ");
+    assert!((rho - 1.0).abs() < 1e-12, "{rho}");
     assert_eq!(json["trials"].as_array().map(Vec::len), Some(25));
     assert_eq!(json["counts"]["complete"], 12);
     assert_eq!(json["objectives"][1]["direction"], "minimize");
@@ -206,6 +219,11 @@ fn terminal_table_lists_every_pareto_trial() {
     let table = report.terminal_table();
     assert!(table.contains("25 trials: 12 complete, 7 pruned, 3 failed, 2 running, 1 waiting"));
     assert!(table.contains("Best: trial"));
+    assert!(
+        table.contains("Rung agreement with the top rung 1")
+            && table.contains("rung 0 ρ 1.00 over 12 trials"),
+        "{table}"
+    );
     for row in &report.pareto {
         let arch = row.arch.as_deref().expect("an architecture");
         let line = table

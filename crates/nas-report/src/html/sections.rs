@@ -117,11 +117,18 @@ pub(crate) fn curves(report: &Report) -> String {
         "no trial has reported a rung yet",
     );
     let legend = legend(&state_entries(report, |r| !r.curve.is_empty(), "pruned"));
+    let mut note = String::from(
+        "Validation accuracy at each rung of the fidelity ladder; pruned trials stop where the scheduler stopped them.",
+    );
+    let agreement = report.agreement_text();
+    if !agreement.is_empty() {
+        note = format!("{note} {}", esc(agreement.trim_end()));
+    }
     section(
         "curves",
         "Learning curves",
         &format!("{svg}\n{legend}"),
-        "Validation accuracy at each rung of the fidelity ladder; pruned trials stop where the scheduler stopped them.",
+        &note,
     )
 }
 
