@@ -25,7 +25,9 @@ fn method(text: &str) -> Result<String, String> {
 /// Arguments of `nas bench schedulers`.
 #[derive(Debug, clap::Args)]
 pub struct SchedulerBenchArgs {
-    /// `sampler:scheduler` pairs, comma-separated; the first is the baseline.
+    /// `sampler:scheduler` pairs, comma-separated; the first is the baseline, run as a plain
+    /// script would (a trial may take any share of the budget), the others as `nas search`
+    /// runs them (a first rung may take a sixth of the budget, a promotion half).
     #[arg(
         long,
         value_delimiter = ',',
@@ -77,6 +79,10 @@ pub struct SchedulerBenchArgs {
     /// Run nothing: print the tables of the studies an earlier run left in `--results`.
     #[arg(long)]
     report_only: bool,
+    /// Do not run the baseline: read its study from an earlier run in `--results` (the
+    /// same seed), and run the other methods against it.
+    #[arg(long)]
+    reuse_baseline: bool,
 }
 
 /// One method's outcome.
@@ -123,7 +129,7 @@ pub fn run(args: SchedulerBenchArgs) -> anyhow::Result<()> {
             .with_context(|| format!("`{method}`: expected sampler:scheduler"))?;
         let study = format!("{sampler}-{scheduler}-s{}", args.seed);
         let dir = args.results.join(&study);
-        if args.report_only {
+        if args.report_only || (i == 0 && args.reuse_baseline) {
             outcomes.push(outcome(method, &dir, &study)?);
             continue;
         }
@@ -149,6 +155,9 @@ pub fn run(args: SchedulerBenchArgs) -> anyhow::Result<()> {
         let search = SearchArgs {
             profile: args.profile,
             quiet: true,
+            // The baseline is random search as a plain script runs it: every draw trained
+            // whatever it costs. The others run as `nas search` does.
+            uncapped: i == 0,
             ..SearchArgs::new(settings, &study, &args.results)
         };
         eprintln!("nas bench schedulers: {method}");
@@ -165,7 +174,14 @@ pub fn run(args: SchedulerBenchArgs) -> anyhow::Result<()> {
 }
 
 fn read_trials(dir: &Path, study: &str) -> anyhow::Result<Vec<Trial>> {
-    let mut storage = SqliteStorage::open(&dir.join("study.db"))?;
+    let db = dir.join("study.db");
+    if !db.is_file() {
+        anyhow::bail!(
+            "no study `{study}` at {}: run it first (without --report-only or --reuse-baseline)",
+            db.display()
+        );
+    }
+    let mut storage = SqliteStorage::open(&db)?;
     let info = storage
         .find_study(study)?
         .with_context(|| format!("no study `{study}` in {}", dir.display()))?;

@@ -62,6 +62,10 @@ pub struct SearchArgs {
     /// No progress bars (logs still go to search.log).
     #[arg(long)]
     pub quiet: bool,
+    /// Lets a first rung or a promotion take any share of the budget (not a flag: a
+    /// benchmark's plain baseline, e.g. random search as a user's script runs it).
+    #[arg(skip)]
+    pub uncapped: bool,
 }
 
 impl SearchArgs {
@@ -78,6 +82,7 @@ impl SearchArgs {
             heartbeat_grace: SearchSettings::default().heartbeat_grace.as_secs_f64(),
             profile: false,
             quiet: false,
+            uncapped: false,
         }
     }
 }
@@ -126,6 +131,10 @@ pub fn run(cli: SearchArgs) -> anyhow::Result<()> {
     let (sampler, sampler_name) = args.sampler_kind()?;
     let mut settings = args.search_settings(&preset, command_start)?;
     settings.heartbeat_grace = Duration::from_secs_f64(cli.heartbeat_grace);
+    if cli.uncapped {
+        settings.max_first_rung_share = None;
+        settings.max_promotion_share = None;
+    }
     let (runner, scheduler, recorded) = prepare(&args, &preset, cli.device, cli.profile)?;
     let warm = match &args.warm_start {
         Some(name) => Some(warm_start(
@@ -374,6 +383,15 @@ fn print_spend(summary: &SearchSummary, settings: &SearchSettings) {
             100.0 * settings.max_first_rung_share.unwrap_or(1.0),
             100.0 * settings.max_promotion_share.unwrap_or(1.0),
             summary.requeued.len()
+        );
+    }
+    if let Some(cost) = settings.max_cost {
+        println!(
+            "compute budget {cost:.0} GMACs, {:.0} spent: {} rung(s) not started because they would take too much of it (a first rung over {:.0} %, a promotion over {:.0} %; pruned)",
+            summary.cost,
+            summary.too_costly,
+            100.0 * settings.max_first_rung_share.unwrap_or(1.0),
+            100.0 * settings.max_promotion_share.unwrap_or(1.0),
         );
     }
 }

@@ -134,6 +134,7 @@ const TABLE: &[(&str, &str, &str)] = &[
     ("bench schedulers", "--rungs", "0"),
     ("bench schedulers", "--profile", "yes"),
     ("bench schedulers", "--report-only", "yes"),
+    ("bench schedulers", "--reuse-baseline", "yes"),
 ];
 
 /// Flags each command's `--help` lists (but `--help`).

@@ -612,6 +612,54 @@ fn a_bad_challenger_share_is_refused_before_any_search() {
 }
 
 #[test]
+fn the_scheduler_bench_can_run_its_challengers_against_an_earlier_baseline() {
+    let (dir, data) = data_dir();
+    let results = dir.path().join("results");
+    let compact = Path::new(LIGHTWEIGHT).with_file_name("compact.toml");
+    let bench = |extra: &[&str]| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_nas"));
+        cmd.args(["bench", "schedulers", "--methods", "random:none,tpe:asha"])
+            .arg("--space")
+            .arg(&compact)
+            .arg("--data-dir")
+            .arg(&data)
+            .arg("--results")
+            .arg(&results)
+            .args(["--cost", "40", "--challenger-share", "0.5", "--seed", "3"])
+            .args(["--validation", "100", "--top-fraction", "1", "--rungs", "2"])
+            .args(extra);
+        cmd
+    };
+    // Without the baseline's study, --reuse-baseline stops before training anything.
+    let out = bench(&["--reuse-baseline"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("no study `random-none-s3` at") && stderr.contains("--reuse-baseline"),
+        "{stderr}"
+    );
+    assert!(!results.join("tpe-asha-s3").exists());
+
+    let table = run_ok(bench(&[]));
+    assert!(
+        table.contains("random:none") && table.contains("tpe:asha"),
+        "{table}"
+    );
+    // A mark in the baseline's folder: running the baseline again would replace the folder.
+    let mark = results.join("random-none-s3").join("kept");
+    std::fs::write(&mark, "").unwrap();
+    let again = run_ok(bench(&["--reuse-baseline"]));
+    assert!(mark.exists(), "the baseline ran again");
+    let baseline_row = |t: &str| {
+        t.lines()
+            .find(|l| l.starts_with("random:none"))
+            .map(str::to_owned)
+    };
+    assert_eq!(baseline_row(&again), baseline_row(&table), "{again}");
+    assert!(again.contains("tpe:asha"), "{again}");
+}
+
+#[test]
 fn cross_validation_scores_the_subset_rungs_by_folds() {
     let (dir, data) = data_dir();
     let results = dir.path().join("results");

@@ -14,7 +14,9 @@
 //! is a deadline: a rung that this run's measured pace says cannot end before it is not
 //! started, and a rung still training at the deadline is stopped. Either way the trial is
 //! pruned at its last finished rung; one that finished none is failed, and queued again
-//! when it had started training.
+//! when it had started training. A compute budget (GMACs) stops new trials and promotions
+//! once spent. Under either budget, a new trial's first rung or a promotion estimated to take
+//! more than its share of it is not started, and the trial is pruned.
 
 use std::collections::{HashMap, VecDeque};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -98,7 +100,7 @@ pub struct SearchSummary {
     pub pruned: usize,
     /// Trials that failed.
     pub failed: usize,
-    /// Compute spent in this run, in full-resolution images trained on.
+    /// Compute spent in this run, GMACs ([`crate::SegmentScore::cost`]).
     pub cost: f64,
     /// Wall-clock seconds.
     pub seconds: f64,
@@ -171,35 +173,71 @@ enum Event {
         rung: usize,
         advance: Advance,
     },
-    /// The rung was not started: at this run's pace it would take `seconds`, more than
-    /// `limit` allows.
+    /// The rung was not started: it would take `needs` (seconds at this run's pace, or GMACs),
+    /// more than `limit` allows.
     WontFit {
         number: u64,
         rung: usize,
-        seconds: f64,
-        limit: TimeLimit,
+        needs: f64,
+        limit: BudgetLimit,
     },
+}
+
+/// What a budget is counted in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Unit {
+    /// Wall-clock seconds ([`SearchSettings::budget`]), a rung's at this run's measured pace.
+    Seconds,
+    /// Compute ([`SearchSettings::max_cost`]), a rung's as the trial estimates it.
+    Gmacs,
+}
+
+impl Unit {
+    /// `amount` with its unit, e.g. `41.3 s` or `1210 GMACs`.
+    fn show(self, amount: f64) -> String {
+        match self {
+            Unit::Seconds => format!("{amount:.1} s"),
+            Unit::Gmacs => format!("{amount:.0} GMACs"),
+        }
+    }
 }
 
 /// What a rung that was not started would have overrun.
 #[derive(Debug, Clone, Copy, PartialEq)]
-enum TimeLimit {
+enum BudgetLimit {
     /// The deadline, this many seconds away.
     Deadline(f64),
-    /// [`SearchSettings::max_first_rung_share`] of the budget, for a new trial's first rung:
-    /// this many seconds.
-    FirstRung(f64),
-    /// [`SearchSettings::max_promotion_share`] of the budget, for a promotion: this many
-    /// seconds.
-    Promotion(f64),
+    /// [`SearchSettings::max_first_rung_share`] of the budget, for a new trial's first rung.
+    FirstRung(f64, Unit),
+    /// [`SearchSettings::max_promotion_share`] of the budget, for a promotion.
+    Promotion(f64, Unit),
 }
 
-impl TimeLimit {
-    /// The seconds the limit allows.
-    fn seconds(self) -> f64 {
-        match self {
-            TimeLimit::Deadline(s) | TimeLimit::FirstRung(s) | TimeLimit::Promotion(s) => s,
+/// The most of the budget a new trial's first rung and a promotion may take, in one unit.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct ShareCaps {
+    unit: Unit,
+    first_rung: Option<f64>,
+    promotion: Option<f64>,
+}
+
+impl ShareCaps {
+    /// The caps `settings` gives a budget of `total` in `unit`.
+    fn of(settings: &SearchSettings, total: f64, unit: Unit) -> ShareCaps {
+        ShareCaps {
+            unit,
+            first_rung: settings.max_first_rung_share.map(|s| s * total),
+            promotion: settings.max_promotion_share.map(|s| s * total),
         }
+    }
+
+    /// The limit a rung needing `needs` overruns, if any.
+    fn overrun(&self, needs: f64, first: bool) -> Option<BudgetLimit> {
+        let (most, limit): (f64, fn(f64, Unit) -> BudgetLimit) = match first {
+            true => (self.first_rung?, BudgetLimit::FirstRung),
+            false => (self.promotion?, BudgetLimit::Promotion),
+        };
+        (needs > most).then(|| limit(most, self.unit))
     }
 }
 
@@ -282,16 +320,14 @@ impl<'a> Search<'a> {
                     segments: self.segments.clone(),
                     halt: halt.clone(),
                     pace: pace.clone(),
-                    max_first_rung_s: self
+                    time_caps: self
                         .settings
                         .budget
-                        .zip(self.settings.max_first_rung_share)
-                        .map(|(b, share)| b.as_secs_f64() * share),
-                    max_promotion_s: self
+                        .map(|b| ShareCaps::of(self.settings, b.as_secs_f64(), Unit::Seconds)),
+                    compute_caps: self
                         .settings
-                        .budget
-                        .zip(self.settings.max_promotion_share)
-                        .map(|(b, share)| b.as_secs_f64() * share),
+                        .max_cost
+                        .map(|c| ShareCaps::of(self.settings, c, Unit::Gmacs)),
                 };
                 scope.spawn(move || worker.work(&jobs));
             }
@@ -311,12 +347,13 @@ struct Worker {
     segments: Vec<Segment>,
     halt: Halt,
     pace: Arc<Mutex<Pace>>,
-    /// The longest a new trial's first rung may take at this run's pace
-    /// ([`SearchSettings::max_first_rung_share`] of the budget).
-    max_first_rung_s: Option<f64>,
-    /// The longest a promotion may take at this run's pace
-    /// ([`SearchSettings::max_promotion_share`] of the budget).
-    max_promotion_s: Option<f64>,
+    /// What a first rung and a promotion may take of the wall-clock budget, at this run's
+    /// pace.
+    time_caps: Option<ShareCaps>,
+    /// What a first rung and a promotion may take of the compute budget, as the trial
+    /// estimates its cost: without them a network ranked in the top 1/η once could take
+    /// most of a scheduler comparison's compute.
+    compute_caps: Option<ShareCaps>,
 }
 
 impl Worker {
@@ -367,11 +404,11 @@ impl Worker {
                 failure: TrialFailure::Halted,
             };
         }
-        if let Some((seconds, limit)) = self.too_long(run.as_ref(), segment, first) {
+        if let Some((needs, limit)) = self.too_long(run.as_ref(), segment, first) {
             return Event::WontFit {
                 number,
                 rung,
-                seconds,
+                needs,
                 limit,
             };
         }
@@ -394,33 +431,38 @@ impl Worker {
         }
     }
 
-    /// The seconds `segment` should take and the limit it overruns: the time left before the
-    /// deadline, or the share of the budget a trial's `first` rung or a promotion may take.
-    /// `None` when it fits, or when there is no budget or no estimate yet.
+    /// What `segment` should take and the limit it overruns: the time left before the
+    /// deadline, or the share of the wall-clock or compute budget a trial's `first` rung or a
+    /// promotion may take. `None` when it fits, or when there is no budget or no estimate
+    /// yet.
     fn too_long(
         &self,
         run: &dyn TrialRun,
         segment: &Segment,
         first: bool,
-    ) -> Option<(f64, TimeLimit)> {
-        let deadline = self.halt.deadline()?;
+    ) -> Option<(f64, BudgetLimit)> {
         let cost = run.estimate_cost(segment)?;
-        let seconds = self
-            .pace
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .seconds_for(segment.rung, cost)?;
-        let left = deadline
-            .saturating_duration_since(Instant::now())
-            .as_secs_f64();
-        if seconds > left {
-            return Some((seconds, TimeLimit::Deadline(left)));
+        if let Some(deadline) = self.halt.deadline() {
+            let seconds = self
+                .pace
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .seconds_for(segment.rung, cost);
+            if let Some(seconds) = seconds {
+                let left = deadline
+                    .saturating_duration_since(Instant::now())
+                    .as_secs_f64();
+                if seconds > left {
+                    return Some((seconds, BudgetLimit::Deadline(left)));
+                }
+                let over = self.time_caps.and_then(|c| c.overrun(seconds, first));
+                if let Some(limit) = over {
+                    return Some((seconds, limit));
+                }
+            }
         }
-        let limit = match first {
-            true => TimeLimit::FirstRung(self.max_first_rung_s?),
-            false => TimeLimit::Promotion(self.max_promotion_s?),
-        };
-        (seconds > limit.seconds()).then_some((seconds, limit))
+        let over = self.compute_caps?.overrun(cost, first)?;
+        Some((cost, over))
     }
 }
 
@@ -723,21 +765,21 @@ impl<'s, 'a> Coordinator<'s, 'a> {
             Event::WontFit {
                 number,
                 rung,
-                seconds,
-                limit: TimeLimit::Deadline(left),
-            } => self.refused(number, rung, seconds, left, progress)?,
+                needs,
+                limit: BudgetLimit::Deadline(left),
+            } => self.refused(number, rung, needs, left, progress)?,
             Event::WontFit {
                 number,
                 rung,
-                seconds,
-                limit: TimeLimit::FirstRung(most),
-            } => self.too_costly(number, rung, seconds, (most, "a first rung"), progress)?,
+                needs,
+                limit: BudgetLimit::FirstRung(most, unit),
+            } => self.too_costly(number, rung, (needs, most, unit), "a first rung", progress)?,
             Event::WontFit {
                 number,
                 rung,
-                seconds,
-                limit: TimeLimit::Promotion(most),
-            } => self.too_costly(number, rung, seconds, (most, "a promotion"), progress)?,
+                needs,
+                limit: BudgetLimit::Promotion(most, unit),
+            } => self.too_costly(number, rung, (needs, most, unit), "a promotion", progress)?,
             Event::Trained {
                 number,
                 rung,
@@ -952,23 +994,28 @@ impl<'s, 'a> Coordinator<'s, 'a> {
         self.ended(number, None, progress)
     }
 
-    /// A trial whose next rung was not started: it would take `seconds` at this run's pace,
-    /// more than the `most` seconds of the budget `what` (a first rung, a promotion) may take.
-    /// Pruned at its last finished rung; a new trial is pruned without one, so that samplers
-    /// count its configuration among the bad ones instead of proposing it again. The search
-    /// goes on.
+    /// A trial whose next rung was not started: it would take `needs` (seconds at this run's
+    /// pace, or GMACs), more than the `most` of the budget `what` (a first rung, a promotion)
+    /// may take. Pruned at its last finished rung; a new trial is pruned without one, so that
+    /// samplers count its configuration among the bad ones instead of proposing it again. The
+    /// search goes on.
     fn too_costly(
         &mut self,
         number: u64,
         rung: usize,
-        seconds: f64,
-        (most, what): (f64, &str),
+        (needs, most, unit): (f64, f64, Unit),
+        what: &str,
         progress: &mut dyn Progress,
     ) -> Result<(), SearchError> {
         self.summary.too_costly += 1;
+        let pace = match unit {
+            Unit::Seconds => " at this run's pace",
+            Unit::Gmacs => "",
+        };
         let why = format!(
-            "rung {rung} would take about {seconds:.1} s at this run's pace, more than the \
-             {most:.1} s of the budget {what} may take"
+            "rung {rung} would take about {}{pace}, more than the {} of the budget {what} may take",
+            unit.show(needs),
+            unit.show(most)
         );
         let why = if self.active.get(&number).is_some_and(|a| a.rungs > 0) {
             format!("stopped: {why}")

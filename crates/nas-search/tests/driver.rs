@@ -764,6 +764,99 @@ fn a_rung_that_would_take_more_than_its_share_of_the_budget_is_not_started() {
 }
 
 #[test]
+fn a_rung_that_would_take_more_than_its_share_of_a_compute_budget_is_not_started() {
+    // One rung (no scheduler) costing 100 × width / 8 GMACs (width 1 to 8): a sixth of a
+    // 300-GMAC budget is 50, so networks of width 5 and more are pruned before training,
+    // from the first trial on (a trial's cost is known before it trains), and the others
+    // spend the budget.
+    let scoring = accuracy_only();
+    let width = |t: &Trial| t.params["width"].as_i64().unwrap();
+    let stopped = |t: &Trial| {
+        t.attrs
+            .get("stopped")
+            .and_then(|v| v.as_str())
+            .map(str::to_owned)
+    };
+    let mut study = in_memory_study(&scoring);
+    let settings = SearchSettings {
+        trials: None,
+        max_cost: Some(300.0),
+        ..SearchSettings::default()
+    };
+    let runner = Arc::new(FakeRunner {
+        by_width: true,
+        ..FakeRunner::new()
+    });
+    let summary = search(&mut study, SchedulerKind::None, &scoring, &settings, runner).unwrap();
+    let trials = study.trials().unwrap();
+    let (trained, refused): (Vec<&Trial>, Vec<&Trial>) =
+        trials.iter().partition(|t| !t.intermediate.is_empty());
+    assert!(!refused.is_empty() && trained.len() >= 6, "{trials:#?}");
+    assert_eq!(summary.too_costly, refused.len(), "{summary:?}");
+    for t in &trained {
+        assert!(width(t) <= 4, "width {} costs over 50 GMACs", width(t));
+        assert_eq!(t.state, TrialState::Complete);
+    }
+    for t in &refused {
+        assert_eq!(t.state, TrialState::Pruned);
+        assert!(width(t) >= 5, "width {} fits in 50 GMACs", width(t));
+        let why = stopped(t).unwrap_or_default();
+        let expected = format!(
+            "not started: rung 0 would take about {:.0} GMACs, more than the 50 GMACs of the \
+             budget a first rung may take",
+            100.0 * width(t) as f64 / 8.0
+        );
+        assert_eq!(why, expected);
+    }
+    assert!(
+        (300.0..350.0).contains(&summary.cost),
+        "spent {} of 300 GMACs",
+        summary.cost
+    );
+
+    // Under ASHA (rungs at 1/9, 1/3 and all of a trial), a promotion may take 5 % of a
+    // 400-GMAC budget: 20 GMACs, less than rung 1 of a network of width 5 or more
+    // (33.3 × width / 8) and rung 2 of width 2 or more (100 × width / 8). Those are pruned
+    // at their last rung when promoted; the others go on.
+    let mut study = in_memory_study(&scoring);
+    let settings = SearchSettings {
+        trials: None,
+        max_cost: Some(400.0),
+        max_promotion_share: Some(0.05),
+        ..SearchSettings::default()
+    };
+    let runner = Arc::new(FakeRunner {
+        by_width: true,
+        ..FakeRunner::new()
+    });
+    let summary = search(&mut study, SchedulerKind::Asha, &scoring, &settings, runner).unwrap();
+    let trials = study.trials().unwrap();
+    let rung_cost =
+        |t: &Trial, rung: usize| [100.0 / 9.0, 100.0 / 3.0, 100.0][rung] * width(t) as f64 / 8.0;
+    let refused: Vec<&Trial> = trials
+        .iter()
+        .filter(|t| stopped(t).is_some_and(|w| w.ends_with("a promotion may take")))
+        .collect();
+    assert!(!refused.is_empty(), "{trials:#?}");
+    assert_eq!(summary.too_costly, refused.len(), "{summary:?}");
+    for t in &refused {
+        let next = t.intermediate.len();
+        assert_eq!(t.state, TrialState::Pruned);
+        assert!(rung_cost(t, next) > 20.0, "{t:?}");
+        let why = stopped(t).unwrap();
+        assert!(
+            why.starts_with(&format!("stopped: rung {next} would take about")),
+            "{why}"
+        );
+    }
+    for t in &trials {
+        for rung in 1..t.intermediate.len() {
+            assert!(rung_cost(t, rung) <= 20.0, "{t:?}");
+        }
+    }
+}
+
+#[test]
 fn a_budgeted_search_of_uneven_trials_ends_within_its_budget() {
     // Trials whose cost and time grow with their width (1 to 8): new trials whose first
     // rung would not fit are refused, the others end in time.

@@ -72,13 +72,15 @@ impl Default for Recipe {
 impl Recipe {
     /// Reads the recipe parameters of `search_spaces/lightweight.toml` from `config`:
     /// `optimizer`, `lr`, `batch_size`, `epochs`, `warmup_epochs`, `label_smoothing`, and
-    /// `<optimizer>.beta1|beta2|weight_decay|momentum|nesterov`. A parameter the space lacks
+    /// `<optimizer>.beta1|beta2|weight_decay|momentum|nesterov`; `<optimizer>.lr`, where the
+    /// space gives an optimizer a learning-rate range of its own, takes the place of `lr`. A parameter the space lacks
     /// keeps the [`Recipe::default`] value (and the optimizer's usual default); a parameter
     /// of the wrong type or out of range is an error naming it.
     pub fn from_config(config: &Config) -> Result<Recipe, TrainError> {
         let base = Recipe::default();
         let reader = Reader(config);
-        let optimizer = match reader.str("optimizer")?.unwrap_or("adam") {
+        let name = reader.str("optimizer")?.unwrap_or("adam");
+        let optimizer = match name {
             "adam" => Optimizer::Adam {
                 beta1: reader.unit("adam.beta1", 0.9)?,
                 beta2: reader.unit("adam.beta2", 0.999)?,
@@ -101,7 +103,10 @@ impl Recipe {
         };
         let recipe = Recipe {
             optimizer,
-            lr: reader.positive("lr", base.lr)?,
+            lr: match format!("{name}.lr") {
+                own if config.contains_key(&own) => reader.positive(&own, base.lr)?,
+                _ => reader.positive("lr", base.lr)?,
+            },
             batch_size: reader.positive("batch_size", base.batch_size as f64)? as usize,
             epochs: reader.positive("epochs", base.epochs)?,
             warmup_epochs: reader.non_negative("warmup_epochs", base.warmup_epochs)?,

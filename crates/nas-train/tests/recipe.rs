@@ -53,6 +53,21 @@ fn each_optimizer_reads_its_own_parameters() {
             weight_decay: 0.02
         }
     );
+    // An optimizer's own learning rate takes the place of the shared one.
+    let own = |optimizer: &str, pairs: &[(&str, ParamValue)]| {
+        let mut c = config(pairs);
+        c.insert("optimizer".into(), Str(optimizer.into()));
+        Recipe::from_config(&c).unwrap().lr
+    };
+    assert_eq!(
+        own("sgd", &[("lr", Float(1e-3)), ("sgd.lr", Float(0.1))]),
+        0.1
+    );
+    assert_eq!(
+        own("adam", &[("lr", Float(1e-3)), ("sgd.lr", Float(0.1))]),
+        1e-3
+    );
+    assert_eq!(own("adamw", &[("adamw.lr", Float(2e-3))]), 2e-3);
     // Missing parameters keep the defaults: Adam at 1e-3, batch 128, 10 epochs.
     assert_eq!(
         Recipe::from_config(&Config::new()).unwrap(),
@@ -68,6 +83,8 @@ fn bad_recipe_values_are_refused_by_name() {
     assert!(err(&[("optimizer", Str("rmsprop".into()))]).contains("`optimizer` = \"rmsprop\""));
     assert!(err(&[("lr", Float(-1.0))]).contains("`lr` = -1"));
     assert!(err(&[("lr", Str("fast".into()))]).contains("`lr`"));
+    let sgd = [("optimizer", Str("sgd".into())), ("sgd.lr", Float(0.0))];
+    assert!(err(&sgd).contains("`sgd.lr` = 0"));
     assert!(err(&[("label_smoothing", Float(1.5))]).contains("`label_smoothing`"));
 }
 
