@@ -4,6 +4,8 @@
 //! on Fashion-MNIST made by commit 589dac5, before the trial record became a type
 //! (`nas_search::TrialRecord`) and before the storage left nas-core: three trials pruned at
 //! rung 0 (by ASHA or the budget), three refused (failed) for the budget.
+//! `fixtures/lightweight-589dac5.toml` is the default space it was made with (a study resumes
+//! only with its own space; the default space has changed since).
 
 mod common;
 
@@ -16,6 +18,11 @@ use nas_core::study::{open_storage, TrialState};
 const FIXTURE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/tests/fixtures/study-589dac5.db"
+);
+
+const FIXTURE_SPACE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/fixtures/lightweight-589dac5.toml"
 );
 
 /// A results folder holding a copy of the old study as `default`.
@@ -67,8 +74,26 @@ fn an_old_study_reports_its_records_and_resumes() {
         storage.trials(info.id, None).unwrap()
     };
     let before = trials_now();
-    run_ok(search_command(
+    // Today's default space is not the one the study was made with: refused by name, and
+    // nothing written.
+    let out = search_command(
         Path::new(LIGHTWEIGHT),
+        &data,
+        &results,
+        "default",
+        &["--backend", "flex", "--trials", "4"],
+    )
+    .output()
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("study `default` was created with another search space"),
+        "{stderr}"
+    );
+    assert_eq!(trials_now(), before);
+    run_ok(search_command(
+        Path::new(FIXTURE_SPACE),
         &data,
         &results,
         "default",
