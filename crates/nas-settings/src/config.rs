@@ -51,11 +51,13 @@ pub struct StudyConfig {
     /// Stop once the study has this many complete or pruned trials.
     #[arg(long)]
     pub trials: Option<u64>,
-    /// Wall-clock budget of this run, e.g. 30m, 2h, 90s.
+    /// Wall-clock budget of this run, e.g. 30m, 2h, 90s. A new trial's first rung that the
+    /// run's pace says would take over a sixth of it, or a promotion over half, is not started.
     #[arg(long)]
     pub budget: Option<String>,
     /// Stop once this run has used this much compute, in GMACs (a training image counts
-    /// three forward passes, an evaluated one one).
+    /// three forward passes, an evaluated one one). A new trial's first rung estimated over a
+    /// sixth of it, or a promotion over half, is not started.
     #[arg(long)]
     pub max_cost: Option<f64>,
     /// none, sha, asha, hyperband or bohb [default: asha].
