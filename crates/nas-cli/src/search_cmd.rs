@@ -372,26 +372,26 @@ fn print_spend(summary: &SearchSummary, settings: &SearchSettings) {
             parts.join("; ")
         );
     }
+    let caps = format!(
+        "a first rung over {:.0} %, a promotion over {:.0} %; pruned",
+        100.0 * settings.max_first_rung_share.unwrap_or(1.0),
+        100.0 * settings.max_promotion_share.unwrap_or(1.0),
+    );
     if let Some(budget) = settings.budget {
         println!(
-            "budget {:.0} s: {} rung(s) stopped at its end, {} not started because they could not end within it ({} of them a new trial's first, recorded as failed), {} not started because they would take too much of it (a first rung over {:.0} %, a promotion over {:.0} %; pruned); {} trial(s) queued again",
+            "budget {:.0} s: {} rung(s) stopped at its end, {} not started because they could not end within it ({} of them a new trial's first, recorded as failed), {} not started because they would take too much of it ({caps}); {} trial(s) queued again",
             budget.as_secs_f64(),
             summary.halted_at_deadline,
             summary.refused_for_budget,
             summary.not_started,
             summary.too_costly,
-            100.0 * settings.max_first_rung_share.unwrap_or(1.0),
-            100.0 * settings.max_promotion_share.unwrap_or(1.0),
             summary.requeued.len()
         );
     }
     if let Some(cost) = settings.max_cost {
         println!(
-            "compute budget {cost:.0} GMACs, {:.0} spent: {} rung(s) not started because they would take too much of it (a first rung over {:.0} %, a promotion over {:.0} %; pruned)",
-            summary.cost,
-            summary.too_costly,
-            100.0 * settings.max_first_rung_share.unwrap_or(1.0),
-            100.0 * settings.max_promotion_share.unwrap_or(1.0),
+            "compute budget {cost:.0} GMACs, {:.0} spent: {} rung(s) not started because they would take too much of it ({caps})",
+            summary.cost, summary.too_costly,
         );
     }
 }
