@@ -293,6 +293,7 @@ fn prepare(
         args.ladder(preset, full)?,
         &ScheduleOptions {
             rank: args.rank()?,
+            promotion: args.promotion_rule()?,
             ..Default::default()
         },
     );

@@ -38,6 +38,7 @@ const TABLE: &[(&str, &str, &str)] = &[
     ("search", "--rungs", "0"),
     ("search", "--min-resolution", "0"),
     ("search", "--mo-rank", "alphabetical"),
+    ("search", "--promotion", "lottery"),
     ("search", "--validation", "0"),
     ("search", "--latency-batch", "0"),
     ("search", "--max-epochs", "0"),

@@ -3,8 +3,9 @@
 use std::collections::BTreeMap;
 
 use nas_core::schedule::{
-    build, rank_at_rung, Asha, Decision, FidelityLadder, Hyperband, MoRank, Rung, RungContext,
-    ScheduleError, ScheduleOptions, Scheduler, SchedulerKind, SuccessiveHalving,
+    build, cost_at, rank_at_rung, Asha, Decision, FidelityLadder, Hyperband, MoRank, Promotion,
+    Rung, RungContext, ScheduleError, ScheduleOptions, Scheduler, SchedulerKind, SuccessiveHalving,
+    RUNG_ATTR_PREFIX, RUNG_COST_FIELD,
 };
 use nas_core::study::{Direction, Trial, TrialState};
 
@@ -385,6 +386,96 @@ fn asha_compares_only_within_a_rung() {
     trials[6].state = TrialState::Pruned;
     report(&mut trials, 6, 0, &[0.1]);
     assert_eq!(asha.decide(&ctx(&trials, &MAX), 4, 0), Decision::Continue);
+}
+
+/// Records `values` at `rung` on trial `number` and the compute the rung took.
+fn report_costing(trials: &mut [Trial], number: u64, rung: u64, values: &[f64], cost: f64) {
+    report(trials, number, rung, values);
+    let t = trials.iter_mut().find(|t| t.number == number).unwrap();
+    t.attrs.insert(
+        format!("{RUNG_ATTR_PREFIX}{rung}"),
+        serde_json::json!({ RUNG_COST_FIELD: cost, "accuracy": values[0] }),
+    );
+}
+
+#[test]
+fn asha_by_cost_holds_a_heavy_trial_back_until_the_rung_can_afford_it() {
+    let by_cost = Asha::new(three_rungs(3), MoRank::Crowding);
+    let by_count = Asha::new(three_rungs(3), MoRank::Crowding).promoting(Promotion::ByCount);
+    use Decision::{Continue, Pause};
+    // Three results, k = 1: the best (0.8) cost 1,654 GMACs, the median 777. By count it is
+    // promoted; by cost its promotion would exceed 1 × 777 and it waits.
+    let mut trials: Vec<Trial> = (0..9).map(|n| joined(n, 0)).collect();
+    for (n, acc, cost) in [(0, 0.8, 1654.0), (1, 0.7, 777.0), (2, 0.4, 60.0)] {
+        report_costing(&mut trials, n, 0, &[acc], cost);
+    }
+    assert_eq!(cost_at(&trials[0], 0), Some(1654.0));
+    let c = ctx(&trials, &MAX);
+    assert_eq!(by_count.decide(&c, 0, 0), Continue);
+    assert_eq!(by_cost.decide(&c, 0, 0), Pause);
+    // Six results, k = 2, median (300 + 777) / 2 = 538.5, allowance 1,077: the heavy best
+    // still does not fit, but the second best (0.75, 200 GMACs) is promoted past it, within
+    // the top two. By count the top two are 0 and 3.
+    for (n, acc, cost) in [(3, 0.75, 200.0), (4, 0.5, 300.0), (5, 0.3, 900.0)] {
+        report_costing(&mut trials, n, 0, &[acc], cost);
+    }
+    let c = ctx(&trials, &MAX);
+    let waiting: Vec<(u64, usize)> = (0..6).map(|n| (n, 0)).collect();
+    assert_eq!(
+        by_count.review(&c, &waiting),
+        vec![(0, Continue), (3, Continue)]
+    );
+    assert_eq!(by_cost.review(&c, &waiting), vec![(3, Continue)]);
+    // Nine results, k = 3, median 250 (of the eight recorded), allowance 750: still not. A
+    // trial without a recorded cost counts as the median.
+    for (n, acc, cost) in [(6, 0.2, 100.0), (7, 0.1, 50.0)] {
+        report_costing(&mut trials, n, 0, &[acc], cost);
+    }
+    report(&mut trials, 8, 0, &[0.72]);
+    let c = ctx(&trials, &MAX);
+    assert_eq!(cost_at(&trials[8], 0), None);
+    assert_eq!(by_cost.review(&c, &waiting[..1]), vec![]);
+    assert_eq!(
+        by_cost.decide(&c, 8, 0),
+        Continue,
+        "0.72 third: 200 + 250 ≤ 750"
+    );
+    // Where every trial costs the same, by cost is by count.
+    let mut even: Vec<Trial> = (0..6).map(|n| joined(n, 0)).collect();
+    for (n, acc) in [(0, 0.5), (1, 0.7), (2, 0.6), (3, 0.9), (4, 0.65), (5, 0.8)] {
+        report_costing(&mut even, n, 0, &[acc], 100.0);
+    }
+    let c = ctx(&even, &MAX);
+    let all: Vec<(u64, usize)> = (0..6).map(|n| (n, 0)).collect();
+    assert_eq!(by_cost.review(&c, &all), by_count.review(&c, &all));
+    assert_eq!(by_cost.review(&c, &all), vec![(3, Continue), (5, Continue)]);
+}
+
+#[test]
+fn promotion_rules_parse_and_build_picks_one() {
+    assert_eq!(Promotion::parse("cost"), Some(Promotion::ByCost));
+    assert_eq!(Promotion::parse("count"), Some(Promotion::ByCount));
+    assert_eq!(Promotion::parse("luck"), None);
+    assert_eq!(ScheduleOptions::default().promotion, Promotion::ByCost);
+    // Hyperband's brackets promote by the same rule: a heavy best of three waits by cost.
+    let mut trials: Vec<Trial> = (0..3).map(|n| joined(n, 0)).collect();
+    for (n, acc, cost) in [(0, 0.8, 1654.0), (1, 0.7, 777.0), (2, 0.4, 60.0)] {
+        report_costing(&mut trials, n, 0, &[acc], cost);
+    }
+    let c = ctx(&trials, &MAX);
+    for (promotion, want) in [
+        (Promotion::ByCost, Decision::Pause),
+        (Promotion::ByCount, Decision::Continue),
+    ] {
+        let options = ScheduleOptions {
+            promotion,
+            ..Default::default()
+        };
+        for kind in [SchedulerKind::Asha, SchedulerKind::Hyperband] {
+            let scheduler = build(kind, three_rungs(3), &options);
+            assert_eq!(scheduler.decide(&c, 0, 0), want, "{kind:?} {promotion:?}");
+        }
+    }
 }
 
 #[test]

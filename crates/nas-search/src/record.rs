@@ -3,7 +3,8 @@
 //! trial attributes, one JSON value a key; [`RecordWriter`] is the one writer (the driver
 //! uses it) and [`TrialRecord::of`] the one reader (results, reports, export, status and the
 //! benchmarks use it). No other module names an attribute key, but for the schedulers of
-//! `nas-core`, which read the bracket under `nas_core::schedule::BRACKET_ATTR`.
+//! `nas-core`, which read the bracket under `nas_core::schedule::BRACKET_ATTR` and each rung's
+//! compute under `nas_core::schedule::RUNG_ATTR_PREFIX` (cost-aware promotion).
 //!
 //! The reader is lenient, as studies outlive versions of nas: a key that is absent, `null` or
 //! of another form reads as `None` (a rung result with missing fields reads them as zero),
@@ -31,8 +32,9 @@ mod key {
     pub const COST: &str = "cost";
     pub const PAUSED: &str = "paused_at";
     pub const STOPPED: &str = "stopped";
-    /// `rung0`, `rung1`, …: the [`SegmentScore`](crate::SegmentScore) of each rung.
-    pub const RUNG_PREFIX: &str = "rung";
+    /// `rung0`, `rung1`, …: the [`SegmentScore`](crate::SegmentScore) of each rung, whose
+    /// `cost` field the schedulers read (`nas_core::schedule::RUNG_COST_FIELD`).
+    pub const RUNG_PREFIX: &str = nas_core::schedule::RUNG_ATTR_PREFIX;
 }
 
 /// The attribute a trial paused at a rung carries (the rung's index; `null` once it goes on),
@@ -242,6 +244,23 @@ mod tests {
         assert_eq!(record.rungs_reached(), vec![0, 1]);
         assert_eq!(record.top_accuracy(), None, "rung 1 has no result");
         assert_eq!(record.rungs[&0].accuracy, 0.5);
+    }
+
+    #[test]
+    fn the_schedulers_read_the_cost_of_a_stored_rung() {
+        // Cost-aware promotion (nas-core) reads what the writer stores, by its own key names.
+        let score = SegmentScore {
+            accuracy: 0.8,
+            cost: 1654.5,
+            ..SegmentScore::default()
+        };
+        let mut trial = Trial::running(3, Config::new());
+        trial
+            .attrs
+            .insert(format!("{}{}", key::RUNG_PREFIX, 2), json!(score));
+        assert_eq!(nas_core::schedule::cost_at(&trial, 2), Some(1654.5));
+        assert_eq!(nas_core::schedule::cost_at(&trial, 0), None);
+        assert_eq!(TrialRecord::of(&trial).rungs[&2].cost, 1654.5);
     }
 
     #[test]

@@ -108,6 +108,12 @@ pub struct StudyConfig {
     /// [default: hypervolume].
     #[arg(long)]
     pub mo_rank: Option<String>,
+    /// How ASHA and Hyperband size the share of a rung they promote: count (the best
+    /// ⌊n/η⌋ of n results, as Optuna and Ray Tune do) or cost (of those, only as many as cost
+    /// at most ⌊n/η⌋ times the rung's median cost, so that a heavy network waits for more
+    /// results instead of taking the budget) [default: cost].
+    #[arg(long)]
+    pub promotion: Option<String>,
     /// Images held out of the training split for validation (default: the preset's).
     #[arg(long)]
     pub validation: Option<usize>,
@@ -152,7 +158,7 @@ impl StudyConfig {
             space, dataset, data_dir, image_size, test_fraction, backend, preset, trials, budget, max_cost, scheduler,
             sampler, concurrency, seed, objectives, max_params, max_latency_ms, max_macs,
             reward_target_ms, reward_exponent, eta, rungs, min_resolution, rung, mo_rank,
-            validation, latency_batch, max_epochs, top_fraction, cv, warm_start,
+            promotion, validation, latency_batch, max_epochs, top_fraction, cv, warm_start,
             warm_start_weight,
         )
     }
@@ -331,6 +337,11 @@ impl StudyConfig {
         self.mo_rank.as_deref().unwrap_or("hypervolume")
     }
 
+    /// How ASHA and Hyperband size the share they promote.
+    pub fn promotion(&self) -> &str {
+        self.promotion.as_deref().unwrap_or("cost")
+    }
+
     /// The latency measurement's batch size.
     pub fn latency_batch(&self) -> usize {
         self.latency_batch.unwrap_or(1)
@@ -436,6 +447,9 @@ impl StudyConfig {
         })?;
         check("--mo-rank", self.mo_rank.as_ref(), |t| {
             rules::mo_rank(t).map(drop)
+        })?;
+        check("--promotion", self.promotion.as_ref(), |t| {
+            rules::promotion(t).map(drop)
         })?;
         check("--validation", self.validation, |t| {
             rules::at_least_one(t).map(drop)

@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use nas_core::sampler::SamplerKind;
-use nas_core::schedule::{FidelityLadder, MoRank, SchedulerKind};
+use nas_core::schedule::{FidelityLadder, MoRank, Promotion, SchedulerKind};
 use nas_data::Holdout;
 use nas_search::{Limits, MnasReward, Objective, Scoring, SearchSettings};
 
@@ -84,6 +84,12 @@ impl StudyConfig {
     pub fn rank(&self) -> Result<MoRank, SettingsError> {
         MoRank::parse(self.mo_rank())
             .ok_or_else(|| unknown("--mo-rank", self.mo_rank(), &MoRank::NAMES))
+    }
+
+    /// How ASHA and Hyperband size the share they promote.
+    pub fn promotion_rule(&self) -> Result<Promotion, SettingsError> {
+        Promotion::parse(self.promotion())
+            .ok_or_else(|| unknown("--promotion", self.promotion(), &Promotion::NAMES))
     }
 
     /// The wall-clock budget of this run.

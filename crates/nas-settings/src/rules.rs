@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use nas_core::sampler::SamplerKind;
-use nas_core::schedule::{MoRank, SchedulerKind};
+use nas_core::schedule::{MoRank, Promotion, SchedulerKind};
 use nas_core::study::Direction;
 use nas_search::Objective;
 
@@ -122,6 +122,14 @@ pub fn mo_rank(text: &str) -> Result<String, String> {
     match MoRank::parse(text) {
         Some(_) => Ok(text.to_string()),
         None => Err("choose crowding or hypervolume".into()),
+    }
+}
+
+/// How ASHA and Hyperband size the share they promote.
+pub fn promotion(text: &str) -> Result<String, String> {
+    match Promotion::parse(text) {
+        Some(_) => Ok(text.to_string()),
+        None => Err("choose count or cost".into()),
     }
 }
 

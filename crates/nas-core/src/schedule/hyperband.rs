@@ -1,13 +1,15 @@
 //! Hyperband (Li et al. 2018) with asynchronous brackets, like Ray Tune's `AsyncHyperBand` and
 //! Optuna's `HyperbandPruner`.
 
-use super::asha::{promotion, review_promotions};
-use super::{Decision, FidelityLadder, MoRank, RungContext, Scheduler, SuccessiveHalving};
+use super::asha::{promotion, review_promotions, PromotionRule};
+use super::{
+    Decision, FidelityLadder, MoRank, Promotion, RungContext, Scheduler, SuccessiveHalving,
+};
 
 /// Hyperband: brackets `b = 0..=s_max` (`s_max` = the top rung index) start at rung `b`, so
 /// bracket 0 halves most aggressively and bracket `s_max` trains everything at full fidelity.
 /// Within a bracket trials compete by [`Asha`](super::Asha)'s rule (promoted, or waiting for
-/// enough results), only with their own bracket.
+/// enough results; by cost by default, see [`Promotion`]), only with their own bracket.
 ///
 /// Bracket `b` (with `s = s_max − b`) has the weight `n_b = ⌈(s_max + 1) · eta^s / (s + 1)⌉`,
 /// the number of trials Hyperband starts in it. New trials are spread over the brackets in
@@ -17,19 +19,21 @@ use super::{Decision, FidelityLadder, MoRank, RungContext, Scheduler, Successive
 pub struct Hyperband {
     ladder: FidelityLadder,
     rank: MoRank,
+    promote: Promotion,
     name: &'static str,
     weights: Vec<u64>,
     step: u64,
 }
 
 impl Hyperband {
-    /// Hyperband over `ladder`, ranking several objectives by `rank`.
+    /// Hyperband over `ladder`, ranking several objectives by `rank`, promoting by cost.
     pub fn new(ladder: FidelityLadder, rank: MoRank) -> Self {
         let weights = bracket_weights(ladder.len(), ladder.eta());
         let step = interleave_step(weights.iter().sum());
         Hyperband {
             ladder,
             rank,
+            promote: Promotion::default(),
             name: "hyperband",
             weights,
             step,
@@ -43,6 +47,11 @@ impl Hyperband {
             name: "bohb",
             ..Hyperband::new(ladder, rank)
         }
+    }
+
+    /// The same, promoting by `promote`.
+    pub fn promoting(self, promote: Promotion) -> Self {
+        Hyperband { promote, ..self }
     }
 
     /// Synchronous Hyperband (Li et al. 2018, Algorithm 1, named `hyperband`): brackets run
@@ -99,11 +108,13 @@ impl Scheduler for Hyperband {
     }
 
     fn decide(&self, ctx: &RungContext<'_>, number: u64, rung: usize) -> Decision {
-        promotion(ctx, number, rung, self.ladder.eta(), self.rank)
+        let rule = PromotionRule::new(self.ladder.eta(), self.rank, self.promote);
+        promotion(ctx, number, rung, rule)
     }
 
     fn review(&self, ctx: &RungContext<'_>, paused: &[(u64, usize)]) -> Vec<(u64, Decision)> {
-        review_promotions(ctx, paused, self.ladder.eta(), self.rank)
+        let rule = PromotionRule::new(self.ladder.eta(), self.rank, self.promote);
+        review_promotions(ctx, paused, rule)
     }
 }
 

@@ -8,6 +8,7 @@
 //! - [`FullFidelity`] (`none`): no early stopping.
 //! - [`SuccessiveHalving`] (`sha`): synchronous successive halving in fixed-size brackets.
 //! - [`Asha`] (`asha`): asynchronous successive halving (MO-ASHA with several objectives).
+//!   It and Hyperband promote by compute rather than by count by default ([`Promotion`]).
 //! - [`Hyperband`] (`hyperband`, and `bohb` paired with the BOHB sampler): asynchronous
 //!   brackets that start at different rungs; [`Hyperband::synchronous`] runs them as
 //!   successive halving instead.
@@ -16,6 +17,7 @@
 //! the driver from [`Scheduler::bracket_for`]); trials without it belong to bracket 0.
 
 mod asha;
+mod cost;
 mod full;
 mod halving;
 mod hyperband;
@@ -23,6 +25,7 @@ mod ladder;
 mod rank;
 
 pub use asha::Asha;
+pub use cost::{cost_at, Promotion, RUNG_ATTR_PREFIX, RUNG_COST_FIELD};
 pub use full::FullFidelity;
 pub use halving::SuccessiveHalving;
 pub use hyperband::Hyperband;
@@ -202,6 +205,8 @@ pub struct ScheduleOptions {
     pub rank: MoRank,
     /// Trials per successive-halving bracket at its first rung.
     pub bracket_size: usize,
+    /// How ASHA and Hyperband count the share they promote.
+    pub promotion: Promotion,
 }
 
 impl Default for ScheduleOptions {
@@ -209,6 +214,7 @@ impl Default for ScheduleOptions {
         ScheduleOptions {
             rank: MoRank::Crowding,
             bracket_size: 9,
+            promotion: Promotion::ByCost,
         }
     }
 }
@@ -259,9 +265,15 @@ pub fn build(
             options.bracket_size,
             options.rank,
         )),
-        SchedulerKind::Asha => Box::new(Asha::new(ladder, options.rank)),
-        SchedulerKind::Hyperband => Box::new(Hyperband::new(ladder, options.rank)),
-        SchedulerKind::Bohb => Box::new(Hyperband::bohb(ladder, options.rank)),
+        SchedulerKind::Asha => {
+            Box::new(Asha::new(ladder, options.rank).promoting(options.promotion))
+        }
+        SchedulerKind::Hyperband => {
+            Box::new(Hyperband::new(ladder, options.rank).promoting(options.promotion))
+        }
+        SchedulerKind::Bohb => {
+            Box::new(Hyperband::bohb(ladder, options.rank).promoting(options.promotion))
+        }
     }
 }
 
