@@ -22,24 +22,23 @@ use super::{
 #[derive(Debug, Clone)]
 pub struct Asha {
     ladder: FidelityLadder,
-    rank: MoRank,
-    promote: Promotion,
+    rule: PromotionRule,
 }
 
 impl Asha {
     /// ASHA over `ladder` (its `eta` is the reduction factor), ranking several objectives by
     /// `rank`, promoting by cost.
     pub fn new(ladder: FidelityLadder, rank: MoRank) -> Self {
-        Asha {
-            ladder,
-            rank,
-            promote: Promotion::default(),
-        }
+        let rule = PromotionRule::new(ladder.eta(), rank, Promotion::default());
+        Asha { ladder, rule }
     }
 
     /// The same, promoting by `promote`.
     pub fn promoting(self, promote: Promotion) -> Self {
-        Asha { promote, ..self }
+        Asha {
+            rule: self.rule.promoting(promote),
+            ..self
+        }
     }
 }
 
@@ -61,13 +60,11 @@ impl Scheduler for Asha {
     }
 
     fn decide(&self, ctx: &RungContext<'_>, number: u64, rung: usize) -> Decision {
-        let rule = PromotionRule::new(self.ladder.eta(), self.rank, self.promote);
-        promotion(ctx, number, rung, rule)
+        promotion(ctx, number, rung, self.rule)
     }
 
     fn review(&self, ctx: &RungContext<'_>, paused: &[(u64, usize)]) -> Vec<(u64, Decision)> {
-        let rule = PromotionRule::new(self.ladder.eta(), self.rank, self.promote);
-        review_promotions(ctx, paused, rule)
+        review_promotions(ctx, paused, self.rule)
     }
 }
 
@@ -82,6 +79,11 @@ pub(crate) struct PromotionRule {
 impl PromotionRule {
     pub(crate) fn new(eta: f64, rank: MoRank, promote: Promotion) -> Self {
         PromotionRule { eta, rank, promote }
+    }
+
+    /// The same, promoting by `promote`.
+    pub(crate) fn promoting(self, promote: Promotion) -> Self {
+        PromotionRule { promote, ..self }
     }
 }
 

@@ -18,8 +18,7 @@ use super::{
 #[derive(Debug, Clone)]
 pub struct Hyperband {
     ladder: FidelityLadder,
-    rank: MoRank,
-    promote: Promotion,
+    rule: PromotionRule,
     name: &'static str,
     weights: Vec<u64>,
     step: u64,
@@ -31,9 +30,8 @@ impl Hyperband {
         let weights = bracket_weights(ladder.len(), ladder.eta());
         let step = interleave_step(weights.iter().sum());
         Hyperband {
+            rule: PromotionRule::new(ladder.eta(), rank, Promotion::default()),
             ladder,
-            rank,
-            promote: Promotion::default(),
             name: "hyperband",
             weights,
             step,
@@ -51,7 +49,10 @@ impl Hyperband {
 
     /// The same, promoting by `promote`.
     pub fn promoting(self, promote: Promotion) -> Self {
-        Hyperband { promote, ..self }
+        Hyperband {
+            rule: self.rule.promoting(promote),
+            ..self
+        }
     }
 
     /// Synchronous Hyperband (Li et al. 2018, Algorithm 1, named `hyperband`): brackets run
@@ -108,13 +109,11 @@ impl Scheduler for Hyperband {
     }
 
     fn decide(&self, ctx: &RungContext<'_>, number: u64, rung: usize) -> Decision {
-        let rule = PromotionRule::new(self.ladder.eta(), self.rank, self.promote);
-        promotion(ctx, number, rung, rule)
+        promotion(ctx, number, rung, self.rule)
     }
 
     fn review(&self, ctx: &RungContext<'_>, paused: &[(u64, usize)]) -> Vec<(u64, Decision)> {
-        let rule = PromotionRule::new(self.ladder.eta(), self.rank, self.promote);
-        review_promotions(ctx, paused, rule)
+        review_promotions(ctx, paused, self.rule)
     }
 }
 
