@@ -15,7 +15,7 @@ use nas_search::{
     signal_name, write_results, Advance, Limits, Progress, Scoring, Search, SearchSettings,
     SearchSummary, SegmentScore, TrialRecord,
 };
-use nas_settings::{Preset, StudyConfig, CONFIG_ATTR};
+use nas_settings::{Preset, StudyConfig, Workers, CONFIG_ATTR};
 use nas_train::{BurnRunner, RunnerSettings};
 
 use crate::interrupt::{self, Interrupted};
@@ -129,13 +129,13 @@ pub fn run(cli: SearchArgs) -> anyhow::Result<()> {
     };
     let scoring = args.scoring()?;
     let (sampler, sampler_name) = args.sampler_kind()?;
-    let mut settings = args.search_settings(&preset, command_start)?;
+    let (runner, scheduler, recorded, workers) = prepare(&args, &preset, cli.device, cli.profile)?;
+    let mut settings = args.search_settings(&preset, command_start, workers)?;
     settings.heartbeat_grace = Duration::from_secs_f64(cli.heartbeat_grace);
     if cli.uncapped {
         settings.max_first_rung_share = None;
         settings.max_promotion_share = None;
     }
-    let (runner, scheduler, recorded) = prepare(&args, &preset, cli.device, cli.profile)?;
     let warm = match &args.warm_start {
         Some(name) => Some(warm_start(
             // Each `&mut dyn Storage` coerced on its own: an Option's contents are not.
@@ -174,12 +174,12 @@ pub fn run(cli: SearchArgs) -> anyhow::Result<()> {
         );
     }
     eprintln!(
-        "nas: study `{}` in {} — scheduler {}, sampler {}, {} at once, {}",
+        "nas: study `{}` in {} — scheduler {}, sampler {}, {}, {}",
         cli.study,
         study_dir.display(),
         scheduler.name(),
         sampler_name,
-        settings.concurrency,
+        workers_text(&workers),
         budget_text(&settings)
     );
     let value_names = scoring.value_names();
@@ -249,16 +249,25 @@ fn sqlite_file(cli: &SearchArgs) -> PathBuf {
     cli.results.join(&cli.study).join("study.db")
 }
 
+/// `2 at once, 1 thread each`.
+fn workers_text(workers: &Workers) -> String {
+    match workers.threads_per_trial {
+        Some(1) => format!("{} at once, 1 thread each", workers.trials),
+        Some(t) => format!("{} at once, {t} threads each", workers.trials),
+        None => format!("{} at once", workers.trials),
+    }
+}
+
 /// Loads the data, chooses the device, carves the validation split and builds what trains
 /// and schedules the trials; returns them with the settings the study keeps (a folder's image
 /// size and test share included, so that it reads the folder the same way when resumed or
-/// exported). Nothing is written.
+/// exported) and how many trials train at once on that device. Nothing is written.
 fn prepare(
     args: &StudyConfig,
     preset: &Preset,
     device: Option<usize>,
     profile: bool,
-) -> anyhow::Result<(BurnRunner, Box<dyn Scheduler>, StudyConfig)> {
+) -> anyhow::Result<(BurnRunner, Box<dyn Scheduler>, StudyConfig, Workers)> {
     let data = args.load_data()?;
     let recorded = StudyConfig {
         image_size: args.image_size.or(data.image_size),
@@ -276,6 +285,9 @@ fn prepare(
         "nas: {why}; device: {}",
         nas_model::device_name(&device, backend)
     );
+    let workers = args
+        .concurrency()
+        .workers(backend.is_cpu().then(nas_model::cpu_threads));
     let holdout = args.holdout(preset, data.splits.train.len());
     let carved = split_validation(&data.splits.train, holdout, args.seed())?;
     let full = carved.train.height() as u32;
@@ -309,10 +321,11 @@ fn prepare(
             data_seed: args.seed(),
             cv_folds: args.cv()?,
             profile,
+            threads_per_trial: workers.threads_per_trial,
             ..RunnerSettings::default()
         },
     );
-    Ok((runner, scheduler, recorded))
+    Ok((runner, scheduler, recorded, workers))
 }
 
 /// Writes `trials.csv`, `pareto.json` and `report.html` of the study; returns its trials and

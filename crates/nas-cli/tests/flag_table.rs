@@ -39,6 +39,7 @@ const TABLE: &[(&str, &str, &str)] = &[
     ("search", "--min-resolution", "0"),
     ("search", "--mo-rank", "alphabetical"),
     ("search", "--promotion", "lottery"),
+    ("search", "--ladder", "steep"),
     ("search", "--validation", "0"),
     ("search", "--latency-batch", "0"),
     ("search", "--max-epochs", "0"),

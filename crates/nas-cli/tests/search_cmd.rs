@@ -156,6 +156,41 @@ fn the_tiny_problem_is_learned() {
 }
 
 #[test]
+fn two_trials_train_at_once_each_on_its_share_of_the_cores() {
+    let (dir, data) = data_dir();
+    let results = dir.path().join("results");
+    let args = ["--backend", "flex", "--scheduler", "none", "--trials", "4"];
+    let args = [&args[..], &["--concurrency", "2", "--seed", "5"]].concat();
+    let out = search_command(Path::new(LIGHTWEIGHT), &data, &results, "two", &args)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let threads = (cores / 2).max(1);
+    let each = if threads == 1 { "thread" } else { "threads" };
+    assert!(
+        stderr.contains(&format!("2 at once, {threads} {each} each")),
+        "{stderr}"
+    );
+    use nas_core::study::{SqliteStorage, Storage, TrialState};
+    let mut storage = SqliteStorage::open(&results.join("two/study.db")).unwrap();
+    let info = storage.find_study("two").unwrap().unwrap();
+    let trials = storage.trials(info.id, None).unwrap();
+    assert_eq!(trials.len(), 4);
+    assert!(trials.iter().all(|t| t.state == TrialState::Complete));
+    // Trials 0 and 1 are handed out together: each started before the other ended.
+    let span = |n: usize| {
+        (
+            trials[n].started_at.unwrap(),
+            trials[n].finished_at.unwrap(),
+        )
+    };
+    let ((s0, f0), (s1, f1)) = (span(0), span(1));
+    assert!(s1 < f0 && s0 < f1, "trial 0 {s0}..{f0}, trial 1 {s1}..{f1}");
+}
+
+#[test]
 fn the_same_seed_replays_the_same_trials() {
     let (dir, data) = data_dir();
     let results = dir.path().join("results");

@@ -54,6 +54,37 @@ fn geometric_ladder_shares_and_resolutions() {
 }
 
 #[test]
+fn a_balanced_ladder_costs_each_promotion_eta_times_the_rung_before() {
+    // The quick preset's two rungs: 14 px, then 28.
+    let two = FidelityLadder::balanced(3, 2, (14, 28)).unwrap();
+    let rung0 = two.rungs()[0];
+    assert!((rung0.budget_share - 4.0 / 7.0).abs() < 1e-12, "{rung0:?}");
+    assert_eq!(rung0.data_fraction, rung0.budget_share);
+    assert_eq!(rung0.resolution, Some(14));
+    assert_eq!(two.rungs()[1], Rung::at_budget(1.0));
+    for (eta, rungs, range) in [(3, 2, (14, 28)), (3, 4, (14, 28)), (2, 3, (8, 32))] {
+        let ladder = FidelityLadder::balanced(eta, rungs, range).unwrap();
+        for r in 1..rungs {
+            let first = ladder.cost(r.checked_sub(2), r - 1, range.1);
+            let promotion = ladder.cost(Some(r - 1), r, range.1);
+            assert!(
+                (promotion / first - f64::from(eta)).abs() < 1e-9,
+                "η {eta}, rung {r}: {promotion} vs {first}"
+            );
+        }
+        // The same resolutions as the geometric ladder.
+        let geometric = FidelityLadder::geometric(eta, rungs, true, Some(range)).unwrap();
+        let res = |l: &FidelityLadder| l.rungs().iter().map(|r| r.resolution).collect::<Vec<_>>();
+        assert_eq!(res(&ladder), res(&geometric));
+    }
+    // At one resolution each increment is η times the one before: 1, 3 and 9 thirteenths
+    // (the geometric ladder's first promotion costs η − 1 first rungs, the later ones η).
+    let flat = FidelityLadder::balanced(3, 3, (28, 28)).unwrap();
+    let shares: Vec<f64> = flat.rungs().iter().map(|r| r.budget_share).collect();
+    assert!((shares[0] - 1.0 / 13.0).abs() < 1e-12 && (shares[1] - 4.0 / 13.0).abs() < 1e-12);
+}
+
+#[test]
 fn ladder_display() {
     let ladder = FidelityLadder::geometric(3, 3, true, Some((14, 32))).unwrap();
     assert_eq!(ladder.rungs()[0].to_string(), "11% budget, 11% data, 14 px");

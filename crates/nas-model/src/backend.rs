@@ -158,7 +158,7 @@ pub fn auto_backend() -> (BackendKind, String) {
 /// backends (`llvmpipe (LLVM 15.0.6, 256 bits)` on lavapipe), else the host CPU.
 pub fn device_name(device: &Device, backend: BackendKind) -> String {
     if backend.is_cpu() {
-        return format!("host CPU, {} threads", rayon_threads());
+        return format!("host CPU, {} threads", cpu_threads());
     }
     #[cfg(any(feature = "wgpu", feature = "cuda", feature = "cpu"))]
     if let Some(identity) = device.identity() {
@@ -167,7 +167,8 @@ pub fn device_name(device: &Device, backend: BackendKind) -> String {
     format!("{device:?}")
 }
 
-fn rayon_threads() -> usize {
+/// Threads the CPU backends compute on: `RAYON_NUM_THREADS` when set, else every core.
+pub fn cpu_threads() -> usize {
     std::env::var("RAYON_NUM_THREADS")
         .ok()
         .and_then(|v| v.parse().ok())

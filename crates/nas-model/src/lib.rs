@@ -18,7 +18,7 @@ mod measure;
 mod network;
 mod norm;
 
-pub use backend::{auto_backend, device_name, BackendKind, ALL_BACKENDS};
+pub use backend::{auto_backend, cpu_threads, device_name, BackendKind, ALL_BACKENDS};
 pub use blocks::{conv2d, Block, BottleNeck, ConvBn, InvertedResidual, SqueezeExcite, VanillaConv};
 /// burn's run-time device, re-exported so that callers need not depend on burn.
 pub use burn::tensor::Device;

@@ -143,12 +143,13 @@ pub trait TrialRun: Send {
     fn describe(&self) -> serde_json::Value;
 
     /// Trains one segment and evaluates on the validation split, calling `advance` as the
-    /// training goes (after each epoch over the segment's data). Checks `halt` before every
-    /// batch and returns [`TrialFailure::Halted`] as soon as it is set.
+    /// training goes (after each epoch over the segment's data; it may be called from the
+    /// threads the runner trains on). Checks `halt` before every batch and returns
+    /// [`TrialFailure::Halted`] as soon as it is set.
     fn train(
         &mut self,
         segment: &Segment,
-        advance: &mut dyn FnMut(Advance),
+        advance: &mut (dyn FnMut(Advance) + Send),
         halt: &Halt,
     ) -> Result<SegmentScore, TrialFailure>;
 

@@ -31,10 +31,11 @@ pub struct SearchSettings {
     /// A running trial whose worker sent no heartbeat for this long is failed and queued
     /// again (its worker is taken for dead: killed, or its machine lost).
     pub heartbeat_grace: Duration,
-    /// The most of the budget a trial's first rung may take — of [`Self::budget`] at this
-    /// run's pace, and of [`Self::max_cost`] as the trial estimates its compute: a first rung
-    /// estimated over is not started and the trial is pruned without a result
-    /// ([`MAX_FIRST_RUNG_SHARE`] by default; `None`: only the deadline limits it).
+    /// The most of the budget a trial's first rung may take — of the worker-seconds of
+    /// [`Self::budget`] (the budget times [`Self::concurrency`]) at this run's pace, and of
+    /// [`Self::max_cost`] as the trial estimates its compute: a first rung estimated over is
+    /// not started and the trial is pruned without a result ([`MAX_FIRST_RUNG_SHARE`] by
+    /// default; `None`: only the deadline limits it).
     pub max_first_rung_share: Option<f64>,
     /// The most of the budget a promotion (the next rung of a trial the scheduler keeps) may
     /// take, of the wall-clock and of the compute budget as for

@@ -35,6 +35,9 @@ struct FakeRunner {
     sleep: Duration,
     /// Time and cost grow with the width: `sleep × width / 8`.
     by_width: bool,
+    /// Every trial whose number is not a multiple of this takes 40 times as long and costs 40
+    /// times as much.
+    light_every: Option<u64>,
     counters: Arc<Counters>,
 }
 
@@ -52,6 +55,7 @@ impl FakeRunner {
             panic_below: -1.0,
             sleep: Duration::ZERO,
             by_width: false,
+            light_every: None,
             counters: Arc::default(),
         }
     }
@@ -72,11 +76,17 @@ impl TrialRunner for FakeRunner {
     fn start(&self, start: &TrialStart) -> Result<Box<dyn TrialRun>, TrialFailure> {
         let x = start.params["x"].as_f64().expect("x is a float");
         let width = start.params["width"].as_i64().expect("width is an int");
-        let scale = if self.by_width {
+        let mut scale = if self.by_width {
             width as f64 / 8.0
         } else {
             1.0
         };
+        if self
+            .light_every
+            .is_some_and(|k| !start.number.is_multiple_of(k))
+        {
+            scale *= 40.0;
+        }
         Ok(Box::new(FakeRun {
             x,
             width,
@@ -105,7 +115,7 @@ impl TrialRun for FakeRun {
     fn train(
         &mut self,
         segment: &Segment,
-        advance: &mut dyn FnMut(Advance),
+        advance: &mut (dyn FnMut(Advance) + Send),
         halt: &Halt,
     ) -> Result<SegmentScore, TrialFailure> {
         advance(Advance {
@@ -901,6 +911,49 @@ fn a_budgeted_search_of_uneven_trials_ends_within_its_budget() {
         .count();
     assert_eq!(summary.not_started, not_started);
     assert!(trials.iter().all(|t| t.state != TrialState::Running));
+}
+
+#[test]
+fn heavy_trials_refused_near_the_deadline_do_not_end_a_search_a_light_one_fits() {
+    // Trials 0, 5, 10… take 40 ms, the others 1.6 s: with 1.2 s of budget every heavy one is
+    // refused (not started), four in a row each time, and the light ones still train until
+    // less time is left than one of them takes.
+    let scoring = accuracy_only();
+    let mut study = in_memory_study(&scoring);
+    let budget = Duration::from_millis(1200);
+    let settings = SearchSettings {
+        trials: None,
+        budget: Some(budget),
+        max_first_rung_share: None,
+        ..SearchSettings::default()
+    };
+    let runner = Arc::new(FakeRunner {
+        sleep: Duration::from_millis(40),
+        light_every: Some(5),
+        ..FakeRunner::new()
+    });
+    let start = Instant::now();
+    let summary = search(&mut study, SchedulerKind::None, &scoring, &settings, runner).unwrap();
+    let elapsed = start.elapsed();
+    assert!(elapsed < budget + Duration::from_millis(100), "{elapsed:?}");
+    assert!(
+        elapsed > budget - Duration::from_millis(300),
+        "stopped with {:?} left: {summary:?}",
+        budget - elapsed
+    );
+    assert!(summary.completed >= 5, "{summary:?}");
+    let trials = study.trials().unwrap();
+    for t in &trials {
+        let light = t.number % 5 == 0;
+        match t.state {
+            TrialState::Complete => assert!(light, "trial {} trained", t.number),
+            TrialState::Fail => {
+                let reason = t.fail_reason.as_deref().unwrap_or_default();
+                assert!(reason.starts_with("not started"), "{reason}");
+            }
+            other => panic!("trial {} is {other:?}", t.number),
+        }
+    }
 }
 
 #[test]

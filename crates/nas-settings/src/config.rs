@@ -13,6 +13,7 @@ use nas_core::study::Storage;
 use nas_data::{DataSource, LoadedData, SourceOptions};
 use serde::{Deserialize, Serialize};
 
+use crate::concurrency::Concurrency;
 use crate::rules::{self, check};
 use crate::SettingsError;
 
@@ -66,9 +67,11 @@ pub struct StudyConfig {
     /// random, tpe, tpe-multivariate or gp; bohb uses its own [default: tpe].
     #[arg(long)]
     pub sampler: Option<String>,
-    /// Trials trained at once [default: 1].
+    /// Trials trained at once: auto (on the CPU one per core, each on its own thread, at most
+    /// 4, the cores shared between them; one on a GPU) or a number (on the CPU, each of
+    /// several gets its share of the cores) [default: auto].
     #[arg(long)]
-    pub concurrency: Option<usize>,
+    pub concurrency: Option<Concurrency>,
     /// Seed of the sampler, the validation split and the training [default: 0].
     #[arg(long)]
     pub seed: Option<u64>,
@@ -94,13 +97,19 @@ pub struct StudyConfig {
     /// Reduction factor η of the fidelity ladder [default: 3].
     #[arg(long)]
     pub eta: Option<u32>,
-    /// Rungs of the geometric fidelity ladder (default: the preset's).
+    /// How the computed fidelity ladder's rungs share a trial's budget: geometric (rung r
+    /// ends at η^(r − top) of it, as in Hyperband's paper) or balanced (every rung the same
+    /// compute under successive halving: a promotion costs η times the rung before, so a
+    /// first rung at a lower resolution sees more images) [default: geometric].
+    #[arg(long)]
+    pub ladder: Option<String>,
+    /// Rungs of the fidelity ladder (default: the preset's).
     #[arg(long)]
     pub rungs: Option<usize>,
     /// Image side length at the lowest rung (default: half the dataset's).
     #[arg(long)]
     pub min_resolution: Option<u32>,
-    /// An explicit fidelity ladder instead of the geometric one: `[[rung]]` tables with
+    /// An explicit fidelity ladder instead of a computed one: `[[rung]]` tables with
     /// `budget_share`, `data_fraction` and `resolution` (config files only).
     #[arg(skip)]
     pub rung: Option<Vec<Rung>>,
@@ -157,7 +166,7 @@ impl StudyConfig {
         overlay_fields!(self, base;
             space, dataset, data_dir, image_size, test_fraction, backend, preset, trials, budget, max_cost, scheduler,
             sampler, concurrency, seed, objectives, max_params, max_latency_ms, max_macs,
-            reward_target_ms, reward_exponent, eta, rungs, min_resolution, rung, mo_rank,
+            reward_target_ms, reward_exponent, eta, ladder, rungs, min_resolution, rung, mo_rank,
             promotion, validation, latency_batch, max_epochs, top_fraction, cv, warm_start,
             warm_start_weight,
         )
@@ -223,6 +232,9 @@ impl StudyConfig {
     /// backend, the concurrency and the run's budgets).
     pub fn for_study(&self) -> StudyConfig {
         StudyConfig {
+            // Named even when it is the default, so that a later default does not change the
+            // rungs of a study resumed then.
+            ladder: Some(self.ladder_shape().to_string()),
             backend: None,
             concurrency: None,
             budget: None,
@@ -305,9 +317,9 @@ impl StudyConfig {
         self.sampler.as_deref().unwrap_or("tpe")
     }
 
-    /// Trials trained at once.
-    pub fn concurrency(&self) -> usize {
-        self.concurrency.unwrap_or(1).max(1)
+    /// Trials trained at once (what [`Concurrency::workers`] makes of it on a machine).
+    pub fn concurrency(&self) -> Concurrency {
+        self.concurrency.unwrap_or_default()
     }
 
     /// The seed.
@@ -340,6 +352,11 @@ impl StudyConfig {
     /// How ASHA and Hyperband size the share they promote.
     pub fn promotion(&self) -> &str {
         self.promotion.as_deref().unwrap_or("cost")
+    }
+
+    /// How the computed fidelity ladder shares the budget: balanced or geometric.
+    pub fn ladder_shape(&self) -> &str {
+        self.ladder.as_deref().unwrap_or("geometric")
     }
 
     /// The latency measurement's batch size.
@@ -411,7 +428,7 @@ impl StudyConfig {
             rules::sampler(t).map(drop)
         })?;
         check("--concurrency", self.concurrency, |t| {
-            rules::at_least_one(t).map(drop)
+            rules::concurrency(t).map(drop)
         })?;
         if let Some(objectives) = &self.objectives {
             if objectives.is_empty() {
@@ -450,6 +467,9 @@ impl StudyConfig {
         })?;
         check("--promotion", self.promotion.as_ref(), |t| {
             rules::promotion(t).map(drop)
+        })?;
+        check("--ladder", self.ladder.as_ref(), |t| {
+            rules::ladder(t).map(drop)
         })?;
         check("--validation", self.validation, |t| {
             rules::at_least_one(t).map(drop)
@@ -520,7 +540,7 @@ mod tests {
     fn a_study_keeps_its_settings_but_not_the_run_s() {
         let run = StudyConfig {
             backend: Some("wgpu".into()),
-            concurrency: Some(4),
+            concurrency: Some(Concurrency::Trials(4)),
             budget: Some("30m".into()),
             max_cost: Some(1e4),
             objectives: Some(vec!["accuracy".into(), "params".into()]),
@@ -533,5 +553,10 @@ mod tests {
         assert_eq!(back.objectives(), ["accuracy", "params"]);
         assert!(back.backend.is_none() && back.concurrency.is_none());
         assert!(back.budget.is_none() && back.max_cost.is_none());
+        assert_eq!(
+            back.ladder.as_deref(),
+            Some("geometric"),
+            "named, default or not"
+        );
     }
 }

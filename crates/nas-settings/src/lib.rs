@@ -10,12 +10,14 @@
 
 #![warn(missing_docs)]
 
+mod concurrency;
 mod config;
 mod error;
 mod plan;
 mod preset;
 pub mod rules;
 
+pub use concurrency::{Concurrency, Workers, AUTO_MAX_TRIALS, AUTO_THREADS_PER_TRIAL};
 pub use config::{StudyConfig, CONFIG_ATTR};
 pub use error::SettingsError;
 pub use plan::{parse_duration, TrainingPlan};

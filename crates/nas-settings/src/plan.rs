@@ -11,7 +11,7 @@ use nas_data::Holdout;
 use nas_search::{Limits, MnasReward, Objective, Scoring, SearchSettings};
 
 use crate::preset::{quick_length, Preset, TrainingLength};
-use crate::{SettingsError, StudyConfig};
+use crate::{SettingsError, StudyConfig, Workers};
 
 /// How long a complete trial trains: the share of the training split its top rung draws
 /// from, and the floor and cap on its sampled epochs.
@@ -172,9 +172,10 @@ impl StudyConfig {
     }
 
     /// The fidelity ladder for images of side `full`: the full fidelity alone without a
-    /// scheduler, the study config's `[[rung]]` tables when given, else a geometric ladder of
+    /// scheduler, the study config's `[[rung]]` tables when given, else a `--ladder` of
     /// `--rungs` (the preset's) from `--min-resolution` (half the side, at least
-    /// `nas_data::MIN_IMAGE_SIZE`) to `full`.
+    /// `nas_data::MIN_IMAGE_SIZE`) to `full`: balanced ([`FidelityLadder::balanced`]) or
+    /// geometric.
     pub fn ladder(&self, preset: &Preset, full: u32) -> Result<FidelityLadder, SettingsError> {
         if self.scheduler_kind()? == SchedulerKind::None {
             return Ok(FidelityLadder::full());
@@ -193,20 +194,27 @@ impl StudyConfig {
             .unwrap_or(full.div_ceil(2).max(floor))
             .min(full);
         let rungs = self.rungs.unwrap_or(preset.rungs);
-        FidelityLadder::geometric(self.eta(), rungs, true, Some((min, full))).map_err(|source| {
-            SettingsError::Ladder {
-                what: "the geometric fidelity ladder",
-                source,
-            }
-        })
+        let (ladder, what) = match self.ladder_shape() {
+            "balanced" => (
+                FidelityLadder::balanced(self.eta(), rungs, (min, full)),
+                "the balanced fidelity ladder",
+            ),
+            _ => (
+                FidelityLadder::geometric(self.eta(), rungs, true, Some((min, full))),
+                "the geometric fidelity ladder",
+            ),
+        };
+        ladder.map_err(|source| SettingsError::Ladder { what, source })
     }
 
     /// When the search stops and how it runs: `--trials`, else the preset's trials unless a
-    /// budget or `--max-cost` is given; the budget counts from `clock_start`.
+    /// budget or `--max-cost` is given; the budget counts from `clock_start`; `workers`'
+    /// trials at once ([`crate::Concurrency::workers`] on the chosen backend).
     pub fn search_settings(
         &self,
         preset: &Preset,
         clock_start: Instant,
+        workers: Workers,
     ) -> Result<SearchSettings, SettingsError> {
         let budget = self.budget_duration()?;
         Ok(SearchSettings {
@@ -218,7 +226,7 @@ impl StudyConfig {
             budget,
             clock_start: Some(clock_start),
             max_cost: self.max_cost,
-            concurrency: self.concurrency(),
+            concurrency: workers.trials,
             seed: self.seed(),
             ..SearchSettings::default()
         })
@@ -270,6 +278,26 @@ mod tests {
     }
 
     #[test]
+    fn the_ladder_setting_picks_the_shape_of_the_computed_ladder() {
+        let quick = Preset::named("quick").unwrap();
+        let rung0 = |ladder: Option<&str>| {
+            let config = StudyConfig {
+                ladder: ladder.map(str::to_string),
+                ..StudyConfig::default()
+            };
+            config.ladder(&quick, 28).unwrap().rungs()[0]
+        };
+        assert_eq!(rung0(None).budget_share, 1.0 / 3.0);
+        assert_eq!(rung0(Some("geometric")), rung0(None));
+        let balanced = rung0(Some("balanced"));
+        assert!(
+            (balanced.budget_share - 4.0 / 7.0).abs() < 1e-12,
+            "{balanced:?}"
+        );
+        assert_eq!(balanced.resolution, Some(14));
+    }
+
+    #[test]
     fn bohb_brings_its_own_sampler_and_a_budget_lifts_the_trial_cap() {
         let bohb = StudyConfig {
             scheduler: Some("bohb".into()),
@@ -279,13 +307,17 @@ mod tests {
         assert_eq!(bohb.sampler_kind().unwrap().1, "bohb");
         let quick = Preset::named("quick").unwrap();
         let now = Instant::now();
-        let plain = StudyConfig::default().search_settings(&quick, now).unwrap();
+        let two = StudyConfig::default().concurrency().workers(Some(2));
+        let plain = StudyConfig::default()
+            .search_settings(&quick, now, two)
+            .unwrap();
         assert_eq!(plain.trials, Some(20));
+        assert_eq!(plain.concurrency, 2, "auto: a trial per core on the CPU");
         let budgeted = StudyConfig {
             budget: Some("90s".into()),
             ..StudyConfig::default()
         };
-        let settings = budgeted.search_settings(&quick, now).unwrap();
+        let settings = budgeted.search_settings(&quick, now, two).unwrap();
         assert_eq!(settings.trials, None);
         assert_eq!(settings.budget, Some(Duration::from_secs(90)));
         assert!(parse_duration("2x").is_err() && parse_duration("-1m").is_err());

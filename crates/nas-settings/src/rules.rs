@@ -9,11 +9,19 @@ use nas_core::schedule::{MoRank, Promotion, SchedulerKind};
 use nas_core::study::Direction;
 use nas_search::Objective;
 
-use crate::SettingsError;
+use crate::{Concurrency, SettingsError};
 
 /// A whole number ≥ 1 (usize), for clap.
 pub fn at_least_one(text: &str) -> Result<usize, String> {
     at_least(text, 1)
+}
+
+/// `auto` or a whole number ≥ 1: trials trained at once.
+pub fn concurrency(text: &str) -> Result<Concurrency, String> {
+    match text.parse()? {
+        Concurrency::Trials(0) => Err("must be at least 1 (or auto)".into()),
+        c => Ok(c),
+    }
 }
 
 /// A whole number ≥ 2 (usize), for clap.
@@ -130,6 +138,14 @@ pub fn promotion(text: &str) -> Result<String, String> {
     match Promotion::parse(text) {
         Some(_) => Ok(text.to_string()),
         None => Err("choose count or cost".into()),
+    }
+}
+
+/// How a computed fidelity ladder shares the budget.
+pub fn ladder(text: &str) -> Result<String, String> {
+    match text {
+        "balanced" | "geometric" => Ok(text.to_string()),
+        _ => Err("choose balanced or geometric".into()),
     }
 }
 

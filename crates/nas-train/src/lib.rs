@@ -9,7 +9,8 @@
 //! - [`retrain`]: a searched network trained again on the whole training split and scored
 //!   once on the test split, for export.
 //! - [`BurnRunner`]: the search's [`nas_search::TrialRunner`], sharing one device copy of
-//!   each fidelity's data between all trials.
+//!   each fidelity's data between all trials; each trial computes on its worker's own
+//!   threads, and a latency is measured with no other trial computing ([`Quiet`]).
 #![warn(missing_docs)]
 
 mod error;
@@ -17,6 +18,7 @@ mod lr;
 mod recipe;
 mod retrain;
 mod runner;
+mod sharing;
 mod trainer;
 
 pub use error::TrainError;
@@ -24,4 +26,5 @@ pub use lr::LrSchedule;
 pub use recipe::{Optimizer, Recipe};
 pub use retrain::{retrain, Retrained};
 pub use runner::{BurnRunner, BurnTrialRun, RunnerSettings};
+pub use sharing::Quiet;
 pub use trainer::{evaluate, CandidateTrainer, Evaluation, StepProfile, TrainStats};

@@ -23,6 +23,7 @@ use nas_search::{
 
 use crate::error::TrainError;
 use crate::recipe::Recipe;
+use crate::sharing::{on_trial_threads, Quiet};
 use crate::trainer::CandidateTrainer;
 
 /// How [`BurnRunner`] trains and measures.
@@ -49,6 +50,9 @@ pub struct RunnerSettings {
     pub cv_folds: usize,
     /// Split training time into forward/backward and optimizer (syncs twice per step).
     pub profile: bool,
+    /// CPU threads each trial computes on, in a pool of its worker thread's own (several
+    /// trials at once on the CPU); `None`: the backend's shared pool.
+    pub threads_per_trial: Option<usize>,
 }
 
 impl Default for RunnerSettings {
@@ -63,6 +67,7 @@ impl Default for RunnerSettings {
             data_seed: 0,
             cv_folds: 1,
             profile: false,
+            threads_per_trial: None,
         }
     }
 }
@@ -83,6 +88,8 @@ struct Shared {
     validation: Dataset,
     settings: RunnerSettings,
     prepared: Mutex<HashMap<(u64, usize), Arc<Prepared>>>,
+    /// Keeps the other trials from computing while one's latency is measured.
+    quiet: Quiet,
 }
 
 impl Shared {
@@ -162,6 +169,7 @@ impl BurnRunner {
                 validation,
                 settings,
                 prepared: Mutex::new(HashMap::new()),
+                quiet: Quiet::default(),
             }),
         }
     }
@@ -196,20 +204,26 @@ impl BurnRunner {
         let (spec, recipe) = self.decode(&start.params)?;
         let shared = &self.shared;
         let plan = Plan::of(&spec)?;
-        let latency = measure_latency(
-            &spec,
-            &shared.device,
-            &LatencySettings {
-                batch_sizes: vec![shared.settings.latency_batch],
-                warmup: 2,
-                runs: shared.settings.latency_runs,
-            },
-        )?;
+        // On the shared pool (every core, as with one trial at a time), with no other trial
+        // computing meanwhile.
+        let latency = {
+            let _alone = shared.quiet.alone();
+            measure_latency(
+                &spec,
+                &shared.device,
+                &LatencySettings {
+                    batch_sizes: vec![shared.settings.latency_batch],
+                    warmup: 2,
+                    runs: shared.settings.latency_runs,
+                },
+            )?
+        };
         let total_images =
             (recipe.epochs * shared.settings.top_fraction * shared.train.len() as f64).round()
                 as u64;
         shared.device.seed(start.seed);
-        let mut trainer = CandidateTrainer::new(&spec, &recipe, &shared.device, total_images)?;
+        let mut trainer = CandidateTrainer::new(&spec, &recipe, &shared.device, total_images)?
+            .sharing(shared.quiet.clone());
         if shared.settings.profile {
             trainer.enable_profile();
         }
@@ -365,7 +379,8 @@ impl BurnTrialRun {
                 &self.recipe,
                 &self.shared.device,
                 self.total_images,
-            )?;
+            )?
+            .sharing(self.shared.quiet.clone());
             if settings.profile {
                 copy.enable_profile();
             }
@@ -464,10 +479,13 @@ impl TrialRun for BurnTrialRun {
     fn train(
         &mut self,
         segment: &Segment,
-        advance: &mut dyn FnMut(Advance),
+        advance: &mut (dyn FnMut(Advance) + Send),
         halt: &Halt,
     ) -> Result<SegmentScore, TrialFailure> {
-        Ok(self.train_segment(segment, advance, halt)?)
+        let threads = self.shared.settings.threads_per_trial;
+        Ok(on_trial_threads(threads, || {
+            self.train_segment(segment, advance, halt)
+        })?)
     }
 
     /// The images left to the segment's end at its resolution (every fold's copy with

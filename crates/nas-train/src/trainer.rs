@@ -13,6 +13,7 @@ use nas_search::Halt;
 use crate::error::TrainError;
 use crate::lr::LrSchedule;
 use crate::recipe::{Optimizer, Recipe};
+use crate::sharing::Quiet;
 
 /// Steps between reads of the running loss (each read waits for the device).
 const LOSS_CHECK_EVERY: u64 = 25;
@@ -48,6 +49,8 @@ pub struct CandidateTrainer {
     images: u64,
     device: Device,
     profile: Option<StepProfile>,
+    /// Held for each step and evaluation, so that a latency measured beside it waits.
+    quiet: Quiet,
 }
 
 /// Seconds of the parts of training steps, measured with a device sync between them.
@@ -85,7 +88,15 @@ impl CandidateTrainer {
             images: 0,
             device,
             profile: None,
+            quiet: Quiet::default(),
         })
+    }
+
+    /// Shares `quiet` with the other trials of a search: their latency measurements wait for
+    /// this trainer's step or evaluation under way, and hold its next one back.
+    pub fn sharing(mut self, quiet: Quiet) -> CandidateTrainer {
+        self.quiet = quiet;
+        self
     }
 
     /// Splits the time of every step into forward/backward and optimizer update, syncing the
@@ -162,7 +173,11 @@ impl CandidateTrainer {
                 }
                 let n = labels.dims()[0] as u64;
                 let clock = std::time::Instant::now();
-                let loss = self.step(images, labels);
+                let loss = {
+                    let quiet = self.quiet.clone();
+                    let _computing = quiet.computing();
+                    self.step(images, labels)
+                };
                 let seconds = clock.elapsed().as_secs_f64();
                 step_s = if step_s == 0.0 {
                     seconds
@@ -238,6 +253,7 @@ impl CandidateTrainer {
     /// Accuracy and mean loss on `data` (uploaded to the plain device), batch norm on its
     /// running statistics, dropout off.
     pub fn evaluate(&self, data: &DeviceImages, batch: usize) -> Result<Evaluation, TrainError> {
+        let _computing = self.quiet.computing();
         evaluate(&self.model().valid(), data, batch)
     }
 }

@@ -49,6 +49,11 @@ pub fn search_command(
     if !extra.contains(&"--max-epochs") {
         cmd.args(["--max-epochs", "2"]);
     }
+    // One trial at a time unless a test asks otherwise: the order results arrive in, and
+    // with it what the sampler and scheduler do, is then the seed's alone.
+    if !extra.contains(&"--concurrency") {
+        cmd.args(["--concurrency", "1"]);
+    }
     cmd
 }
 
