@@ -362,6 +362,8 @@ fn start_long_search(
         "2",
         "--max-epochs",
         "25",
+        "--concurrency",
+        "1",
     ]
     .map(String::from)
     .to_vec();
