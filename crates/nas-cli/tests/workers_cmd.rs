@@ -263,7 +263,8 @@ fn nas_workers_starts_one_search_per_device() {
             "1",
         ])
         .args(["--quiet", "--backend", "flex", "--storage", &url])
-        .args(["--trials", "4", "--max-epochs", "2", "--scheduler", "none"]);
+        .args(["--trials", "4", "--max-epochs", "2", "--scheduler", "none"])
+        .args(["--concurrency", "1"]);
     run_ok(cmd);
     let all = trials(&url, "devices");
     assert_eq!(count(&all, TrialState::Complete), 4, "{all:#?}");
@@ -315,7 +316,7 @@ fn a_signal_to_nas_workers_reaches_its_workers_and_their_trials_are_queued_again
             "1",
         ])
         .args(["--quiet", "--backend", "flex", "--scheduler", "none"])
-        .args(["--trials", "2", "--max-epochs", "25"])
+        .args(["--trials", "2", "--max-epochs", "25", "--concurrency", "1"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let child = workers.spawn().unwrap();
