@@ -55,23 +55,15 @@ impl Concurrency {
     /// backend is a GPU's). On the CPU each of N > 1 trials gets `threads / N` threads (at
     /// least one).
     pub fn workers(self, cpu_threads: Option<usize>) -> Workers {
-        let Some(threads) = cpu_threads.map(|t| t.max(1)) else {
-            let trials = match self {
-                Concurrency::Auto => 1,
-                Concurrency::Trials(n) => n.max(1),
-            };
-            return Workers {
-                trials,
-                threads_per_trial: None,
-            };
-        };
-        let trials = match self {
-            Concurrency::Auto => (threads / AUTO_THREADS_PER_TRIAL).clamp(1, AUTO_MAX_TRIALS),
-            Concurrency::Trials(n) => n.max(1),
+        let threads = cpu_threads.map(|t| t.max(1));
+        let trials = match (self, threads) {
+            (Concurrency::Trials(n), _) => n.max(1),
+            (Concurrency::Auto, None) => 1,
+            (Concurrency::Auto, Some(t)) => (t / AUTO_THREADS_PER_TRIAL).clamp(1, AUTO_MAX_TRIALS),
         };
         Workers {
             trials,
-            threads_per_trial: (trials > 1).then(|| (threads / trials).max(1)),
+            threads_per_trial: threads.filter(|_| trials > 1).map(|t| (t / trials).max(1)),
         }
     }
 }
