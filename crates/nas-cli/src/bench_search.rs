@@ -8,7 +8,7 @@ use anyhow::Context;
 use nas_core::study::{SqliteStorage, Storage, Trial, TrialState};
 use nas_search::TrialRecord;
 
-use nas_settings::StudyConfig;
+use nas_settings::{Concurrency, StudyConfig};
 
 use crate::search_cmd::{self, SearchArgs};
 
@@ -73,6 +73,12 @@ pub struct SchedulerBenchArgs {
     /// Rungs of the fidelity ladder (η = 3).
     #[arg(long, default_value_t = 3, value_parser = crate::flags::at_least_one)]
     rungs: usize,
+    /// How the fidelity ladder's rungs share a trial's budget: geometric or balanced.
+    #[arg(long, default_value = "geometric", value_parser = crate::flags::ladder)]
+    ladder: String,
+    /// Trials trained at once: auto or a number, as in `nas search`.
+    #[arg(long, default_value = "auto", value_parser = crate::flags::concurrency)]
+    concurrency: Concurrency,
     /// Also split training time into forward/backward and optimizer.
     #[arg(long)]
     profile: bool,
@@ -150,6 +156,8 @@ pub fn run(args: SchedulerBenchArgs) -> anyhow::Result<()> {
             top_fraction: Some(args.top_fraction),
             validation: Some(args.validation),
             rungs: Some(args.rungs),
+            ladder: Some(args.ladder.clone()),
+            concurrency: Some(args.concurrency),
             ..StudyConfig::default()
         };
         let search = SearchArgs {

@@ -134,6 +134,8 @@ const TABLE: &[(&str, &str, &str)] = &[
     ("bench schedulers", "--top-fraction", "2"),
     ("bench schedulers", "--validation", "0"),
     ("bench schedulers", "--rungs", "0"),
+    ("bench schedulers", "--ladder", "steep"),
+    ("bench schedulers", "--concurrency", "0"),
     ("bench schedulers", "--profile", "yes"),
     ("bench schedulers", "--report-only", "yes"),
     ("bench schedulers", "--reuse-baseline", "yes"),

@@ -3,9 +3,9 @@
 use std::collections::BTreeMap;
 
 use nas_core::schedule::{
-    build, cost_at, rank_at_rung, Asha, Decision, FidelityLadder, Hyperband, MoRank, Promotion,
-    Rung, RungContext, ScheduleError, ScheduleOptions, Scheduler, SchedulerKind, SuccessiveHalving,
-    RUNG_ATTR_PREFIX, RUNG_COST_FIELD,
+    build, cost_at, rank_at_rung, Asha, Decision, FidelityLadder, Hyperband, LadderShape, MoRank,
+    Promotion, Rung, RungContext, ScheduleError, ScheduleOptions, Scheduler, SchedulerKind,
+    SuccessiveHalving, RUNG_ATTR_PREFIX, RUNG_COST_FIELD,
 };
 use nas_core::study::{Direction, Trial, TrialState};
 
@@ -82,6 +82,29 @@ fn a_balanced_ladder_costs_each_promotion_eta_times_the_rung_before() {
     let flat = FidelityLadder::balanced(3, 3, (28, 28)).unwrap();
     let shares: Vec<f64> = flat.rungs().iter().map(|r| r.budget_share).collect();
     assert!((shares[0] - 1.0 / 13.0).abs() < 1e-12 && (shares[1] - 4.0 / 13.0).abs() < 1e-12);
+}
+
+#[test]
+fn a_ladder_shape_names_the_computed_ladder_it_builds() {
+    for name in LadderShape::NAMES {
+        let shape = LadderShape::parse(name).unwrap();
+        assert_eq!(shape.name(), name);
+    }
+    assert_eq!(LadderShape::parse("steep"), None);
+    assert_eq!(LadderShape::default(), LadderShape::Geometric);
+    let computed = |shape| FidelityLadder::computed(shape, 3, 3, (14, 28)).unwrap();
+    assert_eq!(
+        computed(LadderShape::Balanced),
+        FidelityLadder::balanced(3, 3, (14, 28)).unwrap()
+    );
+    assert_eq!(
+        computed(LadderShape::Geometric),
+        FidelityLadder::geometric(3, 3, true, Some((14, 28))).unwrap()
+    );
+    assert_ne!(
+        computed(LadderShape::Balanced),
+        computed(LadderShape::Geometric)
+    );
 }
 
 #[test]

@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 
 use nas_arch::{SpaceSource, DEFAULT_SPACE};
-use nas_core::schedule::Rung;
+use nas_core::schedule::{LadderShape, Rung};
 use nas_core::study::Storage;
 use nas_data::{DataSource, LoadedData, SourceOptions};
 use serde::{Deserialize, Serialize};
@@ -356,7 +356,9 @@ impl StudyConfig {
 
     /// How the computed fidelity ladder shares the budget: balanced or geometric.
     pub fn ladder_shape(&self) -> &str {
-        self.ladder.as_deref().unwrap_or("geometric")
+        self.ladder
+            .as_deref()
+            .unwrap_or(LadderShape::default().name())
     }
 
     /// The latency measurement's batch size.

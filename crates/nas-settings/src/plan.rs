@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use nas_core::sampler::SamplerKind;
-use nas_core::schedule::{FidelityLadder, MoRank, Promotion, SchedulerKind};
+use nas_core::schedule::{FidelityLadder, LadderShape, MoRank, Promotion, SchedulerKind};
 use nas_data::Holdout;
 use nas_search::{Limits, MnasReward, Objective, Scoring, SearchSettings};
 
@@ -194,16 +194,13 @@ impl StudyConfig {
             .unwrap_or(full.div_ceil(2).max(floor))
             .min(full);
         let rungs = self.rungs.unwrap_or(preset.rungs);
-        let (ladder, what) = match self.ladder_shape() {
-            "balanced" => (
-                FidelityLadder::balanced(self.eta(), rungs, (min, full)),
-                "the balanced fidelity ladder",
-            ),
-            _ => (
-                FidelityLadder::geometric(self.eta(), rungs, true, Some((min, full))),
-                "the geometric fidelity ladder",
-            ),
+        let shape = LadderShape::parse(self.ladder_shape())
+            .ok_or_else(|| unknown("--ladder", self.ladder_shape(), &LadderShape::NAMES))?;
+        let what = match shape {
+            LadderShape::Geometric => "the geometric fidelity ladder",
+            LadderShape::Balanced => "the balanced fidelity ladder",
         };
+        let ladder = FidelityLadder::computed(shape, self.eta(), rungs, (min, full));
         ladder.map_err(|source| SettingsError::Ladder { what, source })
     }
 

@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use nas_core::sampler::SamplerKind;
-use nas_core::schedule::{MoRank, Promotion, SchedulerKind};
+use nas_core::schedule::{LadderShape, MoRank, Promotion, SchedulerKind};
 use nas_core::study::Direction;
 use nas_search::Objective;
 
@@ -143,9 +143,9 @@ pub fn promotion(text: &str) -> Result<String, String> {
 
 /// How a computed fidelity ladder shares the budget.
 pub fn ladder(text: &str) -> Result<String, String> {
-    match text {
-        "balanced" | "geometric" => Ok(text.to_string()),
-        _ => Err("choose balanced or geometric".into()),
+    match LadderShape::parse(text) {
+        Some(_) => Ok(text.to_string()),
+        None => Err("choose balanced or geometric".into()),
     }
 }
 

@@ -153,9 +153,20 @@ impl Recipe {
         };
         format!(
             "{opt} lr={:.2e} batch={} epochs={} warmup={} smoothing={}",
-            self.lr, self.batch_size, self.epochs, self.warmup_epochs, self.label_smoothing
+            self.lr,
+            self.batch_size,
+            short(self.epochs),
+            short(self.warmup_epochs),
+            short(self.label_smoothing)
         )
     }
+}
+
+/// `x` to four decimals without trailing zeros: `0.15`, not `0.15000000000000002`; `5`, not
+/// `5.0000`.
+fn short(x: f64) -> String {
+    let text = format!("{x:.4}");
+    text.trim_end_matches('0').trim_end_matches('.').to_string()
 }
 
 /// Typed reads of optional recipe parameters.

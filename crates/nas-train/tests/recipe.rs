@@ -89,6 +89,33 @@ fn bad_recipe_values_are_refused_by_name() {
 }
 
 #[test]
+fn the_summary_prints_epochs_warm_up_and_smoothing_without_float_noise() {
+    let recipe = Recipe {
+        epochs: 5.0,
+        warmup_epochs: 0.75,
+        label_smoothing: 0.05 * 3.0, // 0.15000000000000002
+        ..Recipe::default()
+    };
+    let summary = recipe.summary();
+    assert!(
+        summary.ends_with(" epochs=5 warmup=0.75 smoothing=0.15"),
+        "{summary}"
+    );
+    let none = Recipe {
+        warmup_epochs: 0.0,
+        label_smoothing: 0.0,
+        epochs: 1.0 / 3.0,
+        ..Recipe::default()
+    };
+    assert!(
+        none.summary()
+            .ends_with(" epochs=0.3333 warmup=0 smoothing=0"),
+        "{}",
+        none.summary()
+    );
+}
+
+#[test]
 fn capping_epochs_scales_the_warm_up() {
     let recipe = Recipe {
         epochs: 20.0,

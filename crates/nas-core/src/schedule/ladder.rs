@@ -38,6 +38,38 @@ impl Rung {
     }
 }
 
+/// How a computed fidelity ladder shares a trial's budget between its rungs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LadderShape {
+    /// Rung r at `eta^(r - top)` of the budget ([`FidelityLadder::geometric`]).
+    #[default]
+    Geometric,
+    /// The same compute on every rung under successive halving ([`FidelityLadder::balanced`]).
+    Balanced,
+}
+
+impl LadderShape {
+    /// The names [`LadderShape::parse`] accepts.
+    pub const NAMES: [&'static str; 2] = ["geometric", "balanced"];
+
+    /// Parses `geometric` or `balanced`.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "geometric" => Some(LadderShape::Geometric),
+            "balanced" => Some(LadderShape::Balanced),
+            _ => None,
+        }
+    }
+
+    /// The name [`LadderShape::parse`] reads back.
+    pub fn name(self) -> &'static str {
+        match self {
+            LadderShape::Geometric => "geometric",
+            LadderShape::Balanced => "balanced",
+        }
+    }
+}
+
 /// `11%`, `3.7%`, `0.41%`: enough digits to tell small shares apart.
 fn percent(share: f64) -> String {
     let p = share * 100.0;
@@ -201,6 +233,20 @@ impl FidelityLadder {
             })
             .collect();
         FidelityLadder::new(rungs, f64::from(eta))
+    }
+
+    /// `num_rungs` rungs from `min` to `full` pixels, their budget shared out as `shape` says
+    /// (data fractions equal to the budget shares in both shapes).
+    pub fn computed(
+        shape: LadderShape,
+        eta: u32,
+        num_rungs: usize,
+        (min, full): (u32, u32),
+    ) -> Result<Self, ScheduleError> {
+        match shape {
+            LadderShape::Geometric => Self::geometric(eta, num_rungs, true, Some((min, full))),
+            LadderShape::Balanced => Self::balanced(eta, num_rungs, (min, full)),
+        }
     }
 
     /// Index of the last (full-fidelity) rung.

@@ -29,7 +29,7 @@ pub use cost::{cost_at, Promotion, RUNG_ATTR_PREFIX, RUNG_COST_FIELD};
 pub use full::FullFidelity;
 pub use halving::SuccessiveHalving;
 pub use hyperband::Hyperband;
-pub use ladder::{FidelityLadder, Rung};
+pub use ladder::{FidelityLadder, LadderShape, Rung};
 pub use rank::rank_at_rung;
 
 use thiserror::Error;
