@@ -145,7 +145,7 @@ pub fn promotion(text: &str) -> Result<String, String> {
 pub fn ladder(text: &str) -> Result<String, String> {
     match LadderShape::parse(text) {
         Some(_) => Ok(text.to_string()),
-        None => Err("choose balanced or geometric".into()),
+        None => Err(format!("choose {}", LadderShape::NAMES.join(" or "))),
     }
 }
 
